@@ -1,0 +1,5 @@
+"""`python -m app` runs the same command line as the `orgfeed` script."""
+
+from app.cli import main
+
+main()
