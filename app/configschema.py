@@ -1,0 +1,134 @@
+"""The keys orgfeed.toml may hold: their types, defaults and allowed values, in one table per section.
+
+Pure data read by `app.config`; the commented example orgfeed.toml documents the same keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Key:
+    kind: str  # "any" | "str" | "int" | "bool" | "str_list" | "str_or_list" | "table_list"
+    required: bool = False
+    default: Any = None
+    choices: tuple[Any, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    doc: str = ""
+
+    def accepts(self, value: Any) -> bool:
+        """True when `value` has this key's TOML type (booleans are not integers here)."""
+        if self.kind == "any":
+            return True
+        if self.kind == "str":
+            return isinstance(value, str)
+        if self.kind == "int":
+            return isinstance(value, int) and not isinstance(value, bool)
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind == "str_list":
+            return isinstance(value, list) and all(isinstance(item, str) for item in value)
+        if self.kind == "str_or_list":
+            return isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value))
+        if self.kind == "table_list":
+            return isinstance(value, list)
+        raise ValueError(f"unknown key kind {self.kind!r}")
+
+    @property
+    def kind_text(self) -> str:
+        return {
+            "any": "any value",
+            "str": "a string",
+            "int": "an integer",
+            "bool": "true or false",
+            "str_list": "an array of strings",
+            "str_or_list": 'an array of strings or "*"',
+            "table_list": "an array of tables",
+        }[self.kind]
+
+
+TOP_LEVEL_KEYS = {
+    "sync": Key("any"),
+    "orgs": Key("table_list"),
+    "mappings": Key("table_list"),
+    "views": Key("table_list"),
+    "feeds": Key("table_list"),
+}
+
+SYNC_KEYS = {
+    "lookback_minutes": Key("int", default=10, minimum=0, maximum=1440),
+    "bulk_threshold": Key("int", default=10000, minimum=0),
+    "reconcile_hours": Key("int", default=24, minimum=1),
+    "workers": Key("int", default=4, minimum=1, maximum=64),
+    "auto_apply_views": Key("bool", default=False),
+}
+
+# Credential name -> the org key naming the environment variable that holds it.
+SECRET_KEYS = {
+    "client_id": "client_id_env",
+    "client_secret": "client_secret_env",
+    "username": "username_env",
+    "password": "password_env",
+    "security_token": "security_token_env",
+    "private_key": "private_key_env",
+    "session_id": "session_id_env",
+}
+
+# auth kind -> (keys it requires, keys it may have)
+AUTH_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "client_credentials": (("client_id_env", "client_secret_env"), ()),
+    "jwt": (("client_id_env", "username_env", "private_key_env"), ("audience",)),
+    "password": (("client_id_env", "client_secret_env", "username_env", "password_env"), ("security_token_env",)),
+    "session": (("instance_url", "session_id_env"), ()),
+}
+
+# Keys only an org orgfeed loads may have (a Heroku Connect schema takes none of them).
+LOADER_KEYS = ("auth", "login_url", "instance_url", "audience", "api_version", "ca_bundle",
+               "delete_mode", "api_budget_percent", *SECRET_KEYS.values())
+
+ORG_KEYS = {
+    "name": Key("str", required=True, doc="the org's name, also its PostgreSQL schema (e.g. \"amer\")"),
+    "geo": Key("str"),
+    "managed_by": Key("str", default="orgfeed", choices=("orgfeed", "heroku_connect")),
+    "auth": Key("str", choices=tuple(AUTH_KEYS)),
+    "login_url": Key("str"),
+    "instance_url": Key("str"),
+    "audience": Key("str"),
+    "api_version": Key("str", default="62.0"),
+    "ca_bundle": Key("str"),
+    "delete_mode": Key("str", default="soft", choices=("soft", "hard")),
+    "api_budget_percent": Key("int", default=80, minimum=1, maximum=100),
+    **{env_key: Key("str") for env_key in SECRET_KEYS.values()},
+}
+
+MAPPING_KEYS = {
+    "object": Key("str", required=True, doc="the Salesforce object's API name (e.g. \"Employee\")"),
+    "fields": Key("str_or_list", default="*"),
+    "orgs": Key("str_list"),
+    "poll_seconds": Key("int", default=600, minimum=10),
+}
+
+JOIN_KEYS = {
+    "lookup": Key("str", required=True, doc="the lookup field on the base object (e.g. \"EmployeeId\")"),
+    "object": Key("str", required=True, doc="the parent object it points to (e.g. \"Employee\")"),
+}
+
+VIEW_KEYS = {
+    "name": Key("str", required=True, doc="the view's name, a lower-case identifier"),
+    "object": Key("str", required=True, doc="the base object whose rows the view holds"),
+    "joins": Key("table_list"),
+    "columns": Key("str_or_list", default="*"),
+    "orgs": Key("str_list"),
+    "id_strategy": Key("str", default="sfid", choices=("sfid", "geo_prefixed")),
+    "where": Key("str"),
+    "materialized": Key("bool", default=False),
+    "indexed": Key("str_list"),
+}
+
+FEED_KEYS = {
+    "name": Key("str", required=True, doc="the feed's name: its service root is /odata/v4/<name>/"),
+    "views": Key("str_list", required=True, doc="the views the feed exposes"),
+}

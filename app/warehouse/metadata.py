@@ -1,0 +1,174 @@
+"""The `orgfeed` schema: orgfeed's own state, as SQLAlchemy Core tables.
+
+alembic (migrations/) owns this schema and only this one; a test checks that the migrations
+and these tables agree. Mirrored org tables and generated views live elsewhere.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+SCHEMA = "orgfeed"
+
+# Statuses of the sync log, after Salesforce Organization Sync's log, plus Warning (drift,
+# skipped fields) and Throttled (an org paused by its API budget).
+LOG_STATUSES = ("Retrying", "Failed", "Resolved", "Succeeded", "Warning", "Throttled")
+RUN_STATUSES = ("running", "succeeded", "failed", "interrupted")
+
+metadata = MetaData(
+    schema=SCHEMA,
+    naming_convention={
+        "ix": "%(table_name)s_%(column_0_N_name)s_idx",
+        "uq": "%(table_name)s_%(column_0_N_name)s_key",
+        "ck": "%(table_name)s_%(constraint_name)s_check",
+        "fk": "%(table_name)s_%(column_0_name)s_fkey",
+        "pk": "%(table_name)s_pkey",
+    },
+)
+
+
+def _now() -> Column:
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+orgs = Table(
+    "orgs",
+    metadata,
+    Column("name", String(63), primary_key=True, comment="the org's name in orgfeed.toml, also its schema"),
+    Column("org_id", String(18), comment="Salesforce organization id; a schema never takes rows from another org"),
+    Column("suspended", Boolean, nullable=False, server_default=text("false")),
+    Column("suspended_at", DateTime(timezone=True)),
+    Column("throttled_until", DateTime(timezone=True), comment="API budget reached: skipped until then"),
+    _now(),
+    comment="One row per configured org: identity and suspension.",
+)
+
+mappings = Table(
+    "mappings",
+    metadata,
+    Column("org", String(63), ForeignKey("orgs.name", ondelete="CASCADE"), primary_key=True),
+    Column("sobject", String(80), primary_key=True),
+    Column("status", String(32), nullable=False, server_default=text("'new'")),
+    Column("watermark", DateTime(timezone=True), comment="largest SystemModstamp committed"),
+    Column("describe_modified", String(64), comment="Last-Modified of the describe last applied"),
+    Column("mapped_fields", Integer, nullable=False, server_default=text("0")),
+    Column("salesforce_rows", BigInteger),
+    Column("last_sync_at", DateTime(timezone=True)),
+    Column("last_full_sync_at", DateTime(timezone=True)),
+    Column("last_reconcile_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    _now(),
+    comment="Per (org, object): sync state and the watermark, written in the same transaction as the rows.",
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False, server_default=text("'running'")),
+    Column("full", Boolean, nullable=False, server_default=text("false")),
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("rows_upserted", BigInteger, nullable=False, server_default=text("0")),
+    Column("rows_tombstoned", BigInteger, nullable=False, server_default=text("0")),
+    Column("api_calls", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint(f"status in {RUN_STATUSES!r}", name="status"),
+    comment="One row per `orgfeed sync` run.",
+)
+
+sync_run_objects = Table(
+    "sync_run_objects",
+    metadata,
+    Column("run_id", BigInteger, ForeignKey("sync_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("org", String(63), primary_key=True),
+    Column("sobject", String(80), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False, server_default=text("'running'")),
+    Column("rows_upserted", BigInteger, nullable=False, server_default=text("0")),
+    Column("rows_tombstoned", BigInteger, nullable=False, server_default=text("0")),
+    Column("api_calls", Integer, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    CheckConstraint(f"status in {RUN_STATUSES!r}", name="status"),
+    comment="What one run did for one (org, object).",
+)
+
+sync_log = Table(
+    "sync_log",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("logged_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("run_id", BigInteger, ForeignKey("sync_runs.id", ondelete="SET NULL")),
+    Column("org", String(63), nullable=False),
+    Column("sobject", String(80)),
+    Column("record_id", String(18), comment="the Salesforce record id, where one applies"),
+    Column("action", String(32), nullable=False, comment="Load, Upsert, Delete, Describe, Reconcile, ..."),
+    Column("status", String(16), nullable=False),
+    Column("error_code", String(64)),
+    Column("message", Text),
+    CheckConstraint(f"status in {LOG_STATUSES!r}", name="status"),
+    Index(None, "logged_at"),
+    Index(None, "org", "sobject", "logged_at"),
+    comment="Entries after Salesforce Organization Sync's log.",
+)
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("views", ARRAY(Text), nullable=False),
+    Column("role_name", String(63), comment="the database role the feed reads through"),
+    _now(),
+    comment="OData service roots /odata/v4/<name>/.",
+)
+
+feed_credentials = Table(
+    "feed_credentials",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("feed", String(63), ForeignKey("feeds.name", ondelete="CASCADE"), nullable=False),
+    Column("username", String(63), nullable=False),
+    Column("password_hash", Text, nullable=False, comment="scrypt; the password itself is never stored"),
+    _now(),
+    Column("expires_at", DateTime(timezone=True), comment="set on reset: the old password works until then"),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index(None, "feed", "username"),
+    comment="Basic auth credentials per feed.",
+)
+
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("feed", String(63)),
+    Column("username", String(63)),
+    Column("client", String(64)),
+    Column("method", String(8), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("entity_set", String(63)),
+    Column("rows", Integer),
+    Column("status", Integer, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Index(None, "at"),
+    comment="One row per OData request.",
+)
