@@ -95,6 +95,97 @@ def config_check(no_secrets: bool) -> None:
     click.echo(describe_settings(settings))
 
 
+def open_database(settings) -> "Engine":
+    """An engine on the configured database, after checking it is reachable and migrated."""
+    from app.warehouse.database import check_database, create_database_engine, resolve_database_url
+    from app.warehouse.migrate import require_current_schema
+
+    url = resolve_database_url(settings.database)
+    check_database(url)
+    require_current_schema(url)
+    return create_database_engine(url, pool_size=max(5, settings.sync.workers * 2 + 2))
+
+
+def _check_names(kind: str, given: tuple[str, ...], known: list[str]) -> None:
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        raise ConfigError([f"--{kind} {name}: not configured (known: {', '.join(known) or 'none'})" for name in unknown])
+
+
+@cli.command()
+@click.option("--org", "orgs", multiple=True, help="Only this org (repeatable).")
+@click.option("--object", "objects", multiple=True, help="Only this object (repeatable).")
+@click.option("--full", is_flag=True, help="Reload every row into a shadow table and swap it in.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+              help="With a full load: only rows modified on or after this UTC date or time.")
+@click.option("--reconcile", is_flag=True, help="Compare every Id now to catch hard deletes and purges.")
+@click.option("--watch", is_flag=True, help="Keep syncing each mapping every poll_seconds until stopped.")
+@click.option("--json", "json_lines", is_flag=True, help="One JSON line per event even on a terminal.")
+def sync(orgs: tuple[str, ...], objects: tuple[str, ...], full: bool, since, reconcile: bool, watch: bool,
+         json_lines: bool) -> None:
+    """Mirror the configured orgs into their schemas (exit status 1 when anything failed)."""
+    from datetime import UTC
+
+    from app.console import run_sync_in_console
+    from app.sync import SyncOptions
+
+    settings = load_settings()
+    _check_names("org", orgs, [org.name for org in settings.orgs if org.is_loaded])
+    _check_names("object", objects, [mapping.object for mapping in settings.mappings])
+    if since is not None and not full:
+        raise ConfigError(["--since limits a full load: add --full"])
+    options = SyncOptions(orgs=orgs, objects=objects, full=full, reconcile=reconcile,
+                          since=since.replace(tzinfo=UTC) if since else None)
+    if not run_sync_in_console(settings, open_database(settings), options, watch=watch, json_lines=json_lines):
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON document.")
+@click.option("--log", "log_limit", default=20, show_default=True, help="How many sync-log entries to show.")
+def status(as_json: bool, log_limit: int) -> None:
+    """Per org and object: Status, Mapped Fields, Salesforce Rows, Database Rows, Errored Rows, last sync; the log."""
+    from app.console import print_status
+    from app.warehouse.status import read_status
+
+    settings = load_settings(resolve_secrets=False)
+    engine = open_database(settings)
+    with engine.connect() as conn:
+        objects, log = read_status(conn, settings, log_limit=log_limit)
+    print_status(objects, log, as_json=as_json)
+
+
+@cli.group(cls=_Commands)
+def orgs() -> None:
+    """Suspend or resume an org's syncing."""
+
+
+@orgs.command("suspend")
+@click.argument("name")
+def orgs_suspend(name: str) -> None:
+    """Skip org NAME in every sync until it is resumed."""
+    _set_suspended(name, True)
+
+
+@orgs.command("resume")
+@click.argument("name")
+def orgs_resume(name: str) -> None:
+    """Sync org NAME again, continuing from its saved watermarks."""
+    _set_suspended(name, False)
+
+
+def _set_suspended(name: str, suspended: bool) -> None:
+    from app.warehouse.state import record_org, set_suspended
+
+    settings = load_settings(resolve_secrets=False)
+    _check_names("org", (name,), [org.name for org in settings.orgs if org.is_loaded])
+    engine = open_database(settings)
+    with engine.begin() as conn:
+        record_org(conn, name)
+        set_suspended(conn, name, suspended)
+    click.echo(f"org {name} {'suspended' if suspended else 'resumed'}")
+
+
 def main() -> None:
     """The console script's entry point."""
     cli(prog_name="orgfeed")

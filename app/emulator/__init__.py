@@ -1,6 +1,13 @@
 """A local emulator of Salesforce orgs: HTTPS REST, Bulk API 2.0, OAuth, demo data and fault injection.
 
-It may import the standard library, Flask/Werkzeug, cryptography, trustme and PyJWT.
+It may import the standard library, Flask/Werkzeug, cryptography, trustme, PyJWT and orjson.
 It must not import any other orgfeed package; only the CLI's `demo`/`emulator` commands and
-the tests import it.
+the tests import it. Start with `Emulator(demo_orgs(rows=300, seed=7)).start()`; README.md
+beside this file documents the endpoints and the control API.
 """
+
+from app.emulator.demo import demo_orgs
+from app.emulator.emulator import Emulator
+from app.emulator.faults import Fault
+
+__all__ = ["Emulator", "Fault", "demo_orgs"]

@@ -27,5 +27,9 @@ class BulkJobFailed(SalesforceError):
     """A Bulk API 2.0 job ended Failed or Aborted (the caller may fall back to REST)."""
 
 
+class DownloadInterrupted(SalesforceError):
+    """A result download broke off mid-way (dropped connection, truncated body); it can be fetched again."""
+
+
 class NotModified(Exception):
     """A conditional request (If-Modified-Since) found nothing changed."""

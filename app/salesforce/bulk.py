@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from app.salesforce import BulkJobFailed, SalesforceError
+import requests
+
+from app.salesforce import BulkJobFailed, DownloadInterrupted, SalesforceError
 from app.salesforce.client import OrgClient
 
 TERMINAL_FAILURES = ("Failed", "Aborted")
@@ -41,7 +43,18 @@ class ResultPage:
         count = response.headers.get("Sforce-NumberOfRecords")
         self.rows = int(count) if count is not None else None
         self.opened = True
-        return response.iter_content(chunk_size=CHUNK_BYTES)
+        return _stream(response, self.job_id)
+
+
+def _stream(response: requests.Response, job_id: str) -> Iterator[bytes]:
+    """The body in chunks; a connection lost mid-way becomes DownloadInterrupted (the page can be opened again)."""
+    try:
+        yield from response.iter_content(chunk_size=CHUNK_BYTES)
+    except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
+        raise DownloadInterrupted(f"bulk job {job_id}: result download interrupted: {type(error).__name__}",
+                                  error_code="DOWNLOAD_INTERRUPTED") from error
+    finally:
+        response.close()
 
 
 def iter_bulk_pages(

@@ -114,6 +114,15 @@ class OrgClient:
                 if match:
                     self.api_usage = (int(match.group(1)), int(match.group(2)))
 
+    def read_limits(self) -> tuple[int, int]:
+        """(used, allocation) of DailyApiRequests from `/limits`, remembered for check_budget."""
+        body = self.call("limits", lambda sf: sf.restful("limits", timeout=self.timeout))
+        daily = body["DailyApiRequests"]
+        usage = (int(daily["Max"]) - int(daily["Remaining"]), int(daily["Max"]))
+        with self._lock:
+            self.api_usage = usage
+        return usage
+
     def check_budget(self) -> None:
         """Raises ApiLimitReached when the org has used its configured share of the daily allocation."""
         usage = self.api_usage

@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
+from app.warehouse import WarehouseError
 from app.warehouse.database import create_database_engine
 from app.warehouse.metadata import SCHEMA
 
@@ -57,3 +58,11 @@ def current_revision(url: str) -> str | None:
             return context.get_current_revision()
     finally:
         engine.dispose()
+
+
+def require_current_schema(url: str) -> None:
+    """Raises WarehouseError, saying what to run, unless the orgfeed schema is at the newest revision."""
+    current, head = current_revision(url), head_revision()
+    if current != head:
+        where = "is missing" if current is None else f"is at revision {current}, not {head}"
+        raise WarehouseError(f"the orgfeed schema {where}: run `orgfeed db upgrade` first")

@@ -1,0 +1,176 @@
+"""What sync and status print: progress bars and tables on a terminal, one JSON line per event otherwise."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from datetime import datetime
+from typing import TextIO
+
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.sync import SyncEvent, SyncReport
+
+STATUS_STYLE = {"succeeded": "green", "failed": "red", "throttled": "yellow", "interrupted": "yellow", "skipped": "dim"}
+
+
+class JsonLines:
+    """Writes each event as one JSON object per line (for logs, CI and scripts)."""
+
+    def __init__(self, stream: TextIO = sys.stdout):
+        self.stream = stream
+        self._lock = threading.Lock()
+
+    def __call__(self, event: SyncEvent) -> None:
+        record = {"event": event.kind, "org": event.org, "object": event.sobject, "rows": event.rows,
+                  "total": event.total, "status": event.status, "message": event.message,
+                  "time": datetime.now().astimezone().isoformat(timespec="seconds")}
+        line = orjson.dumps({key: value for key, value in record.items() if value is not None}).decode()
+        with self._lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def __enter__(self) -> JsonLines:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+class ProgressBars:
+    """One rich progress bar per (org, object), plus sync-log warnings and failures printed above them."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console)
+        self.tasks: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, event: SyncEvent) -> None:
+        with self._lock:
+            if event.kind == "log":
+                if event.status in ("Failed", "Warning", "Throttled"):
+                    where = f"{event.org}/{event.sobject}" if event.sobject else event.org
+                    self.console.print(f"[{'red' if event.status == 'Failed' else 'yellow'}]{event.status}[/] {where}: {event.message}")
+                return
+            key = (event.org, event.sobject or "")
+            if key not in self.tasks:
+                self.tasks[key] = self.progress.add_task(f"{event.org} {event.sobject}", total=None, status="")
+            task = self.tasks[key]
+            if event.kind == "rows":
+                self.progress.update(task, completed=event.rows, total=event.total)
+            elif event.kind == "finish":
+                style = STATUS_STYLE.get(event.status or "", "")
+                done = self.progress.tasks[task].total or event.rows or 1
+                self.progress.update(task, completed=done if event.status == "succeeded" else None,
+                                     total=done, status=f"[{style}]{event.status}[/]")
+
+    def __enter__(self) -> ProgressBars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+
+def summary_table(report: SyncReport) -> Table:
+    """The end-of-run table: one row per (org, object)."""
+    table = Table(title=f"sync run {report.run_id}")
+    for heading in ("Org", "Object", "Mode", "Status", "Upserted", "Deleted", "Errored", "API calls", "Seconds", "Message"):
+        table.add_column(heading, justify="right" if heading in ("Upserted", "Deleted", "Errored", "API calls", "Seconds") else "left")
+    for item in report.objects:
+        style = STATUS_STYLE.get(item.status, "")
+        table.add_row(item.org, item.sobject, item.mode, f"[{style}]{item.status}[/]", str(item.upserted), str(item.deleted),
+                      str(item.errored), str(item.api_calls), f"{item.seconds:.1f}", item.message[:120])
+    return table
+
+
+def summary_record(report: SyncReport) -> dict:
+    """The end-of-run summary as one JSON-able record."""
+    return {"event": "summary", "run_id": report.run_id, "ok": report.ok,
+            "objects": [{"org": item.org, "object": item.sobject, "mode": item.mode, "status": item.status,
+                         "upserted": item.upserted, "deleted": item.deleted, "errored": item.errored,
+                         "api_calls": item.api_calls, "seconds": round(item.seconds, 3), "message": item.message}
+                        for item in report.objects]}
+
+
+def run_sync_in_console(settings, engine, options, *, watch: bool, json_lines: bool) -> bool:
+    """Runs `orgfeed sync` with progress output and SIGTERM/SIGINT handling; True when nothing failed.
+
+    The first SIGTERM or Ctrl-C asks the run to stop after the current transaction (well within
+    25 s); a second one exits at once.
+    """
+    import signal
+
+    from app.sync import run_sync, watch_sync
+
+    stop = threading.Event()
+    console = Console(stderr=False)
+    interactive = console.is_terminal and not json_lines
+    outcome = {"ok": True}
+
+    def request_stop(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        message = "stopping after the current transaction (signal again to exit at once)"
+        if interactive:
+            console.print(f"[yellow]{message}[/]")
+        else:
+            JsonLines()(SyncEvent("log", "-", status="Stopping", message=message))
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    sink = ProgressBars(console) if interactive else JsonLines()
+
+    def show(report: SyncReport) -> None:
+        outcome["ok"] = outcome["ok"] and report.ok
+        if interactive:
+            console.print(summary_table(report))
+        else:
+            sys.stdout.write(orjson.dumps(summary_record(report)).decode() + "\n")
+            sys.stdout.flush()
+
+    try:
+        with sink:
+            if watch:
+                watch_sync(settings, engine, options, on_event=sink, on_report=show, stop=stop)
+            else:
+                report = run_sync(settings, engine, options, on_event=sink, stop=stop)
+        if not watch:
+            show(report)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return outcome["ok"]
+
+
+def print_status(objects, log, *, as_json: bool) -> None:
+    """Prints `orgfeed status`: a table per object and the latest log entries, or one JSON document."""
+    from app.warehouse.status import status_record
+
+    if as_json:
+        sys.stdout.write(orjson.dumps(status_record(objects, log), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    console = Console()
+    table = Table(title="orgfeed status")
+    for heading in ("Org", "Object", "Status", "Mapped Fields", "Salesforce Rows", "Database Rows", "Errored Rows", "Last Sync"):
+        table.add_column(heading, justify="right" if "Rows" in heading or "Fields" in heading else "left")
+    blank = "-"
+    for item in objects:
+        table.add_row(item.org, item.sobject, item.status, str(item.mapped_fields),
+                      blank if item.salesforce_rows is None else str(item.salesforce_rows),
+                      blank if item.database_rows is None else str(item.database_rows),
+                      blank if not item.errored_rows else str(item.errored_rows),
+                      item.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if item.last_sync_at else blank)
+    console.print(table)
+    recent = Table(title="recent sync log")
+    for heading in ("Time", "Org", "Object", "Record", "Action", "Status", "Code", "Message"):
+        recent.add_column(heading)
+    for line in log:
+        recent.add_row(line.logged_at.astimezone().strftime("%H:%M:%S"), line.org, line.sobject or "", line.record_id or "",
+                       line.action, line.status, line.error_code or "", (line.message or "")[:100])
+    console.print(recent)

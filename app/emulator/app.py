@@ -1,0 +1,130 @@
+"""The emulator's Flask app: every URL it serves, and the checks every request passes first.
+
+Order of checks for each request (as Salesforce applies them): injected faults, API version,
+session (401 INVALID_SESSION_ID), API allocation (403 REQUEST_LIMIT_EXCEEDED). Every response
+to an authenticated request carries `Sforce-Limit-Info`.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+
+from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+from app.emulator import bulk_routes, control_routes, rest_routes
+from app.emulator.describe import API_VERSIONS
+from app.emulator.emulator import Emulator
+from app.emulator.errors import (ControlError, OAuthError, SalesforceError, invalid_session,
+                                 not_found, request_limit_exceeded)
+from app.emulator.faults import REQUEST_KINDS
+from app.emulator.responses import json_response, oauth_error, salesforce_error
+
+_VERSIONED = re.compile(r"^/services/data/v(\d+\.\d)(/|$)")
+
+
+def create_app(emulator: Emulator) -> Flask:
+    app = Flask("orgfeed_emulator")
+    app.extensions["emulator"] = emulator
+    app.url_map.strict_slashes = False
+    data = "/services/data/v<version>"
+    rules = [
+        ("/services/oauth2/token", rest_routes.token, ["POST"]),
+        ("/id/<org_id>/<user_id>", rest_routes.identity, ["GET"]),
+        ("/services/data", rest_routes.versions, ["GET"]),
+        (f"{data}", rest_routes.resources, ["GET"]),
+        (f"{data}/limits", rest_routes.limits, ["GET"]),
+        (f"{data}/sobjects", rest_routes.describe_global, ["GET"]),
+        (f"{data}/sobjects/<sobject>", rest_routes.sobject_info, ["GET"]),
+        (f"{data}/sobjects/<sobject>", rest_routes.create, ["POST"]),
+        (f"{data}/sobjects/<sobject>/describe", rest_routes.describe, ["GET"]),
+        (f"{data}/sobjects/<sobject>/updated", rest_routes.updated, ["GET"]),
+        (f"{data}/sobjects/<sobject>/deleted", rest_routes.deleted, ["GET"]),
+        (f"{data}/sobjects/<sobject>/<record_id>", rest_routes.record, ["GET", "PATCH", "DELETE"]),
+        (f"{data}/sobjects/<sobject>/<record_id>/<field>", rest_routes.blob, ["GET"]),
+        (f"{data}/query", rest_routes.query, ["GET"]),
+        (f"{data}/queryAll", rest_routes.query_all, ["GET"]),
+        (f"{data}/query/<locator>", rest_routes.query_more, ["GET"]),
+        (f"{data}/queryAll/<locator>", rest_routes.query_more, ["GET"]),
+        (f"{data}/jobs/query", bulk_routes.create_job, ["POST"]),
+        (f"{data}/jobs/query", bulk_routes.list_jobs, ["GET"]),
+        (f"{data}/jobs/query/<job_id>", bulk_routes.job, ["GET", "PATCH", "DELETE"]),
+        (f"{data}/jobs/query/<job_id>/results", bulk_routes.results, ["GET"]),
+    ] + control_routes.RULES
+    for path, view, methods in rules:
+        app.add_url_rule(path, f"{view.__module__}.{view.__name__}.{'.'.join(methods)}", view,
+                         methods=methods)
+    app.before_request(_check_request)
+    app.after_request(_add_limit_info)
+    app.register_error_handler(SalesforceError, salesforce_error)
+    app.register_error_handler(OAuthError, oauth_error)
+    app.register_error_handler(ControlError, lambda e: json_response({"error": str(e)}, 400))
+    app.register_error_handler(HTTPException, _http_error)
+    # A dropped connection has no response: the write to the shut socket fails quietly.
+    app.register_error_handler(ConnectionAbortedError, lambda e: Response(status=500))
+    return app
+
+
+def _check_request() -> Response | None:
+    emulator = _emulator()
+    path = request.path
+    if path.startswith("/__emulator/"):
+        return None
+    fault = emulator.faults.take(request.method, path, REQUEST_KINDS)
+    if fault is not None:
+        if fault.kind == "status":
+            return json_response([{"message": fault.message, "errorCode": fault.error_code}], fault.status)
+        if fault.kind == "delay":
+            time.sleep(fault.seconds)
+        if fault.kind == "drop":
+            _drop_connection()
+    match = _VERSIONED.match(path)
+    if match is None:
+        return None
+    if match.group(1) not in API_VERSIONS:
+        raise not_found()
+    session = emulator.sessions.find(_bearer_token())
+    if session is None:
+        raise invalid_session()
+    org = emulator.org(session.org)
+    g.org, g.session = org, session
+    if not org.count_api_request():
+        raise request_limit_exceeded()
+    return None
+
+
+def _emulator() -> Emulator:
+    return current_app.extensions["emulator"]
+
+
+def _bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() in ("bearer", "oauth") else ""
+
+
+def _drop_connection() -> None:
+    """Close the TCP connection without a response, like a load balancer resetting it."""
+    connection = request.environ.get("werkzeug.socket")
+    if connection is not None:
+        connection.shutdown(socket.SHUT_RDWR)
+    raise ConnectionAbortedError("connection dropped by an injected fault")
+
+
+def _add_limit_info(response: Response) -> Response:
+    org = g.get("org")
+    if org is not None:
+        response.headers["Sforce-Limit-Info"] = org.limit_info()
+    return response
+
+
+def _http_error(error: HTTPException) -> Response:
+    if request.path.startswith("/services/"):
+        if error.code == 405:
+            return json_response([{"message": f"HTTP Method '{request.method}' not allowed. Allowed are "
+                                   + ",".join(sorted(error.valid_methods or [])),  # type: ignore[attr-defined]
+                                   "errorCode": "METHOD_NOT_ALLOWED"}], 405)
+        return salesforce_error(not_found())
+    return json_response({"error": error.description}, error.code or 500)

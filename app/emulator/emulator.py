@@ -1,0 +1,242 @@
+"""The Emulator: several orgs behind one HTTPS server, and every control action as a method.
+
+    emu = Emulator(demo_orgs(rows=300, seed=7))
+    emu.start()                       # https://127.0.0.1:<free port>, CA bundle in emu.ca_bundle
+    emu.delete("amer", "Employee", [some_id]); emu.advance_clock(3600)
+    emu.stop()
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from app.emulator.bulk import BulkJobs
+from app.emulator.clock import Clock
+from app.emulator.errors import ControlError, SalesforceError
+from app.emulator.faults import Fault, FaultBook
+from app.emulator.org import Org, OrgSpec
+from app.emulator.query import CursorStore
+from app.emulator.records import (create_record, delete_record, purge_records, undelete_record,
+                                  update_record)
+from app.emulator.schema import Field
+from app.emulator.schema_changes import add_field, remove_field, retype_field
+from app.emulator.seed import SeedContext, seed_table
+from app.emulator.server import HttpsServer
+from app.emulator.sessions import SessionStore
+from app.emulator.table import Table
+
+
+class Emulator:
+    """Emulated Salesforce orgs, their HTTPS endpoints and the control API."""
+
+    def __init__(self, orgs: Iterable[OrgSpec], run_dir: str | Path | None = None) -> None:
+        self.specs = {spec.name: spec for spec in orgs}
+        self.orgs = {name: Org(spec) for name, spec in self.specs.items()}
+        self.clock = Clock()
+        self.sessions = SessionStore(self.clock)
+        self.faults = FaultBook()
+        self.cursors = CursorStore()
+        self.jobs = BulkJobs()
+        self._own_run_dir = run_dir is None
+        self.run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="orgfeed-emulator-"))
+        self._server: HttpsServer | None = None
+
+    # -- server -------------------------------------------------------------------------------
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> Emulator:
+        """Serve HTTPS on a background thread (port 0: any free port); return self."""
+        from app.emulator.app import create_app   # the app needs a started emulator's base URL
+        self._server = HttpsServer(create_app(self), host, port, self.run_dir)
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; a run directory the emulator made itself (CA bundle, keys) is removed."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._own_run_dir:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def __enter__(self) -> Emulator:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """The login URL and instance URL of every org."""
+        if self._server is None:
+            raise ControlError("the emulator is not started: call start() first")
+        return self._server.base_url
+
+    @property
+    def ca_bundle(self) -> Path:
+        if self._server is None:
+            raise ControlError("the emulator is not started: call start() first")
+        return self._server.ca_bundle
+
+    # -- orgs and sessions --------------------------------------------------------------------
+    def org(self, name: str) -> Org:
+        try:
+            return self.orgs[name]
+        except KeyError:
+            raise ControlError(f"no org {name!r}; the emulator hosts {', '.join(self.orgs)}") from None
+
+    def table(self, org: str, sobject: str) -> Table:
+        table = self.org(org).table(sobject)
+        if table is None:
+            raise ControlError(f"org {org!r} has no object {sobject!r}")
+        return table
+
+    def describe_orgs(self) -> list[dict[str, object]]:
+        """Return each org's identity, URLs and credentials for every grant (the control API's org list)."""
+        return [self._org_summary(org) for org in self.orgs.values()]
+
+    def _org_summary(self, org: Org) -> dict[str, object]:
+        user = org.users[0]
+        key_path = self.run_dir / f"{org.name}-jwt-key.pem"
+        if not key_path.exists():
+            key_path.write_text(org.app.private_key_pem)
+            key_path.chmod(0o600)
+        base = self.base_url if self._server else None
+        return {
+            "name": org.name, "geo": org.spec.geo, "company": org.spec.company,
+            "org_id": org.org_id, "locale": org.spec.locale, "login_url": base, "instance_url": base,
+            "objects": {t.sobject.name: t.size for t in org.tables.values()},
+            "client_credentials": {"client_id": org.app.client_id, "client_secret": org.app.client_secret},
+            "password": {"client_id": org.app.client_id, "client_secret": org.app.client_secret,
+                         "username": user.username, "password": user.password,
+                         "security_token": user.security_token},
+            "jwt": {"client_id": org.app.client_id, "username": user.username,
+                    "private_key_path": str(key_path), "certificate_pem": org.app.certificate_pem},
+        }
+
+    def session_id(self, org: str, username: str | None = None) -> str:
+        """Return a fresh access token for a user of `org` (the integration user by default)."""
+        target = self.org(org)
+        user = target.user(username) if username else target.users[0]
+        if user is None:
+            raise ControlError(f"org {org!r} has no user {username!r}")
+        return self.sessions.issue(target.name, target.org_id, user.user_id).token
+
+    def expire_sessions(self) -> int:
+        """End every session in every org; the next call with an old token gets INVALID_SESSION_ID."""
+        return self.sessions.expire_all()
+
+    def set_api_allocation(self, org: str, maximum: int, used: int | None = None) -> dict[str, int]:
+        """Set DailyApiRequests Max (and optionally the count used so far)."""
+        target = self.org(org)
+        with target.lock:
+            target.api_max = maximum
+            if used is not None:
+                target.api_used = used
+            return {"Max": target.api_max, "Remaining": max(target.api_max - target.api_used, 0)}
+
+    def advance_clock(self, seconds: float) -> datetime:
+        return self.clock.advance(seconds)
+
+    # -- faults -------------------------------------------------------------------------------
+    def inject_fault(self, kind: str, path: str = "*", count: int = 1, **options: object) -> Fault:
+        """Make the next `count` requests matching `path` fail (see faults.py for kinds and options)."""
+        fault = Fault(kind=kind, path=path, count=count, **options)  # type: ignore[arg-type]
+        self.faults.add(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    # -- records ------------------------------------------------------------------------------
+    def seed(self, org: str, sobject: str, rows: int) -> int:
+        """Replace an object's records with `rows` freshly generated ones (same seed, same data)."""
+        target = self.org(org)
+        spec = next((s for s in target.spec.objects if s.sobject.name.lower() == sobject.lower()), None)
+        if spec is None:
+            raise ControlError(f"org {org!r} has no object {sobject!r}")
+        counts = {"User": len(target.users), **target.spec.other_counts,
+                  **{t.sobject.name: t.seeded for t in target.tables.values()}, spec.sobject.name: rows}
+        context = SeedContext(target.spec.seed, target.name, target.spec.as_of, target.id_templates, counts)
+        with target.lock:
+            target.tables[spec.sobject.name.lower()] = seed_table(spec, rows, context)
+        return rows
+
+    def insert(self, org: str, sobject: str, records: Sequence[Mapping[str, object]]) -> list[str]:
+        """Insert records (JSON-style values; system fields allowed); return their ids in order."""
+        table, target, now = self.table(org, sobject), self.org(org), self.clock.now()
+        with target.lock:
+            return [_control(create_record, table, record, target.users[0].user_id, now, trusted=True)
+                    for record in records]
+
+    def update(self, org: str, sobject: str, records: Sequence[Mapping[str, object]]) -> int:
+        """Update records; each mapping carries its `Id`."""
+        table, target, now = self.table(org, sobject), self.org(org), self.clock.now()
+        with target.lock:
+            for record in records:
+                values = {k: v for k, v in record.items() if k != "Id"}
+                _control(update_record, table, str(record.get("Id")), values, target.users[0].user_id,
+                         now, trusted=True)
+        return len(records)
+
+    def delete(self, org: str, sobject: str, ids: Sequence[str]) -> int:
+        """Move records to the recycle bin."""
+        table, target, now = self.table(org, sobject), self.org(org), self.clock.now()
+        with target.lock:
+            for record_id in ids:
+                _control(delete_record, table, record_id, target.users[0].user_id, now)
+        return len(ids)
+
+    def undelete(self, org: str, sobject: str, ids: Sequence[str]) -> int:
+        table, target, now = self.table(org, sobject), self.org(org), self.clock.now()
+        with target.lock:
+            for record_id in ids:
+                _control(undelete_record, table, record_id, target.users[0].user_id, now)
+        return len(ids)
+
+    def purge(self, org: str, sobject: str, ids: Sequence[str] | None = None,
+              trim_delete_log: bool = False) -> int:
+        """Empty the recycle bin (all of it, or `ids`): the records are hard-deleted."""
+        table, target = self.table(org, sobject), self.org(org)
+        with target.lock:
+            return _control(purge_records, table, ids, self.clock.now(), trim_delete_log=trim_delete_log)
+
+    def ids(self, org: str, sobject: str, limit: int | None = None) -> list[str]:
+        """Return ids of live records in Id order (a convenience for tests)."""
+        table, target = self.table(org, sobject), self.org(org)
+        with target.lock:
+            rows = table.rows(include_deleted=False)[:limit]
+            return [table.record_id(row) for row in rows]
+
+    # -- fields -------------------------------------------------------------------------------
+    def add_field(self, org: str, sobject: str, name: str, field_type: str, **attributes: object) -> Field:
+        """Add a field (e.g. add_field("amer", "Employee", "Shoe__c", "string", length=20))."""
+        field = Field(name=name, label=str(attributes.pop("label", name)), type=field_type,
+                      custom=name.endswith("__c"), **attributes)  # type: ignore[arg-type]
+        target = self.org(org)
+        with target.lock:
+            add_field(self.table(org, sobject), field, self.clock.now())
+        return field
+
+    def remove_field(self, org: str, sobject: str, name: str) -> None:
+        target = self.org(org)
+        with target.lock:
+            remove_field(self.table(org, sobject), name, self.clock.now())
+
+    def retype_field(self, org: str, sobject: str, name: str, field_type: str,
+                     length: int | None = None, precision: int | None = None,
+                     scale: int | None = None) -> None:
+        target = self.org(org)
+        with target.lock:
+            retype_field(self.table(org, sobject), name, field_type, self.clock.now(), length,
+                         precision, scale)
+
+
+def _control(action, *args, **kwargs):
+    """Run a record action for the control API, turning Salesforce errors into ControlError."""
+    try:
+        return action(*args, **kwargs)
+    except SalesforceError as error:
+        raise ControlError(f"{error.error_code}: {error.message}") from None

@@ -1,0 +1,191 @@
+"""Seeding: turn declarative value generators into generated columns and tables, deterministically.
+
+Every random stream is named by (seed, org, object, field), so the same seed gives the same data
+in any process, and seeding a million rows costs a few random bytes per field, not a loop.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from app.emulator.columns import (Column, ConstantColumn, MinuteColumn, ReferenceColumn,
+                                  TableColumn, TemplateColumn, random_picks, spread)
+from app.emulator.schema import SchemaVersion, SObjectType
+from app.emulator.table import Table
+
+CREATED_SPAN_MINUTES = 700 * 1440      # seeded rows were created over 700 days ...
+CREATED_BEFORE_AS_OF_MINUTES = 730 * 1440   # ... starting 730 days before the data's as-of time
+MODIFIED_OFFSETS = tuple(range(0, 30 * 1440, 7))  # and last modified up to 30 days after creation
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of `values` per row (equal shares), None for `null_share` of rows.
+
+    Choices naming the same `stream` pick the same position per row (a city and its country).
+    """
+    values: tuple[object, ...]
+    null_share: float = 0.0
+    stream: str | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    """`template.format(*parts[, row number])`; a part names a Choice field or is its own tuple of values."""
+    template: str
+    parts: tuple[str | tuple[str, ...], ...] = ()
+    ascii_lower: bool = False
+    with_number: bool = True
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An id of a row of `sobject`: ((row * multiplier) // divisor + offset) % count."""
+    sobject: str
+    multiplier: int = 1
+    divisor: int = 1
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Created:
+    """CreatedDate: rows spread over 700 days, older rows first."""
+
+
+@dataclass(frozen=True)
+class Modified:
+    """LastModifiedDate / SystemModstamp: CreatedDate plus up to 30 days."""
+
+
+@dataclass(frozen=True)
+class Dates:
+    start: date
+    days: int
+    null_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class Numbers:
+    low: float
+    high: float
+    scale: int
+    null_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class Times:
+    first_hour: int
+    last_hour: int
+    step_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class Constant:
+    value: object = None
+
+
+Generator = Choice | Template | Reference | Created | Modified | Dates | Numbers | Times | Constant
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """An object to seed: its metadata and one generator per field (Id needs none)."""
+    sobject: SObjectType
+    generators: Mapping[str, Generator]
+
+
+@dataclass(frozen=True)
+class SeedContext:
+    """What a table's generators need from the rest of the org."""
+    seed: int
+    org: str
+    as_of: datetime
+    id_templates: Mapping[str, str]
+    counts: Mapping[str, int]
+
+
+def ascii_lower(text: str) -> str:
+    """Return `text` lower-cased with accents and non-letters dropped (for email local parts)."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in folded.lower() if ch.isalnum())
+
+
+@functools.lru_cache(maxsize=512)
+def spread_cached(values: tuple[object, ...], null_share: float) -> tuple[object, ...]:
+    return tuple(spread(values, null_share))
+
+
+def seed_table(spec: ObjectSpec, rows: int, context: SeedContext) -> Table:
+    """Return a table of `rows` generated records of `spec.sobject`."""
+    name = spec.sobject.name
+    picks: dict[str, object] = {}
+
+    def stream(label: str):
+        if label not in picks:
+            picks[label] = random_picks(f"{context.seed}/{context.org}/{name}/{label}", rows)
+        return picks[label]
+
+    columns: dict[str, Column] = {}
+    created = MinuteColumn(context.as_of - timedelta(minutes=CREATED_BEFORE_AS_OF_MINUTES),
+                           CREATED_SPAN_MINUTES, rows)
+    modified = MinuteColumn(context.as_of - timedelta(minutes=CREATED_BEFORE_AS_OF_MINUTES),
+                            CREATED_SPAN_MINUTES, rows, spread(MODIFIED_OFFSETS),
+                            stream("modified"))
+    tables: dict[str, list[object]] = {}
+    # Choices first: templates (Name, Email) are built from their tables and picks.
+    ordered = sorted(spec.sobject.fields,
+                     key=lambda f: not isinstance(spec.generators.get(f.name), Choice))
+    for field in ordered:
+        generator = spec.generators.get(field.name, Constant(None))
+        if field.name == "Id":
+            continue
+        columns[field.name] = _column(field.name, field.type, generator, stream, tables,
+                                      created, modified, context)
+    return Table(SchemaVersion(spec.sobject, context.as_of), columns, rows,
+                 context.id_templates[name])
+
+
+def _column(name, field_type, generator, stream, tables, created, modified, context) -> Column:
+    if isinstance(generator, Choice):
+        tables[name] = list(spread_cached(generator.values, generator.null_share))
+        return TableColumn(tables[name], field_type, stream(generator.stream or name))
+    if isinstance(generator, Dates):
+        days = [generator.start + timedelta(days=d) for d in range(generator.days)]
+        return TableColumn(spread_cached(tuple(days), generator.null_share), field_type, stream(name))
+    if isinstance(generator, Numbers):
+        steps = 1000
+        values = [round(generator.low + (generator.high - generator.low) * k / steps, generator.scale)
+                  for k in range(steps + 1)]
+        if field_type in ("int", "long"):
+            values = [int(v) for v in values]
+        return TableColumn(spread_cached(tuple(values), generator.null_share), field_type, stream(name))
+    if isinstance(generator, Times):
+        values = [time(m // 60, m % 60) for m in range(generator.first_hour * 60,
+                                                        generator.last_hour * 60 + 1,
+                                                        generator.step_minutes)]
+        return TableColumn(spread_cached(tuple(values), 0.0), field_type, stream(name))
+    if isinstance(generator, Template):
+        parts = []
+        for index, part in enumerate(generator.parts):
+            if isinstance(part, str):
+                table, picks = tables[part], stream(part)
+            else:
+                table, picks = spread(part), stream(f"{name}/{index}")
+            if generator.ascii_lower:
+                lowered = {v: ascii_lower(str(v)) for v in dict.fromkeys(table)}
+                table = [lowered[v] for v in table]
+            parts.append((table, picks))
+        return TemplateColumn(generator.template, parts, with_number=generator.with_number)
+    if isinstance(generator, Reference):
+        return ReferenceColumn(context.id_templates[generator.sobject],
+                               context.counts.get(generator.sobject, 0),
+                               generator.multiplier, generator.divisor, generator.offset)
+    if isinstance(generator, Created):
+        return created
+    if isinstance(generator, Modified):
+        return modified
+    return ConstantColumn(generator.value, field_type)

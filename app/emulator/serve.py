@@ -1,0 +1,75 @@
+"""`orgfeed emulator`: serve the demo orgs until SIGINT/SIGTERM, print how to reach them, write a config."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import orjson
+
+from app.emulator.config_out import write_config
+from app.emulator.demo import demo_orgs
+from app.emulator.emulator import Emulator
+
+
+def serve_emulator(port: int = 8443, rows: int = 300, json_output: bool = False,
+                   config_out: str | Path | None = None, host: str = "127.0.0.1",
+                   seed: int = 7) -> None:
+    """Run the emulator with the demo orgs until SIGINT or SIGTERM, then stop it cleanly."""
+    emulator = Emulator(demo_orgs(rows=rows, seed=seed)).start(host=host, port=port)
+    stopping = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        orgs = emulator.describe_orgs()
+        summary: dict[str, object] = {"base_url": emulator.base_url, "ca_bundle": str(emulator.ca_bundle),
+                                      "control_url": f"{emulator.base_url}/__emulator/", "orgs": orgs}
+        if config_out:
+            keys = {name: org.app.private_key_pem for name, org in emulator.orgs.items()}
+            config_path, env_path = write_config(Path(config_out), orgs, emulator.ca_bundle, keys)
+            summary["config"], summary["env"] = str(config_path.resolve()), str(env_path.resolve())
+        if json_output:
+            print(orjson.dumps(_without_certificates(summary)).decode(), flush=True)
+        else:
+            print(render_summary(summary), flush=True)
+        stopping.wait()
+    finally:
+        emulator.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _without_certificates(summary: dict[str, object]) -> dict[str, object]:
+    orgs = [{**org, "jwt": {k: v for k, v in org["jwt"].items() if k != "certificate_pem"}}  # type: ignore[union-attr]
+            for org in summary["orgs"]]  # type: ignore[union-attr]
+    return {**summary, "orgs": orgs}
+
+
+def render_summary(summary: dict[str, object]) -> str:
+    """Return the human-readable startup text: per org its URLs and credentials for each grant."""
+    lines = [f"orgfeed emulator serving {summary['base_url']}",
+             f"  CA bundle     {summary['ca_bundle']}",
+             f"  control API   {summary['control_url']}"]
+    for org in summary["orgs"]:  # type: ignore[union-attr]
+        client, password, jwt = org["client_credentials"], org["password"], org["jwt"]
+        lines += [
+            "",
+            f"org {org['name']} ({org['geo']}, {org['company']}, org id {org['org_id']})",
+            f"  login URL     {org['login_url']}",
+            f"  instance URL  {org['instance_url']}",
+            f"  records       " + ", ".join(f"{k} {v}" for k, v in org["objects"].items()),
+            "  client_credentials",
+            f"    client_id      {client['client_id']}",
+            f"    client_secret  {client['client_secret']}",
+            "  password (append the security token to the password)",
+            f"    username       {password['username']}",
+            f"    password       {password['password']}",
+            f"    security_token {password['security_token']}",
+            "  jwt bearer (same client_id)",
+            f"    username       {jwt['username']}",
+            f"    private key    {jwt['private_key_path']}",
+        ]
+    if "config" in summary:
+        lines += ["", f"wrote {summary['config']} and {summary['env']}"]
+    lines += ["", "Ctrl-C stops the emulator."]
+    return "\n".join(lines)

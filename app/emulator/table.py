@@ -1,0 +1,254 @@
+"""One object's records in one org: generated rows, written overrides, the recycle bin and the delete log.
+
+Rows are numbered; row n has the id `id_template.format(n + 1)`. Rows below `seeded` take their
+values from generated columns unless a write overrode them; rows from `seeded` on were inserted
+and live entirely in `overrides`. Callers hold the org's lock around every method.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from itertools import accumulate, repeat
+from operator import add
+from typing import NamedTuple
+
+from app.emulator.columns import Column, ConstantColumn, TemplateColumn
+from app.emulator.formats import csv_cell, json_value
+from app.emulator.ids import record_number
+from app.emulator.schema import SchemaVersion, SObjectType
+
+
+BLOCK_ROWS = 2000
+CACHE_LIMIT = 640 * 1024 * 1024
+
+
+class CsvChunk(NamedTuple):
+    """Encoded CSV lines and the byte offset where each line ends."""
+    data: bytes
+    ends: array
+
+    def lines(self, first: int, stop: int) -> bytes:
+        """Return lines first..stop-1 (positions within the chunk)."""
+        begin = self.ends[first - 1] if first else 0
+        return self.data[begin:self.ends[stop - 1]] if stop > first else b""
+
+
+class RecordView(Mapping[str, object]):
+    """A record as the SOQL compiler sees it: canonical field name -> Python native (None = null)."""
+
+    __slots__ = ("table", "row")
+
+    def __init__(self, table: Table, row: int) -> None:
+        self.table, self.row = table, row
+
+    def __getitem__(self, name: str) -> object:
+        if name not in self.table.columns:
+            raise KeyError(name)
+        return self.table.value(self.row, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(f.name for f in self.table.schema.sobject.fields)
+
+    def __len__(self) -> int:
+        return len(self.table.schema.sobject.fields)
+
+
+class Table:
+    """The records of one object in one org."""
+
+    def __init__(self, schema: SchemaVersion, columns: dict[str, Column], seeded: int,
+                 id_template: str) -> None:
+        self.schema = schema
+        self.columns = dict(columns)
+        self.columns["Id"] = TemplateColumn(id_template)
+        self.seeded = seeded
+        self.size = seeded
+        self.id_template = id_template
+        self.overrides: dict[int, dict[str, object]] = {}
+        self.recycle_bin: dict[int, datetime] = {}
+        self.purged: set[int] = set()
+        self.delete_log: dict[int, datetime] = {}
+        self.log_trimmed_at: datetime | None = None
+        self._csv_cache: dict[tuple[tuple[str, ...], int], CsvChunk] = {}
+        self._cache_bytes = 0
+
+    @property
+    def sobject(self) -> SObjectType:
+        return self.schema.sobject
+
+    def record_id(self, row: int) -> str:
+        return self.id_template.format(row + 1)
+
+    def row_of(self, record_id: str) -> int | None:
+        """Return the row of `record_id` (15 or 18 characters), or None if it names no row."""
+        number = record_number(record_id, self.id_template)
+        if number is None or not 1 <= number <= self.size:
+            return None
+        return number - 1
+
+    def exists(self, row: int) -> bool:
+        return row not in self.purged and row < self.size
+
+    def is_deleted(self, row: int) -> bool:
+        return row in self.recycle_bin
+
+    def value(self, row: int, name: str) -> object:
+        """Return field `name` of `row`; None for null."""
+        written = self.overrides.get(row)
+        if written is not None and name in written:
+            return written[name]
+        if row >= self.seeded and name != "Id":
+            return None
+        return self.columns[name].value(row)
+
+    def view(self, row: int) -> RecordView:
+        return RecordView(self, row)
+
+    def rows(self, include_deleted: bool) -> Sequence[int]:
+        """Return the rows a query sees, in Id order (queryAll: with the recycle bin)."""
+        hidden = self.purged if include_deleted else self.purged | self.recycle_bin.keys()
+        if not hidden:
+            return range(self.size)
+        return [row for row in range(self.size) if row not in hidden]
+
+    def write(self, row: int, values: Mapping[str, object]) -> None:
+        self.overrides.setdefault(row, {}).update(values)
+        self.invalidate(row)
+
+    def insert(self, values: Mapping[str, object]) -> int:
+        row = self.size
+        self.size += 1
+        self.overrides[row] = dict(values)
+        self.invalidate(row)
+        return row
+
+    def set_schema(self, schema: SchemaVersion) -> None:
+        self.schema = schema
+        self._csv_cache.clear()
+        self._cache_bytes = 0
+
+    def add_column(self, name: str, column: Column | None = None, field_type: str = "string") -> None:
+        self.columns[name] = column or ConstantColumn(None, field_type)
+        self._csv_cache.clear()
+        self._cache_bytes = 0
+
+    def invalidate(self, row: int) -> None:
+        """Forget cached CSV of the block holding `row`."""
+        block = row // BLOCK_ROWS
+        for key in [key for key in self._csv_cache if key[1] == block]:
+            self._cache_bytes -= len(self._csv_cache.pop(key).data)
+
+    def csv_block(self, fields: tuple[str, ...], block: int) -> CsvChunk:
+        """Return the encoded CSV of the full block `block` (all its rows, none hidden).
+
+        Blocks are cached per projection up to CACHE_LIMIT bytes per table: repeated full
+        extracts of the same fields (benchmarks, reloads) are served without re-rendering.
+        """
+        key = (fields, block)
+        cached = self._csv_cache.get(key)
+        if cached is not None:
+            return cached
+        start = block * BLOCK_ROWS
+        chunk = self.csv_chunk(fields, range(start, start + BLOCK_ROWS))
+        if self._cache_bytes + len(chunk.data) <= CACHE_LIMIT:
+            self._csv_cache[key] = chunk
+            self._cache_bytes += len(chunk.data)
+        return chunk
+
+    def csv_chunk(self, fields: Sequence[str], rows: Sequence[int], newline: str = "\n") -> CsvChunk:
+        """Return the encoded CSV lines of `rows` with the end offset of each line."""
+        lines = self.csv_lines(fields, rows)
+        text = newline.join(lines) + newline if lines else ""
+        data = text.encode()
+        if len(data) == len(text):
+            ends = array("Q", accumulate(map(add, map(len, lines), repeat(len(newline)))))
+        else:
+            ends = array("Q", accumulate(map(add, map(len, map(str.encode, lines)), repeat(len(newline)))))
+        return CsvChunk(data, ends)
+
+    def json_record(self, row: int, fields: Sequence[str], api_version: str) -> dict[str, object]:
+        """Return the REST JSON of `row` with `fields` in order, `attributes` first."""
+        sobject = self.sobject
+        record_id = self.record_id(row)
+        url = f"/services/data/v{api_version}/sobjects/{sobject.name}/{record_id}"
+        record: dict[str, object] = {"attributes": {"type": sobject.name, "url": url}}
+        for name in fields:
+            field = sobject.field(name)
+            kind = field.type if field else "string"
+            if kind == "address":
+                record[name] = self._address(row, name)
+            elif kind == "location":
+                record[name] = self._location(row, name)
+            elif kind == "base64":
+                record[name] = f"{url}/{name}" if self.value(row, name) is not None else None
+            else:
+                record[name] = json_value(kind, self.value(row, name))
+        return record
+
+    def _components(self, compound: str) -> dict[str, str]:
+        return {f.name: f.type for f in self.sobject.fields if f.compound_field_name == compound}
+
+    def _address(self, row: int, name: str) -> object:
+        # An address compound holds its components under these keys (REST API: "Address Compound Fields").
+        prefix = name[:-len("Address")] if name.endswith("Address") else name
+        keys = {"Street": "street", "City": "city", "State": "state", "PostalCode": "postalCode",
+                "Country": "country", "Latitude": "latitude", "Longitude": "longitude",
+                "GeocodeAccuracy": "geocodeAccuracy"}
+        parts = {key: self.value(row, prefix + suffix) for suffix, key in keys.items()
+                 if prefix + suffix in self.columns}
+        if all(v is None for v in parts.values()):
+            return None
+        return dict(sorted(parts.items()))
+
+    def _location(self, row: int, name: str) -> object:
+        base = name[:-3] if name.endswith("__c") else name
+        latitude = self.value(row, f"{base}__Latitude__s")
+        longitude = self.value(row, f"{base}__Longitude__s")
+        if latitude is None and longitude is None:
+            return None
+        return {"latitude": latitude, "longitude": longitude}
+
+    def csv_lines(self, fields: Sequence[str], rows: Sequence[int]) -> list[str]:
+        """Return one CSV line (no newline) per row, fields in order; rows ascending."""
+        types = [self._type(name) for name in fields]
+        seeded = rows
+        extra: Sequence[int] = ()
+        if rows and rows[-1] >= self.seeded:
+            cut = _first_at_least(rows, self.seeded)
+            seeded, extra = rows[:cut], rows[cut:]
+        cells: dict[int, list[str]] = {}
+        for name in fields:   # one column may serve several fields (LastModifiedDate, SystemModstamp)
+            column = self.columns[name]
+            if id(column) not in cells:
+                cells[id(column)] = list(column.csv_cells(seeded))
+        lines = list(map(",".join, zip(*(cells[id(self.columns[name])] for name in fields))))
+        if len(fields) == 0:
+            lines = [""] * len(seeded)
+        if self.overrides:
+            overrides = self.overrides
+            for position, row in enumerate(seeded):
+                if row in overrides:
+                    lines[position] = self._csv_line(row, fields, types)
+        lines.extend(self._csv_line(row, fields, types) for row in extra)
+        return lines
+
+    def _csv_line(self, row: int, fields: Sequence[str], types: Sequence[str]) -> str:
+        return ",".join(csv_cell(kind, self.value(row, name)) for name, kind in zip(fields, types))
+
+    def _type(self, name: str) -> str:
+        field = self.sobject.field(name)
+        return field.type if field else "string"
+
+
+def _first_at_least(rows: Sequence[int], bound: int) -> int:
+    """Return the position of the first row >= bound in ascending `rows`."""
+    low, high = 0, len(rows)
+    while low < high:
+        middle = (low + high) // 2
+        if rows[middle] < bound:
+            low = middle + 1
+        else:
+            high = middle
+    return low

@@ -1,0 +1,461 @@
+"""One sync run: the only module that joins app.salesforce and app.warehouse.
+
+Orgs sync in parallel, and within an org up to `[sync] workers` objects at once. Every object
+is held by an advisory lock, so two `orgfeed sync` processes never work on the same one. Rows
+and the watermark commit in the same transaction. A failing object never stops the others,
+and a failing org never stops the other orgs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from app.config import MappingConfig, OrgConfig, Settings
+from app.salesforce import ApiLimitReached, BulkJobFailed, DownloadInterrupted, SalesforceError
+from app.salesforce.bulk import iter_bulk_pages
+from app.salesforce.client import OrgClient
+from app.salesforce.describe import SYSTEM_FIELDS, Field, describe_sobject, selectable_fields
+from app.salesforce.extract import count_rows, deleted_ids, iter_query_pages
+from app.salesforce.soql import build_count, build_select
+from app.warehouse import WarehouseError
+from app.warehouse.load import copy_csv_into, count_rows as count_table_rows, find_missing, tombstone, upsert_csv
+from app.warehouse.shadow import create_shadow, swap_shadow
+from app.warehouse.state import (
+    LogEntry,
+    finish_run,
+    finish_run_object,
+    read_mapping_state,
+    read_org_state,
+    record_org,
+    save_mapping_state,
+    start_run,
+    start_run_object,
+    try_lock_mapping,
+    unlock_mapping,
+    write_log,
+)
+from app.warehouse.tables import ensure_org_schema, ensure_table
+from app.warehouse.types import Column, SourceField, column_for
+
+MAX_ROW_ERRORS_LOGGED = 100  # per object and run; the rest are counted in one summary entry
+PAGE_ATTEMPTS = 3  # a result page whose download breaks off is fetched again from its locator
+DELETED_RETENTION = timedelta(days=29)  # the `deleted` endpoint looks back at most 30 days
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    orgs: tuple[str, ...] = ()      # empty: every org orgfeed loads
+    objects: tuple[str, ...] = ()   # empty: every mapped object
+    full: bool = False
+    since: datetime | None = None   # a full load takes only rows modified after this
+    reconcile: bool = False
+
+
+@dataclass(frozen=True)
+class SyncEvent:
+    """Progress for the console: kind is "start", "rows", "finish" or "log"."""
+
+    kind: str
+    org: str
+    sobject: str | None = None
+    rows: int = 0
+    total: int | None = None
+    status: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class ObjectReport:
+    org: str
+    sobject: str
+    status: str = "running"   # succeeded | failed | skipped | throttled | interrupted
+    mode: str = ""            # full | incremental
+    upserted: int = 0
+    deleted: int = 0
+    errored: int = 0
+    api_calls: int = 0
+    seconds: float = 0.0
+    message: str = ""
+
+
+@dataclass
+class SyncReport:
+    run_id: int
+    objects: list[ObjectReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(report.status in ("succeeded", "skipped") for report in self.objects)
+
+
+EventSink = Callable[[SyncEvent], None]
+
+
+def run_sync(settings: Settings, engine: Engine, options: SyncOptions = SyncOptions(), *,
+             on_event: EventSink = lambda event: None, stop: threading.Event | None = None) -> SyncReport:
+    """Syncs the selected orgs and objects once; `stop` ends the run after the current transaction."""
+    stop = stop or threading.Event()
+    orgs = [org for org in settings.orgs if org.is_loaded and (not options.orgs or org.name in options.orgs)]
+    with engine.begin() as conn:
+        run_id = start_run(conn, full=options.full)
+        for org in orgs:
+            record_org(conn, org.name)
+    run = _Run(settings, engine, options, on_event, stop, run_id)
+    report = SyncReport(run_id)
+    with ThreadPoolExecutor(max_workers=max(1, len(orgs)), thread_name_prefix="org") as pool:
+        for reports in pool.map(run.sync_org, orgs):
+            report.objects.extend(reports)
+    status = "interrupted" if stop.is_set() else ("succeeded" if report.ok else "failed")
+    with engine.begin() as conn:
+        finish_run(conn, run_id, status,
+                   rows_upserted=sum(item.upserted for item in report.objects),
+                   rows_tombstoned=sum(item.deleted for item in report.objects),
+                   api_calls=sum(item.api_calls for item in report.objects))
+    return report
+
+
+def watch_sync(settings: Settings, engine: Engine, options: SyncOptions, *, on_event: EventSink,
+               on_report: Callable[[SyncReport], None], stop: threading.Event) -> None:
+    """Syncs each mapping again every `poll_seconds` until `stop` is set; only the first round honours `full`."""
+    import time
+
+    last_started: dict[str, float] = {}
+    while not stop.is_set():
+        now = time.monotonic()
+        due = tuple(mapping.object for mapping in settings.mappings
+                    if (not options.objects or mapping.object in options.objects)
+                    and now - last_started.get(mapping.object, float("-inf")) >= mapping.poll_seconds)
+        if due:
+            for name in due:
+                last_started[name] = now
+            on_report(run_sync(settings, engine, replace(options, objects=due), on_event=on_event, stop=stop))
+            options = replace(options, full=False, since=None, reconcile=False)
+        waits = [last_started.get(mapping.object, now) + mapping.poll_seconds - time.monotonic()
+                 for mapping in settings.mappings if not options.objects or mapping.object in options.objects]
+        stop.wait(max(1.0, min(waits, default=60.0)))
+
+
+def mappings_for(settings: Settings, org: OrgConfig, objects: tuple[str, ...] = ()) -> list[MappingConfig]:
+    """The mappings that apply to `org`, optionally narrowed to `objects` (case-insensitive)."""
+    wanted = {name.lower() for name in objects}
+    return [mapping for mapping in settings.mappings
+            if (mapping.orgs is None or org.name in mapping.orgs) and (not wanted or mapping.object.lower() in wanted)]
+
+
+@dataclass
+class _Run:
+    settings: Settings
+    engine: Engine
+    options: SyncOptions
+    on_event: EventSink
+    stop: threading.Event
+    run_id: int
+
+    def log(self, org: str, sobject: str | None, action: str, status: str, message: str, *,
+            error_code: str | None = None, record_id: str | None = None) -> None:
+        """Writes one sync-log entry in its own transaction (it survives a rolled-back load)."""
+        with self.engine.begin() as conn:
+            write_log(conn, LogEntry(org=org, sobject=sobject, record_id=record_id, action=action, status=status,
+                                     error_code=error_code, message=message, run_id=self.run_id))
+        self.on_event(SyncEvent("log", org, sobject, status=status, message=message))
+
+    def sync_org(self, org: OrgConfig) -> list[ObjectReport]:
+        mappings = mappings_for(self.settings, org, self.options.objects)
+        reports = [ObjectReport(org.name, mapping.object) for mapping in mappings]
+        with self.engine.connect() as conn:
+            state = read_org_state(conn, org.name)
+        if state.suspended:
+            return [replace(report, status="skipped", message="org suspended") for report in reports]
+        now = datetime.now(UTC)
+        if state.throttled_until is not None and state.throttled_until > now:
+            return [replace(report, status="skipped", message=f"throttled until {state.throttled_until:%H:%M} UTC")
+                    for report in reports]
+        try:
+            client = OrgClient(org, on_retry=lambda action, attempt, reason, delay: self.log(
+                org.name, None, action, "Retrying", f"attempt {attempt} failed ({reason}); retrying in {delay:.1f} s"))
+            with self.engine.begin() as conn:
+                ensure_org_schema(conn, org.name, client.org_id or "", org.name)
+                record_org(conn, org.name, client.org_id)
+            client.read_limits()
+        except ApiLimitReached as error:
+            self.log(org.name, None, "Login", "Throttled", str(error), error_code=error.error_code)
+            return [replace(report, status="throttled", message=str(error)) for report in reports]
+        except (SalesforceError, WarehouseError) as error:
+            self.log(org.name, None, "Login", "Failed", str(error), error_code=getattr(error, "error_code", None))
+            return [replace(report, status="failed", message=str(error)) for report in reports]
+        workers = max(1, min(self.settings.sync.workers, len(mappings)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{org.name}-object") as pool:
+            return list(pool.map(lambda item: self.sync_object(org, client, *item), zip(mappings, reports)))
+
+    def sync_object(self, org: OrgConfig, client: OrgClient, mapping: MappingConfig, report: ObjectReport) -> ObjectReport:
+        if self.stop.is_set():
+            report.status = "interrupted"
+            return report
+        started = datetime.now(UTC)
+        calls_before = client.api_calls
+        self.on_event(SyncEvent("start", org.name, mapping.object))
+        run_object_started = False
+        with self.engine.connect() as lock_conn:
+            locked = try_lock_mapping(lock_conn, org.name, mapping.object)
+            lock_conn.commit()  # the session-level lock outlives the transaction; don't sit idle in one
+            if not locked:
+                report.status, report.message = "skipped", "another sync process holds this object"
+                self.on_event(SyncEvent("finish", org.name, mapping.object, status=report.status, message=report.message))
+                return report
+            try:
+                with self.engine.begin() as conn:
+                    start_run_object(conn, self.run_id, org.name, mapping.object)
+                run_object_started = True
+                self._sync_object(org, client, mapping, report)
+                report.status = "interrupted" if self.stop.is_set() else "succeeded"
+            except _Interrupted as error:
+                report.status, report.message = "interrupted", str(error)
+            except ApiLimitReached as error:
+                report.status, report.message = "throttled", str(error)
+                self.log(org.name, mapping.object, "Sync", "Throttled", str(error), error_code=error.error_code)
+            except (SalesforceError, WarehouseError) as error:
+                report.status, report.message = "failed", str(error)
+                self.log(org.name, mapping.object, "Sync", "Failed", str(error), error_code=getattr(error, "error_code", None))
+            finally:
+                report.api_calls = client.api_calls - calls_before
+                report.seconds = (datetime.now(UTC) - started).total_seconds()
+                with self.engine.begin() as conn:
+                    if run_object_started:
+                        finish_run_object(conn, self.run_id, org.name, mapping.object, _run_status(report.status),
+                                          rows_upserted=report.upserted, rows_tombstoned=report.deleted,
+                                          api_calls=report.api_calls, error=report.message or None)
+                    save_mapping_state(conn, org.name, mapping.object, status=_mapping_status(report.status),
+                                       last_error=report.message or None)
+                unlock_mapping(lock_conn, org.name, mapping.object)
+        self.on_event(SyncEvent("finish", org.name, mapping.object, rows=report.upserted, status=report.status,
+                                message=report.message))
+        return report
+
+    def _sync_object(self, org: OrgConfig, client: OrgClient, mapping: MappingConfig, report: ObjectReport) -> None:
+        client.check_budget()
+        sobject = describe_sobject(client, mapping.object)
+        fields, missing = selectable_fields(sobject, mapping.fields)
+        for name in missing:
+            self.log(org.name, mapping.object, "Describe", "Warning",
+                     f"field {name} is not in the describe (removed, or hidden from the integration user): not selected",
+                     error_code="FIELD_NOT_FOUND")
+        columns = self._columns(org, mapping.object, fields)
+        with self.engine.begin() as conn:
+            changes = ensure_table(conn, org.name, mapping.object, columns)
+            state = read_mapping_state(conn, org.name, mapping.object)
+        for column, old, new in changes.incompatible:
+            self.log(org.name, mapping.object, "Schema", "Warning",
+                     f"column {column} is {old} but the field is now {new}: not altered (values that do not fit are logged per row)",
+                     error_code="TYPE_CHANGED")
+        for column, old, new in changes.widened:
+            self.log(org.name, mapping.object, "Schema", "Succeeded", f"column {column} widened from {old} to {new}")
+        backfill = bool(changes.added) and not changes.created
+        if backfill:
+            self.log(org.name, mapping.object, "Schema", "Succeeded",
+                     f"new columns {', '.join(changes.added)}: reloading to fill them")
+        # Select exactly what is stored: base64 bodies and compound parents stay out (Bulk refuses binaries).
+        names = [field_.name for field_ in fields if field_.name in SYSTEM_FIELDS] + [column.field for column in columns]
+        total = count_rows(client, build_count(mapping.object))
+        if self.options.full or state.watermark is None or backfill:
+            report.mode = "full"
+            self._full_load(org, client, mapping.object, names, columns, total, report)
+        else:
+            report.mode = "incremental"
+            self._incremental(org, client, mapping.object, names, state.watermark, report)
+            self._apply_deleted(org, client, mapping.object, state.last_sync_at, report)
+            reconcile_due = state.last_reconcile_at is None or (
+                datetime.now(UTC) - state.last_reconcile_at >= timedelta(hours=self.settings.sync.reconcile_hours))
+            if self.options.reconcile or reconcile_due:
+                self._reconcile(org, client, mapping.object, total, report)
+        with self.engine.begin() as conn:
+            database_rows, errored = count_table_rows(conn, org.name, mapping.object)
+            save_mapping_state(conn, org.name, mapping.object, mapped_fields=len(fields),
+                               salesforce_rows=total, last_sync_at=datetime.now(UTC))
+        report.errored = errored
+
+    def _columns(self, org: OrgConfig, sobject: str, fields: Iterable[Field]) -> list[Column]:
+        columns = []
+        for field_ in fields:
+            if field_.name in SYSTEM_FIELDS:
+                continue
+            column = column_for(SourceField(field_.name, field_.type, field_.length, field_.precision, field_.scale))
+            if column is None:
+                if field_.type == "base64":
+                    self.log(org.name, sobject, "Describe", "Warning",
+                             f"field {field_.name} is base64: file bodies are not mirrored", error_code="UNSUPPORTED_TYPE")
+                continue
+            if column.fallback:
+                self.log(org.name, sobject, "Describe", "Warning",
+                         f"field {field_.name} has type {field_.type!r}, unknown to orgfeed: stored as text",
+                         error_code="UNKNOWN_TYPE")
+            columns.append(column)
+        return columns
+
+    def _full_load(self, org: OrgConfig, client: OrgClient, sobject: str, names: list[str], columns: list[Column],
+                   total: int, report: ObjectReport) -> None:
+        """Loads every row into a shadow table and swaps it in: readers never see the table empty."""
+        soql = build_select(sobject, names, modified_since=self.options.since)
+        self.on_event(SyncEvent("rows", org.name, sobject, rows=0, total=total))
+        use_bulk = total > self.settings.sync.bulk_threshold
+        with self.engine.begin() as conn:
+            shadow = create_shadow(conn, org.name, sobject, columns)
+            loaded = 0
+            newest: datetime | None = None
+            errors = []
+            for open_page in self._pages(org, client, soql, names, bulk=use_bulk, include_deleted=True):
+                result = self._load_page(conn, org, sobject, shadow, open_page)
+                client.check_budget()
+                loaded += result.rows
+                errors.extend(result.errors)
+                newest = max(filter(None, (newest, result.max_systemmodstamp)), default=None)
+                self.on_event(SyncEvent("rows", org.name, sobject, rows=loaded, total=total))
+                if self.stop.is_set():
+                    raise _Interrupted()
+            swap_shadow(conn, org.name, sobject)
+            save_mapping_state(conn, org.name, sobject, watermark=newest, last_full_sync_at=datetime.now(UTC),
+                               last_reconcile_at=datetime.now(UTC))
+        report.upserted = loaded
+        self._log_row_errors(org, sobject, errors)
+
+    def _load_page(self, conn, org: OrgConfig, sobject: str, shadow: str, open_page: Callable[[], Iterable[bytes]]):
+        """COPYs one page into the shadow table in a savepoint, opening it again when its download breaks."""
+        for attempt in range(1, PAGE_ATTEMPTS + 1):
+            savepoint = conn.begin_nested()
+            try:
+                result = copy_csv_into(conn, org.name, shadow, open_page())
+            except DownloadInterrupted as error:
+                savepoint.rollback()
+                if attempt == PAGE_ATTEMPTS:
+                    raise
+                self.log(org.name, sobject, "Load", "Retrying", f"{error}; fetching the page again (attempt {attempt + 1})",
+                         error_code=error.error_code)
+                continue
+            savepoint.commit()
+            return result
+        raise AssertionError("unreachable")
+
+    def _pages(self, org: OrgConfig, client: OrgClient, soql: str, names: list[str], *, bulk: bool,
+               include_deleted: bool) -> Iterator[Callable[[], Iterable[bytes]]]:
+        """Openers of the CSV documents of `soql`: Bulk 2.0 pages, or REST pages when small or when a Bulk job fails.
+
+        A Bulk job failing before its first page falls back to REST; once rows have arrived the
+        failure propagates (the caller's transaction rolls back and the next run starts over).
+        """
+        if bulk:
+            delivered = False
+            try:
+                for page in iter_bulk_pages(client, soql, include_deleted=include_deleted):
+                    delivered = True
+                    yield page.open
+                return
+            except BulkJobFailed as error:
+                if delivered:
+                    raise
+                self.log(org.name, None, "Bulk", "Warning", f"{error}; falling back to REST", error_code=error.error_code)
+        for page in iter_query_pages(client, soql, names, include_deleted=include_deleted):
+            yield (lambda csv_bytes=page.csv: [csv_bytes])
+
+    def _incremental(self, org: OrgConfig, client: OrgClient, sobject: str, names: list[str],
+                     watermark: datetime, report: ObjectReport) -> None:
+        """Upserts rows modified since watermark - lookback, committing each page with its watermark."""
+        since = watermark - timedelta(minutes=self.settings.sync.lookback_minutes)
+        soql = build_select(sobject, names, modified_since=since, order_by_modstamp=True)
+        errors = []
+        for page in iter_query_pages(client, soql, names, include_deleted=True):
+            with self.engine.begin() as conn:
+                result = upsert_csv(conn, org.name, sobject, [page.csv], hard_delete=org.delete_mode == "hard")
+                if result.max_systemmodstamp is not None:
+                    save_mapping_state(conn, org.name, sobject, watermark=result.max_systemmodstamp)
+            report.upserted += result.inserted + result.updated
+            report.deleted += result.deleted
+            client.check_budget()
+            errors.extend(result.errors)
+            self.on_event(SyncEvent("rows", org.name, sobject, rows=report.upserted, total=page.total_size))
+            if self.stop.is_set():
+                break
+        self._log_row_errors(org, sobject, errors)
+
+    def _apply_deleted(self, org: OrgConfig, client: OrgClient, sobject: str, last_sync_at: datetime | None,
+                       report: ObjectReport) -> None:
+        """Tombstones rows the `deleted` endpoint reports (it still lists records purged from the recycle bin)."""
+        if last_sync_at is None or self.stop.is_set():
+            return
+        end = datetime.now(UTC)
+        start = max(last_sync_at - timedelta(minutes=self.settings.sync.lookback_minutes), end - DELETED_RETENTION)
+        try:
+            ids, _ = deleted_ids(client, sobject, start, end)
+        except SalesforceError as error:
+            self.log(org.name, sobject, "Delete", "Warning", f"{error}; the next reconciliation will catch deletes",
+                     error_code=error.error_code)
+            return
+        if ids:
+            with self.engine.begin() as conn:
+                report.deleted += tombstone(conn, org.name, sobject, ids, hard=org.delete_mode == "hard")
+
+    def _reconcile(self, org: OrgConfig, client: OrgClient, sobject: str, total: int, report: ObjectReport) -> None:
+        """Compares every live Id with the table and tombstones rows deleted or purged without a trace."""
+        soql = build_select(sobject, ["Id"])
+        live = _ids_from_csv(self._pages(org, client, soql, ["Id"], bulk=total > self.settings.sync.bulk_threshold,
+                                         include_deleted=False))
+        with self.engine.begin() as conn:
+            missing = find_missing(conn, org.name, sobject, live)
+            if missing:
+                report.deleted += tombstone(conn, org.name, sobject, missing, hard=org.delete_mode == "hard")
+            save_mapping_state(conn, org.name, sobject, last_reconcile_at=datetime.now(UTC))
+        if missing:
+            self.log(org.name, sobject, "Reconcile", "Resolved",
+                     f"{len(missing)} rows no longer in Salesforce (hard-deleted or purged) were marked deleted")
+
+    def _log_row_errors(self, org: OrgConfig, sobject: str, errors: list) -> None:
+        for error in errors[:MAX_ROW_ERRORS_LOGGED]:
+            self.log(org.name, sobject, "Upsert", "Failed",
+                     f"column {error.column}: {error.message} (value {error.value[:80]!r}); stored as null, see _hc_err",
+                     error_code="VALUE_DOES_NOT_FIT", record_id=error.sfid)
+        if len(errors) > MAX_ROW_ERRORS_LOGGED:
+            self.log(org.name, sobject, "Upsert", "Failed",
+                     f"{len(errors) - MAX_ROW_ERRORS_LOGGED} more rows had values that do not fit; see _hc_err",
+                     error_code="VALUE_DOES_NOT_FIT")
+
+
+class _Interrupted(WarehouseError):
+    """A stop request arrived during a full load: its transaction is rolled back, nothing half-loaded stays."""
+
+    def __init__(self):
+        super().__init__("interrupted by a stop request; the full load will start over next run")
+
+
+def _run_status(report_status: str) -> str:
+    """A report status in the sync_run_objects vocabulary (running, succeeded, failed, interrupted)."""
+    return {"throttled": "failed", "skipped": "succeeded"}.get(report_status, report_status)
+
+
+def _mapping_status(report_status: str) -> str:
+    return {"succeeded": "synced", "failed": "failed", "throttled": "throttled",
+            "interrupted": "interrupted", "skipped": "skipped"}.get(report_status, report_status)
+
+
+def _ids_from_csv(pages: Iterable[Callable[[], Iterable[bytes]]]) -> Iterator[str]:
+    """The Id column of single-column CSV documents, streamed (header lines skipped)."""
+    for open_page in pages:
+        chunks = open_page()
+        buffered = b""
+        header_seen = False
+        for chunk in chunks:
+            buffered += chunk
+            *lines, buffered = buffered.split(b"\n")
+            for line in lines:
+                if not header_seen:
+                    header_seen = True
+                    continue
+                value = line.strip().strip(b'"')
+                if value:
+                    yield value.decode()
+        tail = buffered.strip().strip(b'"')
+        if tail and header_seen:
+            yield tail.decode()

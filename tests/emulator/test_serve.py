@@ -1,0 +1,71 @@
+"""`orgfeed emulator`'s logic: the JSON summary, the written orgfeed.toml and .env, a clean stop."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import jwt
+import requests
+
+from app.config import load_settings
+from app.emulator import Emulator, demo_orgs
+from app.emulator.config_out import write_config
+
+SERVE = "from app.emulator.serve import serve_emulator; import sys; " \
+        "serve_emulator(port=0, rows=40, json_output=True, config_out=sys.argv[1] if len(sys.argv) > 1 else None)"
+
+
+def _env(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+
+
+def test_config_out_writes_a_config_orgfeed_accepts(tmp_path: Path) -> None:
+    with Emulator(demo_orgs(rows=10)) as emulator:
+        keys = {name: org.app.private_key_pem for name, org in emulator.orgs.items()}
+        config, env_file = write_config(tmp_path / "orgfeed.toml", emulator.describe_orgs(),
+                                        emulator.ca_bundle, keys)
+        settings = load_settings(_env(env_file), config)
+        base_url = emulator.base_url
+    assert [(o.name, o.geo, o.auth, o.login_url) for o in settings.orgs] == [
+        ("amer", "AMER", "client_credentials", base_url), ("emea", "EMEA", "jwt", base_url)]
+    assert all(str(o.ca_bundle) == str(tmp_path / "emulator-ca.pem") for o in settings.orgs)
+    assert [m.object for m in settings.mappings] == ["Employee", "EmployeeCrisisAssessment", "Account", "Contact"]
+    assert [v.name for v in settings.views] == ["global_assessment", "global_contact"]
+    assert [(f.name, tuple(f.views)) for f in settings.feeds] == [("global", ("global_assessment", "global_contact"))]
+    assert (tmp_path / "emea-jwt-key.pem").read_text() == keys["emea"]
+
+
+def test_serve_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -> None:
+    config = tmp_path / "out" / "orgfeed.toml"
+    process = subprocess.Popen([sys.executable, "-c", SERVE, str(config)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+    try:
+        summary = json.loads(process.stdout.readline())
+        assert set(summary) == {"base_url", "ca_bundle", "control_url", "orgs", "config", "env"}
+        assert [o["name"] for o in summary["orgs"]] == ["amer", "emea"]
+        env = _env(Path(summary["env"]))
+        session = requests.Session()
+        session.verify = summary["ca_bundle"]
+        session.trust_env = False
+        token = session.post(f"{summary['base_url']}/services/oauth2/token",
+                             data={"grant_type": "client_credentials", "client_id": env["AMER_CLIENT_ID"],
+                                   "client_secret": env["AMER_CLIENT_SECRET"]})
+        assert token.status_code == 200
+        emea = summary["orgs"][1]
+        assertion = jwt.encode({"iss": env["EMEA_CLIENT_ID"], "sub": env["EMEA_USERNAME"],
+                                "aud": summary["base_url"], "exp": 4102444800},
+                               Path(env["EMEA_PRIVATE_KEY"]).read_text(), algorithm="RS256")
+        granted = session.post(f"{summary['base_url']}/services/oauth2/token",
+                               data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                                     "assertion": assertion})
+        assert granted.status_code == 200 and emea["org_id"] in granted.json()["id"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        process.stdout.close()
+        process.stderr.close()
+    assert process.returncode == 0

@@ -1,0 +1,261 @@
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import text
+
+from app.sync import SyncOptions, run_sync
+
+from .conftest import OBJECTS, assert_parity, make_settings
+
+
+def sync(settings, engine, **options):
+    return run_sync(settings, engine, SyncOptions(**options))
+
+
+def log_entries(engine, **where) -> list[tuple]:
+    clauses = " and ".join(f"{key} = :{key}" for key in where) or "true"
+    with engine.connect() as conn:
+        return conn.execute(text(f"select org, sobject, action, status, error_code, message, record_id "
+                                 f"from orgfeed.sync_log where {clauses} order by id"), where).all()
+
+
+def test_first_sync_mirrors_every_object_of_both_orgs(emulator, engine, database_url):
+    report = sync(make_settings(emulator, database_url), engine)
+    assert report.ok, [(r.org, r.sobject, r.status, r.message) for r in report.objects]
+    assert sorted((r.org, r.sobject, r.mode, r.status) for r in report.objects) == sorted(
+        (org, sobject, "full", "succeeded") for org in ("amer", "emea") for sobject in OBJECTS)
+    for org in ("amer", "emea"):
+        for sobject in OBJECTS:
+            assert assert_parity(emulator, engine, org, sobject, purged_ok=False) > 0
+
+
+def test_full_load_through_bulk_matches_the_rest_load(emulator, engine, database_url):
+    report = sync(make_settings(emulator, database_url, bulk_threshold=0), engine)
+    assert report.ok
+    for org in ("amer", "emea"):
+        for sobject in OBJECTS:
+            assert_parity(emulator, engine, org, sobject, purged_ok=False)
+
+
+def test_incremental_rounds_of_writes_reach_exact_parity(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url)
+    assert sync(settings, engine).ok
+    ids = emulator.ids("amer", "Employee")
+    new_ids = emulator.insert("amer", "Employee", [{"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@example.com",
+                                                       "EmployeeNumber": "E-90001", "EmployeeStatus": "Active"}])
+    emulator.update("amer", "Employee", [{"Id": ids[0], "LastName": "Renamed"}, {"Id": ids[1], "AlternateEmail": None}])
+    emulator.delete("amer", "Employee", [ids[2], ids[3]])
+    emulator.advance_clock(60)
+    second = sync(settings, engine, objects=("Employee",))
+    assert second.ok and {r.mode for r in second.objects} == {"incremental"}
+    assert assert_parity(emulator, engine, "amer", "Employee") == len(ids) + 1 - 2
+    with engine.connect() as conn:
+        row = conn.execute(text("select lastname, _hc_lastop from amer.employee where sfid = :id"), {"id": ids[0]}).one()
+        assert tuple(row) == ("Renamed", "UPDATED")
+        assert conn.execute(text("select firstname from amer.employee where sfid = :id"), {"id": new_ids[0]}).scalar() == "Ada"
+
+    emulator.undelete("amer", "Employee", [ids[2]])
+    emulator.purge("amer", "Employee", [ids[3]])
+    emulator.advance_clock(60)
+    assert sync(settings, engine, objects=("Employee",)).ok
+    assert assert_parity(emulator, engine, "amer", "Employee") == len(ids) + 1 - 1
+    with engine.connect() as conn:
+        flags = dict(conn.execute(text("select sfid, isdeleted from amer.employee where sfid in (:a, :b)"),
+                                  {"a": ids[2], "b": ids[3]}).all())
+    assert flags == {ids[2]: False, ids[3]: True}
+
+
+def test_hard_delete_mode_removes_deleted_rows(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account",))
+    settings = replace(settings, orgs=tuple(replace(org, delete_mode="hard") for org in settings.orgs))
+    assert sync(settings, engine).ok
+    doomed = emulator.ids("emea", "Account")[:2]
+    emulator.delete("emea", "Account", doomed)
+    emulator.advance_clock(60)
+    assert sync(settings, engine).ok
+    with engine.connect() as conn:
+        left = conn.execute(text("select count(*) from emea.account where sfid in (:a, :b)"),
+                            {"a": doomed[0], "b": doomed[1]}).scalar()
+    assert left == 0
+
+
+def test_reconciliation_finds_records_purged_without_a_trace(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Contact",))
+    assert sync(settings, engine).ok
+    victim = emulator.ids("amer", "Contact")[0]
+    emulator.delete("amer", "Contact", [victim])
+    emulator.purge("amer", "Contact", [victim], trim_delete_log=True)  # not even the deleted endpoint knows
+    emulator.advance_clock(60)
+    report = sync(settings, engine, reconcile=True)
+    assert report.ok
+    with engine.connect() as conn:
+        assert conn.execute(text("select isdeleted from amer.contact where sfid = :id"), {"id": victim}).scalar() is True
+    assert [(org, action, status) for org, _, action, status, *_ in log_entries(engine, action="Reconcile")] == [
+        ("amer", "Reconcile", "Resolved")]
+
+
+def test_full_resync_swaps_in_a_new_table_with_the_same_rows(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Employee",))
+    assert sync(settings, engine).ok
+    emulator.update("emea", "Employee", [{"Id": emulator.ids("emea", "Employee")[0], "FirstName": "Zoë"}])
+    report = sync(settings, engine, full=True)
+    assert report.ok and {r.mode for r in report.objects} == {"full"}
+    assert_parity(emulator, engine, "emea", "Employee", purged_ok=False)
+
+
+def test_full_load_since_a_cutoff_takes_only_newer_rows(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account",))
+    emulator.advance_clock(3600)
+    fresh = emulator.ids("amer", "Account")[:3]
+    emulator.update("amer", "Account", [{"Id": record_id, "Name": f"Fresh {n}"} for n, record_id in enumerate(fresh)])
+    cutoff = emulator.clock.now().replace(microsecond=0)
+    report = sync(settings, engine, full=True, since=cutoff, orgs=("amer",))
+    assert report.ok
+    with engine.connect() as conn:
+        assert sorted(conn.execute(text("select sfid from amer.account")).scalars()) == sorted(fresh)
+
+
+def test_a_new_field_gets_a_column_filled_for_existing_rows(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Employee",))
+    assert sync(settings, engine).ok
+    emulator.add_field("amer", "Employee", "Badge__c", "string", length=20)
+    first = emulator.ids("amer", "Employee")[0]
+    emulator.update("amer", "Employee", [{"Id": first, "Badge__c": "B-1"}])
+    assert sync(settings, engine).ok
+    with engine.connect() as conn:
+        assert conn.execute(text("select badge__c from amer.employee where sfid = :id"), {"id": first}).scalar() == "B-1"
+    assert_parity(emulator, engine, "amer", "Employee")
+
+
+def test_a_removed_field_is_no_longer_selected_and_logged(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Employee",))
+    settings = replace(settings, mappings=(replace(settings.mappings[0], fields=("FirstName", "LastName", "Email")),))
+    assert sync(settings, engine).ok
+    emulator.remove_field("emea", "Employee", "Email")
+    report = sync(settings, engine)
+    assert report.ok
+    warnings = [(org, status, code) for org, _, _, status, code, *_ in log_entries(engine, status="Warning")]
+    assert warnings == [("emea", "Warning", "FIELD_NOT_FOUND")]
+
+
+def test_a_widened_field_widens_its_column(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Employee",))
+    assert sync(settings, engine).ok
+    emulator.retype_field("amer", "Employee", "FirstName", "string", length=200)
+    assert sync(settings, engine).ok
+    with engine.connect() as conn:
+        length = conn.execute(text("select character_maximum_length from information_schema.columns "
+                                   "where table_schema = 'amer' and table_name = 'employee' and column_name = 'firstname'")).scalar()
+    assert length == 200
+
+
+def test_expired_sessions_are_renewed_once_and_the_sync_goes_on(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account",))
+    assert sync(settings, engine).ok
+    emulator.expire_sessions()
+    emulator.update("amer", "Account", [{"Id": emulator.ids("amer", "Account")[0], "Name": "After expiry"}])
+    emulator.advance_clock(60)
+    assert sync(settings, engine).ok
+    assert_parity(emulator, engine, "amer", "Account")
+
+
+def test_server_errors_are_retried_and_logged(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account",), orgs=None)
+    emulator.inject_fault("status", path="*/query*", count=2, status=503, error_code="SERVER_UNAVAILABLE")
+    report = run_sync(settings, engine, SyncOptions(orgs=("amer",)))
+    assert report.ok
+    assert len(log_entries(engine, status="Retrying")) == 2
+    assert_parity(emulator, engine, "amer", "Account", purged_ok=False)
+
+
+def test_request_limit_exceeded_throttles_that_org_only(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account",))
+    emulator.set_api_allocation("emea", maximum=10, used=10)
+    report = sync(settings, engine)
+    statuses = {(r.org, r.status) for r in report.objects}
+    assert statuses == {("amer", "succeeded"), ("emea", "throttled")}
+    assert not report.ok
+    assert [(org, status) for org, _, _, status, *_ in log_entries(engine, status="Throttled")] == [("emea", "Throttled")]
+
+
+def test_api_budget_pauses_the_org_before_the_allocation_is_gone(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account", "Contact"))
+    emulator.set_api_allocation("amer", maximum=1000, used=900)
+    report = sync(settings, engine, orgs=("amer",))
+    assert {r.status for r in report.objects} == {"throttled"}
+    assert {code for *_, code, _, _ in log_entries(engine, status="Throttled")} == {"API_BUDGET"}
+
+
+def test_a_failed_bulk_job_falls_back_to_rest(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Employee",), bulk_threshold=0)
+    emulator.inject_fault("bulk_failed", path="*", count=2)
+    report = sync(settings, engine)
+    assert report.ok
+    assert {code for *_, code, _, _ in log_entries(engine, action="Bulk")} == {"Failed"}
+    assert_parity(emulator, engine, "amer", "Employee", purged_ok=False)
+    assert_parity(emulator, engine, "emea", "Employee", purged_ok=False)
+
+
+def test_a_value_that_does_not_fit_is_logged_for_its_row_and_the_rest_load(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account",))
+    assert sync(settings, engine).ok
+    ids = emulator.ids("amer", "Account")
+    # AnnualRevenue is currency(18, 0): 10**30 does not fit numeric(18,0).
+    emulator.update("amer", "Account", [{"Id": ids[0], "AnnualRevenue": 10**30, "Name": "Too rich"},
+                                        {"Id": ids[1], "AnnualRevenue": 5000, "Name": "Fits"}])
+    emulator.advance_clock(60)
+    report = sync(settings, engine, orgs=("amer",))
+    assert report.ok and report.objects[0].errored == 1
+    with engine.connect() as conn:
+        rows = conn.execute(text("select sfid, name, annualrevenue, _hc_err is not null from amer.account "
+                                 "where sfid in (:a, :b) order by sfid"), {"a": ids[0], "b": ids[1]}).all()
+    assert [tuple(row) for row in rows] == [(ids[0], "Too rich", None, True), (ids[1], "Fits", 5000, False)]
+    failed = [(record_id, code) for *_, code, _, record_id in log_entries(engine, status="Failed")]
+    assert failed == [(ids[0], "VALUE_DOES_NOT_FIT")]
+
+
+def test_a_schema_holding_another_orgs_data_is_refused(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account",))
+    amer, emea = settings.orgs
+    assert sync(replace(settings, orgs=(amer,)), engine).ok
+    swapped = replace(emea, name="amer", geo="AMER")   # emea's credentials configured as "amer"
+    report = sync(replace(settings, orgs=(swapped,)), engine)
+    assert [(r.org, r.status) for r in report.objects] == [("amer", "failed")]
+    assert "holds org" in report.objects[0].message
+    assert_parity(emulator, engine, "amer", "Account", purged_ok=False)
+
+
+def test_bad_credentials_name_the_org_and_the_variables(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account",))
+    amer = replace(settings.orgs[0], secrets={**settings.orgs[0].secrets, "client_secret": "wrong"})
+    report = sync(replace(settings, orgs=(amer,)), engine)
+    assert [(r.org, r.status) for r in report.objects] == [("amer", "failed")]
+    assert report.objects[0].message.startswith("org 'amer': login failed: invalid_client")
+    assert "check AMER_CLIENT_ID, AMER_CLIENT_SECRET" in report.objects[0].message
+
+
+def test_a_suspended_org_is_skipped_and_resumes_from_its_watermark(emulator, engine, database_url):
+    from app.warehouse.state import set_suspended
+
+    settings = make_settings(emulator, database_url, objects=("Account",))
+    assert sync(settings, engine).ok
+    with engine.begin() as conn:
+        set_suspended(conn, "emea", True)
+    report = sync(settings, engine)
+    assert {(r.org, r.status) for r in report.objects} == {("amer", "succeeded"), ("emea", "skipped")}
+    with engine.begin() as conn:
+        set_suspended(conn, "emea", False)
+    report = sync(settings, engine)
+    assert {(r.org, r.mode, r.status) for r in report.objects} == {
+        ("amer", "incremental", "succeeded"), ("emea", "incremental", "succeeded")}
+
+
+def test_the_watermark_is_the_newest_systemmodstamp_committed(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account",))
+    assert sync(settings, engine, orgs=("amer",)).ok
+    with engine.connect() as conn:
+        watermark = conn.execute(text("select watermark from orgfeed.mappings where org = 'amer'")).scalar()
+        newest = conn.execute(text("select max(systemmodstamp) from amer.account")).scalar()
+    assert watermark == newest and isinstance(watermark, datetime) and watermark.tzinfo is not None
+    assert watermark.date() <= datetime.now(UTC).date() + (date.max - date.max)
