@@ -106,10 +106,9 @@ def open_database(settings) -> "Engine":
     return create_database_engine(url, pool_size=max(5, settings.sync.workers * 2 + 2))
 
 
-def _check_names(kind: str, given: tuple[str, ...], known: list[str]) -> None:
-    unknown = [name for name in given if name not in known]
-    if unknown:
-        raise ConfigError([f"--{kind} {name}: not configured (known: {', '.join(known) or 'none'})" for name in unknown])
+def _unknown_names(kind: str, given: tuple[str, ...], known: list[str]) -> list[str]:
+    """A problem line for each name in `given` that is not in `known`."""
+    return [f"--{kind} {name}: not configured (known: {', '.join(known) or 'none'})" for name in given if name not in known]
 
 
 @cli.command()
@@ -130,10 +129,12 @@ def sync(orgs: tuple[str, ...], objects: tuple[str, ...], full: bool, since, rec
     from app.sync import SyncOptions
 
     settings = load_settings()
-    _check_names("org", orgs, [org.name for org in settings.orgs if org.is_loaded])
-    _check_names("object", objects, [mapping.object for mapping in settings.mappings])
+    problems = _unknown_names("org", orgs, [org.name for org in settings.orgs if org.is_loaded])
+    problems += _unknown_names("object", objects, [mapping.object for mapping in settings.mappings])
     if since is not None and not full:
-        raise ConfigError(["--since limits a full load: add --full"])
+        problems.append("--since limits a full load: add --full")
+    if problems:
+        raise ConfigError(problems)
     options = SyncOptions(orgs=orgs, objects=objects, full=full, reconcile=reconcile,
                           since=since.replace(tzinfo=UTC) if since else None)
     if not run_sync_in_console(settings, open_database(settings), options, watch=watch, json_lines=json_lines):
@@ -178,7 +179,9 @@ def _set_suspended(name: str, suspended: bool) -> None:
     from app.warehouse.state import record_org, set_suspended
 
     settings = load_settings(resolve_secrets=False)
-    _check_names("org", (name,), [org.name for org in settings.orgs if org.is_loaded])
+    problems = _unknown_names("org", (name,), [org.name for org in settings.orgs if org.is_loaded])
+    if problems:
+        raise ConfigError(problems)
     engine = open_database(settings)
     with engine.begin() as conn:
         record_org(conn, name)

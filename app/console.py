@@ -156,6 +156,8 @@ def print_status(objects, log, *, as_json: bool) -> None:
         sys.stdout.write(orjson.dumps(status_record(objects, log), option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # piped into a file or another program: don't wrap at 80 columns
     table = Table(title="orgfeed status")
     for heading in ("Org", "Object", "Status", "Mapped Fields", "Salesforce Rows", "Database Rows", "Errored Rows", "Last Sync"):
         table.add_column(heading, justify="right" if "Rows" in heading or "Fields" in heading else "left")

@@ -28,17 +28,20 @@ TARGET_ROWS_PER_SECOND = 200_000
 MAX_RECORDS = 50_000
 API = "62.0"
 SERVE = ("from app.emulator.serve import serve_emulator; import sys; "
-         "serve_emulator(port=0, rows=int(sys.argv[1]), json_output=True)")
+         "serve_emulator(port=0, rows=int(sys.argv[1]), json_output=True, warm=sys.argv[2] == 'warm')")
 
 
 def run(sizes: list[int], runs: int) -> dict[str, object]:
+    """Measure each size twice: as `orgfeed emulator` starts (warm: CSV rendered before serving),
+    and cold (every first job renders its CSV while the download streams it)."""
     return {"benchmark": "emulator", "target_rows_per_second": TARGET_ROWS_PER_SECOND,
-            "max_records": MAX_RECORDS, "sizes": [_measure_size(rows, runs) for rows in sizes]}
+            "max_records": MAX_RECORDS,
+            "sizes": [_measure_size(rows, runs, mode) for rows in sizes for mode in ("warm", "cold")]}
 
 
-def _measure_size(rows: int, runs: int) -> dict[str, object]:
+def _measure_size(rows: int, runs: int, mode: str) -> dict[str, object]:
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-c", SERVE, str(rows // 2)], stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-c", SERVE, str(rows // 2), mode], stdout=subprocess.PIPE,
                                text=True, cwd=Path(__file__).parents[1])
     try:
         summary = json.loads(process.stdout.readline())   # type: ignore[union-attr]
@@ -60,7 +63,7 @@ def _measure_size(rows: int, runs: int) -> dict[str, object]:
     download = [m["rows"] / m["download_seconds"] for m in measured]
     end_to_end = [m["rows"] / m["total_seconds"] for m in measured]
     return {
-        "rows": rows, "fields": len(fields), "startup_seconds": round(startup, 2),
+        "rows": rows, "mode": mode, "fields": len(fields), "startup_seconds": round(startup, 2),
         "runs": measured,
         "download_rows_per_second_median": round(statistics.median(download)),
         "download_mb_per_second_median": round(statistics.median(
@@ -127,10 +130,11 @@ def _peak_rss_mb(pid: int) -> float:
 def render(report: dict[str, object]) -> str:
     lines = [f"Bulk API 2.0 results from the emulator (queryAll, all Employee fields, maxRecords "
              f"{report['max_records']}, HTTPS via requests; target {TARGET_ROWS_PER_SECOND:,} rows/s)", "",
-             f"{'rows':>10} {'fields':>6} {'download rows/s':>16} {'MB/s':>7} {'x target':>8} "
+             f"{'rows':>10} {'mode':>5} {'fields':>6} {'download rows/s':>16} {'MB/s':>7} {'x target':>8} "
              f"{'end-to-end rows/s':>18} {'cold e2e rows/s':>16} {'peak RSS MB':>12} {'start s':>8}"]
     for size in report["sizes"]:   # type: ignore[union-attr]
-        lines.append(f"{size['rows']:>10,} {size['fields']:>6} {size['download_rows_per_second_median']:>16,} "
+        lines.append(f"{size['rows']:>10,} {size['mode']:>5} {size['fields']:>6} "
+                     f"{size['download_rows_per_second_median']:>16,} "
                      f"{size['download_mb_per_second_median']:>7} {size['ratio_to_target']:>8} "
                      f"{size['end_to_end_rows_per_second_median']:>18,} "
                      f"{size['cold_end_to_end_rows_per_second']:>16,} {size['emulator_peak_rss_mb']:>12} "
@@ -139,6 +143,6 @@ def render(report: dict[str, object]) -> str:
     for size in report["sizes"]:   # type: ignore[union-attr]
         runs = "; ".join(f"{r['rows']:,} rows, {r['processing_seconds']} s, {r['download_seconds']} s"
                          for r in size["runs"])
-        lines.append(f"  {size['rows']:>10,}: {runs}")
+        lines.append(f"  {size['rows']:>10,} {size['mode']}: {runs}")
     lines.append(f"\nmachine: {os.cpu_count()} cores")
     return "\n".join(lines)

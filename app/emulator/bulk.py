@@ -4,7 +4,9 @@ Shapes from the Bulk API 2.0 Developer Guide: "Create a Query Job", "Get Informa
 Job", "Get Results for a Query Job" (CSV pages, `Sforce-Locator` and `Sforce-NumberOfRecords`
 headers, the literal locator `null` after the last page) and "Abort a Query Job".
 Each poll moves a job one state on: UploadComplete -> InProgress -> JobComplete (or the Failed or
-Aborted end a fault injected). The query runs when the job completes.
+Aborted end a fault injected). A background thread runs the query when the job is created and
+renders its CSV in blocks; the job completes once the rows are known, and result pages stream
+each block as soon as it is rendered, so rendering overlaps with the client's download.
 """
 
 from __future__ import annotations
@@ -45,7 +47,10 @@ class BulkJob:
     fields: tuple[str, ...] = ()
     total: int = 0
     chunks: list[CsvChunk] = field(default_factory=list)
+    prepared: bool = False
     rendered: bool = False
+    render_error: str | None = None
+    progress: threading.Condition = field(default_factory=threading.Condition)
     processing_ms: int = 0
 
     def info(self) -> dict[str, object]:
@@ -125,34 +130,42 @@ def poll(job: BulkJob, org: Org, now: datetime) -> None:
             job.error_message = "InternalServerError : the emulator failed this job on request"
         elif job.forced_end == "Aborted":
             job.state, job.modified_at = "Aborted", now
-        elif job.rendered:
+        elif job.prepared:
             job.state, job.modified_at = "JobComplete", now
 
 
 def _process(job: BulkJob, org: Org, now: datetime) -> None:
-    """Run the query and render its CSV, as Salesforce prepares result files before JobComplete."""
+    """Run the query, then render its CSV block by block, waking result pages waiting for a block."""
     started = time.monotonic()
     try:
         with org.lock:
             table, compiled, rows = prepare_query(org, job.query, job.operation == "queryAll", now)
-        job.table, job.fields, job.total = table, compiled.fields, len(rows)
-        newline = "\r\n" if job.line_ending == "CRLF" else "\n"
-        contiguous = isinstance(rows, range) and rows.step == 1 and newline == "\n"
+    except SalesforceError as error:
+        job.forced_end, job.error_message = "Failed", error.message
+        return
+    job.table, job.fields, job.total = table, compiled.fields, len(rows)
+    job.prepared = True
+    newline = "\r\n" if job.line_ending == "CRLF" else "\n"
+    contiguous = isinstance(rows, range) and rows.step == 1 and newline == "\n"
+    try:
         for start in range(0, len(rows), BLOCK_ROWS):
             if job.state == "Aborted":
-                return
+                break
             part = rows[start:start + BLOCK_ROWS]
             with org.lock:
                 if contiguous and part[0] % BLOCK_ROWS == 0 and len(part) == BLOCK_ROWS:
                     chunk = table.csv_block(job.fields, part[0] // BLOCK_ROWS)
                 else:
                     chunk = table.csv_chunk(job.fields, part, newline)
-            job.chunks.append(chunk)
-    except SalesforceError as error:
-        job.forced_end, job.error_message = "Failed", error.message
-        return
-    job.processing_ms = int((time.monotonic() - started) * 1000)
-    job.rendered = True
+            with job.progress:
+                job.chunks.append(chunk)
+                job.progress.notify_all()
+    except Exception as error:   # noqa: BLE001 - any failure must wake waiting pages
+        job.render_error = f"rendering failed: {error!r}"
+    with job.progress:
+        job.processing_ms = int((time.monotonic() - started) * 1000)
+        job.rendered = True
+        job.progress.notify_all()
 
 
 def abort(job: BulkJob, now: datetime) -> None:
@@ -188,15 +201,24 @@ def result_page(job: BulkJob, locator: str | None,
                "Sforce-Locator": encode_locator(stop) if stop < total else "null"}
     newline = "\r\n" if job.line_ending == "CRLF" else "\n"
     header = (",".join(f'"{name}"' for name in job.fields) + newline).encode()
-    return headers, _page_bytes(job.chunks, header, start, stop)
+    return headers, _page_bytes(job, header, start, stop)
 
 
-def _page_bytes(chunks: Sequence[CsvChunk], header: bytes, start: int, stop: int) -> Iterator[bytes]:
+def _rendered_chunk(job: BulkJob, index: int) -> CsvChunk:
+    with job.progress:
+        while len(job.chunks) <= index and not job.rendered:
+            job.progress.wait()
+        if len(job.chunks) <= index:
+            raise RuntimeError(job.render_error or f"job {job.id} stopped before its results were rendered")
+        return job.chunks[index]
+
+
+def _page_bytes(job: BulkJob, header: bytes, start: int, stop: int) -> Iterator[bytes]:
     pending = [header]
     size = len(header)
     position = start
     while position < stop:
-        chunk = chunks[position // BLOCK_ROWS]
+        chunk = _rendered_chunk(job, position // BLOCK_ROWS)
         first = position % BLOCK_ROWS
         last = min(stop - position + first, len(chunk.ends))
         piece = chunk.data if first == 0 and last == len(chunk.ends) else chunk.lines(first, last)

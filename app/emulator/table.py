@@ -161,12 +161,14 @@ class Table:
         """Return the encoded CSV lines of `rows` with the end offset of each line."""
         lines = self.csv_lines(fields, rows)
         text = newline.join(lines) + newline if lines else ""
-        data = text.encode()
-        if len(data) == len(text):
-            ends = array("Q", accumulate(map(add, map(len, lines), repeat(len(newline)))))
-        else:
-            ends = array("Q", accumulate(map(add, map(len, map(str.encode, lines)), repeat(len(newline)))))
-        return CsvChunk(data, ends)
+        if text.isascii():
+            data = text.encode("ascii")
+            sizes = map(len, lines)
+        else:   # encode line by line once, so the offsets count bytes
+            encoded = list(map(str.encode, lines))
+            data = newline.encode().join(encoded) + newline.encode()
+            sizes = map(len, encoded)
+        return CsvChunk(data, array("Q", accumulate(map(add, sizes, repeat(len(newline))))))
 
     def json_record(self, row: int, fields: Sequence[str], api_version: str) -> dict[str, object]:
         """Return the REST JSON of `row` with `fields` in order, `attributes` first."""

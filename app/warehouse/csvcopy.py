@@ -26,7 +26,7 @@ from app.warehouse import WarehouseError
 from app.warehouse.identifiers import qualified_name, quote_identifier
 from app.warehouse.types import INTEGER_DIGITS, column_name
 
-SPOOL_BYTES = 32 * 1024 * 1024  # documents larger than this spool to disk, keeping memory flat
+SPOOL_BYTES = 8 * 1024 * 1024  # documents larger than this spool to disk, keeping memory flat
 TEXT_STAGE = "_orgfeed_text_stage"
 REQUIRED_COLUMNS = ("sfid", "systemmodstamp")
 # Errors that mean "a value does not fit" (SQLSTATE class 22, and 23502: an empty required cell).
@@ -151,28 +151,16 @@ def copy_slowly(
     conn: Connection, schema: str, table: str, types: dict[str, str], spool: IO[bytes], label: str = ""
 ) -> CopyOutcome:
     """Loads the spooled document through an all-text staging table, range by range, isolating bad cells."""
-    stage = qualified_name("pg_temp", TEXT_STAGE)
-    conn.execute(text(f"drop table if exists {stage}"))
-    text_columns = ", ".join(f"{quote_identifier(column)} text" for column in types)
-    conn.execute(text(f"create temp table {quote_identifier(TEXT_STAGE)} (_line serial primary key, {text_columns})"))
-    try:
-        stream_copy(conn, copy_statement("pg_temp", TEXT_STAGE, list(types)), iter(lambda: spool.read(1 << 20), b""))
-    except psycopg.errors.DataError as error:
-        # The context reads 'COPY _orgfeed_text_stage, line 3: "<the row>"': keep "line 3", not the row's data.
-        where = (error.diag.context or "").partition(", ")[2].partition(":")[0] or "somewhere"
-        raise WarehouseError(
-            f"the CSV document for {label or f'{schema}.{table}'} is malformed: {error.diag.message_primary} "
-            f"({where} after the header); the extraction produced CSV that does not match its header"
-        ) from error
-    rows = conn.execute(text(f"select coalesce(max(_line), 0) from {stage}")).scalar_one()
+    rows = stage_text(conn, types, spool, label or f"{schema}.{table}")
     names = ", ".join(quote_identifier(column) for column in types)
     casts = ", ".join(cast_expression(quote_identifier(column), sql_type) for column, sql_type in types.items())
     insert_range = text(
         f"insert into {qualified_name(schema, table)} ({names}) "
-        f"select {casts} from {stage} where _line >= :low and _line < :high order by _line"
+        f"select {casts} from {qualified_name('pg_temp', TEXT_STAGE)} where _line >= :low and _line < :high order by _line"
     )
     loaded, errors = 0, []
-    pending = [(rows // 2 + 1, rows + 1), (1, rows // 2 + 1)] if rows > 1 else [(1, rows + 1)]
+    # The whole document is known to fail: start from its halves, lower half first to keep row order.
+    pending = [(rows // 2 + 1, rows + 1), (1, rows // 2 + 1)]
     while pending:
         low, high = pending.pop()
         if low >= high:
@@ -193,8 +181,33 @@ def copy_slowly(
         else:
             middle = (low + high) // 2
             pending += [(middle, high), (low, middle)]
-    conn.execute(text(f"drop table {stage}"))
+    conn.execute(text(f"drop table {qualified_name('pg_temp', TEXT_STAGE)}"))
     return CopyOutcome(rows, loaded, tuple(errors))
+
+
+def stage_text(conn: Connection, types: dict[str, str], spool: IO[bytes], label: str) -> int:
+    """COPYs the spooled document into a fresh all-text staging table numbered by line; returns its row count.
+
+    Raises WarehouseError naming `label` when the CSV is malformed (wrong number of cells, bad
+    quoting, invalid UTF-8); the caller's transaction stays usable.
+    """
+    stage = qualified_name("pg_temp", TEXT_STAGE)
+    conn.execute(text(f"drop table if exists {stage}"))
+    text_columns = ", ".join(f"{quote_identifier(column)} text" for column in types)
+    conn.execute(text(f"create temp table {quote_identifier(TEXT_STAGE)} (_line serial primary key, {text_columns})"))
+    savepoint = conn.begin_nested()
+    try:
+        stream_copy(conn, copy_statement("pg_temp", TEXT_STAGE, list(types)), iter(lambda: spool.read(1 << 20), b""))
+    except psycopg.errors.DataError as error:
+        savepoint.rollback()
+        # The context reads 'COPY _orgfeed_text_stage, line 3: "<the row>"': keep "line 3", not the row's data.
+        where = (error.diag.context or "").partition(", ")[2].partition(":")[0] or "somewhere"
+        raise WarehouseError(
+            f"the CSV document for {label} is malformed: {error.diag.message_primary} "
+            f"({where} after the header); the extraction produced CSV that does not match its header"
+        ) from error
+    savepoint.commit()
+    return conn.execute(text(f"select coalesce(max(_line), 0) from {stage}")).scalar_one()
 
 
 def varchar_length(sql_type: str) -> int | None:

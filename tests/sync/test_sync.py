@@ -259,3 +259,42 @@ def test_the_watermark_is_the_newest_systemmodstamp_committed(emulator, engine, 
         newest = conn.execute(text("select max(systemmodstamp) from amer.account")).scalar()
     assert watermark == newest and isinstance(watermark, datetime) and watermark.tzinfo is not None
     assert watermark.date() <= datetime.now(UTC).date() + (date.max - date.max)
+
+
+def test_a_session_expiring_mid_run_is_renewed_and_the_call_retried(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Employee",))
+    emulator.inject_fault("status", path="*/query*", count=1, status=401, error_code="INVALID_SESSION_ID",
+                          message="Session expired or invalid")
+    report = sync(settings, engine)
+    assert report.ok
+    assert log_entries(engine, status="Failed") == []
+    for org in ("amer", "emea"):
+        assert_parity(emulator, engine, org, "Employee", purged_ok=False)
+
+
+def test_a_dropped_connection_is_retried(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Contact",))
+    emulator.inject_fault("drop", path="*/sobjects/Contact/describe*", count=1)
+    report = sync(settings, engine)
+    assert report.ok
+    assert [status for _, _, _, status, *_ in log_entries(engine, status="Retrying")] == ["Retrying"]
+
+
+def test_an_aborted_bulk_job_falls_back_to_rest(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account",), bulk_threshold=0)
+    emulator.inject_fault("bulk_aborted", path="*", count=1)
+    report = run_sync(settings, engine, SyncOptions(orgs=("emea",)))
+    assert report.ok
+    assert {code for *_, code, _, _ in log_entries(engine, action="Bulk")} == {"Aborted"}
+    assert_parity(emulator, engine, "emea", "Account", purged_ok=False)
+
+
+def test_an_object_failing_does_not_stop_the_others(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account", "Contact"))
+    emulator.inject_fault("status", path="*/sobjects/Contact/describe*", count=10, status=500,
+                          error_code="UNKNOWN_EXCEPTION", message="An unexpected error occurred")
+    report = sync(settings, engine)
+    assert {(r.org, r.sobject, r.status) for r in report.objects} == {
+        ("amer", "Account", "succeeded"), ("emea", "Account", "succeeded"),
+        ("amer", "Contact", "failed"), ("emea", "Contact", "failed")}
+    assert report.objects[0].status == "succeeded" or report.objects[1].status == "succeeded"
