@@ -11,6 +11,7 @@ import os
 import click
 
 from app.config import ConfigError, load_database_settings, load_settings
+from app.views import ViewError
 from app.warehouse import DatabaseUnreachable, WarehouseError
 
 
@@ -27,7 +28,7 @@ class _Commands(click.Group):
         except DatabaseUnreachable as error:
             click.echo(f"error: {error}", err=True)
             ctx.exit(2)
-        except WarehouseError as error:
+        except (WarehouseError, ViewError) as error:
             click.echo(f"error: {error}", err=True)
             ctx.exit(1)
 
@@ -149,11 +150,13 @@ def status(as_json: bool, log_limit: int) -> None:
     from app.console import print_status
     from app.warehouse.status import read_status
 
+    from app.views.lifecycle import find_stale_views
+
     settings = load_settings(resolve_secrets=False)
     engine = open_database(settings)
     with engine.connect() as conn:
         objects, log = read_status(conn, settings, log_limit=log_limit)
-    print_status(objects, log, as_json=as_json)
+    print_status(objects, log, find_stale_views(engine, settings), as_json=as_json)
 
 
 @cli.group(cls=_Commands)
@@ -189,6 +192,73 @@ def _set_suspended(name: str, suspended: bool) -> None:
     click.echo(f"org {name} {'suspended' if suspended else 'resumed'}")
 
 
+@cli.group(cls=_Commands)
+def views() -> None:
+    """The union views: generate sql/views/*.sql from the specs, apply them, check they are current."""
+
+
+@views.command("generate")
+def views_generate() -> None:
+    """Write sql/views/<name>.sql for every [[views]] entry (reads the org tables' columns from the database)."""
+    from app.views.generate import render_views, views_directory, write_views
+
+    settings = load_settings(resolve_secrets=False)
+    with open_database(settings).connect() as conn:
+        rendered = render_views(conn, settings)
+    directory = views_directory(settings)
+    changed = write_views(directory, rendered)
+    for name in changed:
+        click.echo(f"{'wrote' if name in rendered else 'removed'} {directory / name}")
+    if not changed:
+        click.echo(f"{directory}: every view file is current")
+
+
+@views.command("apply")
+def views_apply() -> None:
+    """Apply every sql/views/*.sql file in one transaction (all or nothing)."""
+    from app.views.apply import apply_views
+    from app.views.generate import views_directory
+
+    settings = load_settings(resolve_secrets=False)
+    directory = views_directory(settings)
+    files = {path.name: path.read_text() for path in sorted(directory.glob("*.sql"))}
+    if not files:
+        raise ConfigError([f"{directory}: no view files: run `orgfeed views generate` first"])
+    for name in apply_views(open_database(settings), files, settings):
+        click.echo(f"applied view {name}")
+
+
+@views.command("check")
+def views_check() -> None:
+    """Exit 1, listing them, when committed view files differ from what `views generate` would write."""
+    from app.views.lifecycle import find_stale_views
+
+    settings = load_settings(resolve_secrets=False)
+    stale = find_stale_views(open_database(settings), settings)
+    for name in stale:
+        click.echo(f"stale: sql/views/{name}")
+    if stale:
+        raise SystemExit(1)
+    click.echo("every view file is current")
+
+
 def main() -> None:
     """The console script's entry point."""
     cli(prog_name="orgfeed")
+
+
+@cli.command()
+@click.option("--port", default=8443, show_default=True, help="HTTPS port on 127.0.0.1 (0: any free port).")
+@click.option("--rows", default=300, show_default=True, help="Records per demo object in each org.")
+@click.option("--json", "json_output", is_flag=True, help="Print the URLs, credentials and CA bundle as one JSON line.")
+@click.option("--config-out", type=click.Path(dir_okay=False),
+              help="Write an orgfeed.toml for the emulated orgs here, with its .env beside it.")
+def emulator(port: int, rows: int, json_output: bool, config_out: str | None) -> None:
+    """Run the Salesforce org emulator with the demo orgs AMER and EMEA until Ctrl-C."""
+    from app.emulator.errors import EmulatorError
+    from app.emulator.serve import serve_emulator
+
+    try:
+        serve_emulator(port=port, rows=rows, json_output=json_output, config_out=config_out)
+    except EmulatorError as error:
+        raise click.ClickException(str(error)) from None

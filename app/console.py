@@ -148,12 +148,13 @@ def run_sync_in_console(settings, engine, options, *, watch: bool, json_lines: b
     return outcome["ok"]
 
 
-def print_status(objects, log, *, as_json: bool) -> None:
-    """Prints `orgfeed status`: a table per object and the latest log entries, or one JSON document."""
+def print_status(objects, log, stale_views: list[str], *, as_json: bool) -> None:
+    """Prints `orgfeed status`: a table per object, stale views and the latest log entries, or one JSON document."""
     from app.warehouse.status import status_record
 
     if as_json:
-        sys.stdout.write(orjson.dumps(status_record(objects, log), option=orjson.OPT_INDENT_2).decode() + "\n")
+        record = {**status_record(objects, log), "stale_views": [name.removesuffix(".sql") for name in stale_views]}
+        sys.stdout.write(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     console = Console()
     if not console.is_terminal:
@@ -169,6 +170,9 @@ def print_status(objects, log, *, as_json: bool) -> None:
                       blank if not item.errored_rows else str(item.errored_rows),
                       item.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if item.last_sync_at else blank)
     console.print(table)
+    if stale_views:
+        names = ", ".join(name.removesuffix(".sql") for name in stale_views)
+        console.print(f"[yellow]stale views[/]: {names} — run `orgfeed views generate` and `orgfeed views apply`")
     recent = Table(title="recent sync log")
     for heading in ("Time", "Org", "Object", "Record", "Action", "Status", "Code", "Message"):
         recent.add_column(heading)

@@ -111,6 +111,7 @@ def run_sync(settings: Settings, engine: Engine, options: SyncOptions = SyncOpti
     with ThreadPoolExecutor(max_workers=max(1, len(orgs)), thread_name_prefix="org") as pool:
         for reports in pool.map(run.sync_org, orgs):
             report.objects.extend(reports)
+    run.after_sync()
     status = "interrupted" if stop.is_set() else ("succeeded" if report.ok else "failed")
     with engine.begin() as conn:
         finish_run(conn, run_id, status,
@@ -156,6 +157,22 @@ class _Run:
     on_event: EventSink
     stop: threading.Event
     run_id: int
+
+    schema_changed: bool = False
+
+    def after_sync(self) -> None:
+        """Keeps the views in step with the tables: auto-apply or report stale ones, refresh materialized ones."""
+        from app.views.lifecycle import update_views_after_sync
+
+        outcome = update_views_after_sync(self.engine, self.settings)
+        if outcome.applied:
+            self.log("*", None, "Views", "Succeeded", f"applied changed views: {', '.join(outcome.applied)}")
+        if outcome.stale and self.schema_changed:
+            self.log("*", None, "Views", "Warning",
+                     f"views no longer match their tables: {', '.join(outcome.stale)}; run `orgfeed views generate` "
+                     "and `orgfeed views apply`, or set auto_apply_views = true", error_code="VIEWS_STALE")
+        if outcome.error:
+            self.log("*", None, "Views", "Failed", outcome.error, error_code="VIEWS_FAILED")
 
     def log(self, org: str, sobject: str | None, action: str, status: str, message: str, *,
             error_code: str | None = None, record_id: str | None = None) -> None:
@@ -253,6 +270,8 @@ class _Run:
             self.log(org.name, mapping.object, "Schema", "Warning",
                      f"column {column} is {old} but the field is now {new}: not altered (values that do not fit are logged per row)",
                      error_code="TYPE_CHANGED")
+        if (changes.added and not changes.created) or changes.widened:
+            self.schema_changed = True  # drift in an existing table: views over it may be out of date
         for column, old, new in changes.widened:
             self.log(org.name, mapping.object, "Schema", "Succeeded", f"column {column} widened from {old} to {new}")
         backfill = bool(changes.added) and not changes.created

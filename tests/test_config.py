@@ -50,16 +50,14 @@ def test_example_config_documents_a_valid_configuration():
     assert [(org.name, org.geo, org.auth, org.managed_by) for org in settings.orgs] == [
         ("amer", "AMER", "client_credentials", "orgfeed"),
         ("emea", "EMEA", "jwt", "orgfeed"),
-        ("apac", "APAC", None, "heroku_connect"),
     ]
     assert settings.orgs[1].secrets == {
         "client_id": "c",
         "username": "integration@emea.example.com",
         "private_key": "-----BEGIN PRIVATE KEY-----\n...",
     }
-    assert settings.mappings[1] == MappingConfig(
-        object="EmployeeCrisisAssessment", fields=None, orgs=("amer", "emea"), poll_seconds=600
-    )
+    assert settings.mappings[1] == MappingConfig(object="EmployeeCrisisAssessment", fields=None, orgs=None, poll_seconds=600)
+    assert [view.name for view in settings.views] == ["global_assessment", "global_contact"]
     view = settings.views[0]
     assert view.joins == (JoinConfig(lookup="EmployeeId", object="Employee"),)
     assert view.columns == (
@@ -69,7 +67,7 @@ def test_example_config_documents_a_valid_configuration():
         ColumnConfig("Employee.FirstName", "firstname"),
     )
     assert settings.sync == SyncConfig()
-    assert settings.feeds[0].views == ("global_assessment",)
+    assert settings.feeds[0].views == ("global_assessment", "global_contact")
 
 
 def test_secrets_are_kept_out_of_repr(tmp_path):

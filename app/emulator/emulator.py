@@ -27,7 +27,8 @@ from app.emulator.schema_changes import add_field, remove_field, retype_field
 from app.emulator.seed import SeedContext, seed_table
 from app.emulator.server import HttpsServer
 from app.emulator.sessions import SessionStore
-from app.emulator.table import BLOCK_ROWS, Table
+from app.emulator.table import CacheBudget, Table
+from app.emulator.warmup import warm_bulk_cache
 
 
 class Emulator:
@@ -35,7 +36,8 @@ class Emulator:
 
     def __init__(self, orgs: Iterable[OrgSpec], run_dir: str | Path | None = None) -> None:
         self.specs = {spec.name: spec for spec in orgs}
-        self.orgs = {name: Org(spec) for name, spec in self.specs.items()}
+        self.cache_budget = CacheBudget()
+        self.orgs = {name: Org(spec, self.cache_budget) for name, spec in self.specs.items()}
         self.clock = Clock()
         self.sessions = SessionStore(self.clock)
         self.faults = FaultBook()
@@ -46,9 +48,15 @@ class Emulator:
         self._server: HttpsServer | None = None
 
     # -- server -------------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> Emulator:
-        """Serve HTTPS on a background thread (port 0: any free port); return self."""
+    def start(self, host: str = "127.0.0.1", port: int = 0, warm: bool = True) -> Emulator:
+        """Serve HTTPS on a background thread (port 0: any free port); return self.
+
+        With `warm`, objects of 50,000 rows or more first get their full-load Bulk CSV rendered
+        (warm_bulk_cache), so that Bulk downloads never wait for rendering.
+        """
         from app.emulator.app import create_app   # the app needs a started emulator's base URL
+        if warm:
+            self.warm_bulk_cache()
         self._server = HttpsServer(create_app(self), host, port, self.run_dir)
         self._server.start()
         return self
@@ -81,23 +89,11 @@ class Emulator:
         return self._server.ca_bundle
 
     def warm_bulk_cache(self, min_rows: int = 50_000) -> int:
-        """Render the Bulk CSV of every Bulk-selectable field, in describe order, for large tables.
+        """Render ahead the Bulk CSV a full load selects, for objects of `min_rows` rows or more.
 
-        That is the projection a full load selects, so its Bulk jobs then stream from memory
-        instead of rendering first. Returns the rows rendered; tables under `min_rows` are skipped.
+        See warmup.py; returns the rows rendered. Before start() it uses every core.
         """
-        rendered = 0
-        for org in self.orgs.values():
-            for table in org.tables.values():
-                if table.seeded < min_rows:
-                    continue
-                fields = tuple(f.name for f in table.sobject.fields
-                               if not f.is_compound and f.type != "base64")
-                for block in range(table.size // BLOCK_ROWS):
-                    with org.lock:
-                        table.csv_block(fields, block)
-                rendered += table.size // BLOCK_ROWS * BLOCK_ROWS
-        return rendered
+        return warm_bulk_cache(list(self.orgs.values()), min_rows)
 
     # -- orgs and sessions --------------------------------------------------------------------
     def org(self, name: str) -> Org:
@@ -180,7 +176,7 @@ class Emulator:
                   **{t.sobject.name: t.seeded for t in target.tables.values()}, spec.sobject.name: rows}
         context = SeedContext(target.spec.seed, target.name, target.spec.as_of, target.id_templates, counts)
         with target.lock:
-            target.tables[spec.sobject.name.lower()] = seed_table(spec, rows, context)
+            target.add_table(seed_table(spec, rows, context))
         return rows
 
     def insert(self, org: str, sobject: str, records: Sequence[Mapping[str, object]]) -> list[str]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from app.emulator.credentials import ConnectedApp, User, derived_secret, make_certificate
 from app.emulator.ids import KEY_PREFIXES, case_safe_id, record_id_format
 from app.emulator.seed import ObjectSpec, SeedContext, seed_table
-from app.emulator.table import Table
+from app.emulator.table import CacheBudget, Table
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,9 @@ class OrgSpec:
 class Org:
     """The runtime state of one org. Hold `lock` while reading or changing its tables."""
 
-    def __init__(self, spec: OrgSpec) -> None:
+    def __init__(self, spec: OrgSpec, cache_budget: CacheBudget | None = None) -> None:
         self.spec = spec
+        self.cache_budget = cache_budget or CacheBudget()
         self.name = spec.name
         self.lock = threading.RLock()
         self.org_id = case_safe_id("00D" + spec.pod + "0000" + derived_secret(spec.seed, spec.name, "org", 6))
@@ -53,11 +54,19 @@ class Org:
         self.tables: dict[str, Table] = {}
         for object_spec in spec.objects:
             rows = spec.rows.get(object_spec.sobject.name, 0)
-            self.tables[object_spec.sobject.name.lower()] = seed_table(object_spec, rows, context)
+            self.add_table(seed_table(object_spec, rows, context))
         self.api_max = spec.api_allocation
         self.api_used = 0
         self.bulk_jobs_created = 0
         self._serial = 0
+
+    def add_table(self, table: Table) -> None:
+        """Add or replace an object's table; its rendered CSV counts against the org's cache budget."""
+        old = self.tables.get(table.sobject.name.lower())
+        if old is not None:
+            old.clear_cache()
+        table.cache_budget = self.cache_budget
+        self.tables[table.sobject.name.lower()] = table
 
     def table(self, name: str) -> Table | None:
         """Return the table of object `name` (case-insensitive), or None if the org has no such object."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ssl
 import threading
 from pathlib import Path
@@ -30,9 +31,12 @@ class HttpsServer:
         certificate.configure_cert(context)
         self.ca_bundle = run_dir / "emulator-ca.pem"
         authority.cert_pem.write_to_path(str(self.ca_bundle))
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True,
-                                                   request_handler=QuietRequestHandler,
-                                                   ssl_context=context)
+        try:
+            self._server: BaseWSGIServer = make_server(host, port, app, threaded=True,
+                                                       request_handler=QuietRequestHandler,
+                                                       ssl_context=context)
+        except SystemExit:   # Werkzeug exits the process when the port is taken; callers decide
+            raise OSError(errno.EADDRINUSE, "address already in use") from None
         self._server.daemon_threads = True
         self.host = host
         self.port = self._server.server_port

@@ -7,7 +7,9 @@ and live entirely in `overrides`. Callers hold the org's lock around every metho
 
 from __future__ import annotations
 
+import threading
 from array import array
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import accumulate, repeat
@@ -21,7 +23,7 @@ from app.emulator.schema import SchemaVersion, SObjectType
 
 
 BLOCK_ROWS = 2000
-CACHE_LIMIT = 640 * 1024 * 1024
+CACHE_LIMIT = 768 * 1024 * 1024   # rendered CSV kept per emulator (about 1.3M Employee rows)
 
 
 class CsvChunk(NamedTuple):
@@ -33,6 +35,39 @@ class CsvChunk(NamedTuple):
         """Return lines first..stop-1 (positions within the chunk)."""
         begin = self.ends[first - 1] if first else 0
         return self.data[begin:self.ends[stop - 1]] if stop > first else b""
+
+
+class CacheBudget:
+    """Bytes of rendered CSV the tables of one emulator may keep, least recently used evicted first."""
+
+    def __init__(self, limit: int = CACHE_LIMIT) -> None:
+        self.limit, self.used = limit, 0
+        self._entries: OrderedDict[tuple[int, object], tuple[Table, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def reserve(self, table: Table, key: object, size: int, evict: bool) -> bool:
+        """Account for a new block; evict older blocks (of any table) if `evict`, else refuse when full."""
+        with self._lock:
+            while self.used + size > self.limit:
+                if not evict or not self._entries:
+                    return False
+                (_, old_key), (old_table, old_size) = self._entries.popitem(last=False)
+                old_table._csv_cache.pop(old_key, None)
+                self.used -= old_size
+            self._entries[(id(table), key)] = (table, size)
+            self.used += size
+            return True
+
+    def touch(self, table: Table, key: object) -> None:
+        with self._lock:
+            if (id(table), key) in self._entries:
+                self._entries.move_to_end((id(table), key))
+
+    def release(self, table: Table, key: object) -> None:
+        with self._lock:
+            entry = self._entries.pop((id(table), key), None)
+            if entry is not None:
+                self.used -= entry[1]
 
 
 class RecordView(Mapping[str, object]):
@@ -72,7 +107,7 @@ class Table:
         self.delete_log: dict[int, datetime] = {}
         self.log_trimmed_at: datetime | None = None
         self._csv_cache: dict[tuple[tuple[str, ...], int], CsvChunk] = {}
-        self._cache_bytes = 0
+        self.cache_budget = CacheBudget()
 
     @property
     def sobject(self) -> SObjectType:
@@ -126,35 +161,47 @@ class Table:
 
     def set_schema(self, schema: SchemaVersion) -> None:
         self.schema = schema
-        self._csv_cache.clear()
-        self._cache_bytes = 0
+        self.clear_cache()
 
     def add_column(self, name: str, column: Column | None = None, field_type: str = "string") -> None:
         self.columns[name] = column or ConstantColumn(None, field_type)
+        self.clear_cache()
+
+    def clear_cache(self) -> None:
+        for key in list(self._csv_cache):
+            self.cache_budget.release(self, key)
         self._csv_cache.clear()
-        self._cache_bytes = 0
 
     def invalidate(self, row: int) -> None:
         """Forget cached CSV of the block holding `row`."""
         block = row // BLOCK_ROWS
         for key in [key for key in self._csv_cache if key[1] == block]:
-            self._cache_bytes -= len(self._csv_cache.pop(key).data)
+            self._csv_cache.pop(key, None)
+            self.cache_budget.release(self, key)
+
+    def keep_block(self, fields: tuple[str, ...], block: int, chunk: CsvChunk, evict: bool = True) -> bool:
+        """Cache a rendered block; without `evict` (the warm-up) refuse when the budget is spent."""
+        if (fields, block) in self._csv_cache:
+            return True
+        if not self.cache_budget.reserve(self, (fields, block), len(chunk.data), evict):
+            return False
+        self._csv_cache[(fields, block)] = chunk
+        return True
 
     def csv_block(self, fields: tuple[str, ...], block: int) -> CsvChunk:
         """Return the encoded CSV of the full block `block` (all its rows, none hidden).
 
-        Blocks are cached per projection up to CACHE_LIMIT bytes per table: repeated full
+        Blocks are cached per projection within the shared CacheBudget: repeated full
         extracts of the same fields (benchmarks, reloads) are served without re-rendering.
         """
         key = (fields, block)
         cached = self._csv_cache.get(key)
         if cached is not None:
+            self.cache_budget.touch(self, key)
             return cached
         start = block * BLOCK_ROWS
         chunk = self.csv_chunk(fields, range(start, start + BLOCK_ROWS))
-        if self._cache_bytes + len(chunk.data) <= CACHE_LIMIT:
-            self._csv_cache[key] = chunk
-            self._cache_bytes += len(chunk.data)
+        self.keep_block(fields, block, chunk)
         return chunk
 
     def csv_chunk(self, fields: Sequence[str], rows: Sequence[int], newline: str = "\n") -> CsvChunk:

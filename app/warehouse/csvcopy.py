@@ -255,7 +255,8 @@ def load_bad_row(conn: Connection, schema: str, table: str, types: dict[str, str
         return 0, [RowError(e.sfid, e.column, e.value, f"{e.message}: row skipped") for e in errors]
     nulled = {column for column, _, _ in bad}
     casts = ", ".join(
-        "null" if column in nulled else cast_expression(quote_identifier(column), sql_type) for column, sql_type in types.items()
+        "null" if column in nulled else cast_expression(quote_identifier(column), sql_type)
+        for column, sql_type in types.items()
     )
     column, value, message = bad[0] if bad else ("", "", "")
     hc_err = json.dumps({"column": column, "value": value, "error": message}) if bad else None

@@ -8,7 +8,7 @@ and grants — all inside the caller's transaction, so other sessions never see 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -154,7 +154,9 @@ def create_views(conn: Connection, views: list[SavedView]) -> None:
         apply_grants(conn, name, view.grants)
 
 
-def apply_comments(conn: Connection, name: str, kind: str, comment: str | None, column_comments) -> None:
+def apply_comments(
+    conn: Connection, name: str, kind: str, comment: str | None, column_comments: Iterable[tuple[str, str]]
+) -> None:
     """Sets the comment of relation `name` (already quoted) and of its columns."""
     if comment is not None:
         conn.execute(text(f"comment on {kind} {name} is {literal(conn, comment)}"))

@@ -30,7 +30,12 @@ IDS_STAGE = "_orgfeed_ids"
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What loading one document did; `rows` counts the document's data rows, including skipped ones."""
+    """What loading one document did.
+
+    `rows` counts the document's data rows, including rows skipped for a missing Id or
+    SystemModstamp and rows older than the stored version (which count nowhere else).
+    `deleted` counts rows now marked deleted or removed; `errors` lists every cell that did not fit.
+    """
 
     rows: int
     inserted: int
@@ -50,7 +55,8 @@ def checked_types(conn: Connection, schema: str, table: str, document: CsvDocume
     if unknown or missing or len(set(document.columns)) != len(document.columns):
         raise WarehouseError(
             f"the CSV header for {schema}.{table} does not fit the table: fields without a column {unknown}, "
-            f"required fields missing {missing}, header {list(document.fields)}; call ensure_table with the fields you select"
+            f"required fields missing {missing}, header {list(document.fields)}; "
+            "call ensure_table with the fields you select"
         )
     return types
 
@@ -108,7 +114,9 @@ def upsert_csv(
     outcome: CopyOutcome = copy_document(conn, "pg_temp", STAGE, types, document, label=f"{schema}.{table}")
     columns = list(dict.fromkeys(document.columns + ["isdeleted", "_hc_err"]))
     names = ", ".join(quote_identifier(column) for column in columns)
-    updates = ", ".join(f"{quote_identifier(column)} = excluded.{quote_identifier(column)}" for column in columns if column != "sfid")
+    updates = ", ".join(
+        f"{quote_identifier(column)} = excluded.{quote_identifier(column)}" for column in columns if column != "sfid"
+    )
     stage, target = qualified_name("pg_temp", STAGE), qualified_name(schema, table)
     # Several versions of one record in a document (overlapping pages): keep the newest.
     incoming = f"select distinct on (sfid) * from {stage} order by sfid, systemmodstamp desc"
@@ -117,7 +125,8 @@ def upsert_csv(
         deleted = conn.execute(
             text(
                 f"delete from {target} as target using ({incoming}) as incoming "
-                "where target.sfid = incoming.sfid and incoming.isdeleted and target.systemmodstamp <= incoming.systemmodstamp"
+                "where target.sfid = incoming.sfid and incoming.isdeleted "
+                "and target.systemmodstamp <= incoming.systemmodstamp"
             )
         ).rowcount
     counts = conn.execute(

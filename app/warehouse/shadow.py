@@ -135,9 +135,12 @@ def replace_live_table(conn: Connection, schema: str, table: str, renames: list[
         conn.execute(text(f"drop table {live}"))
     conn.execute(text(f"alter table {qualified_name(schema, shadow_name(table))} rename to {quote_identifier(table)}"))
     (temporary_pkey, pkey), *indexes = renames
-    conn.execute(text(f"alter table {live} rename constraint {quote_identifier(temporary_pkey)} to {quote_identifier(pkey)}"))
+    conn.execute(
+        text(f"alter table {live} rename constraint {quote_identifier(temporary_pkey)} to {quote_identifier(pkey)}")
+    )
     for temporary, final in indexes:
         conn.execute(text(f"alter index {qualified_name(schema, temporary)} rename to {quote_identifier(final)}"))
+    # pg_get_serial_sequence returns the name already quoted and qualified by PostgreSQL.
     sequence = conn.execute(text("select pg_get_serial_sequence(:relation, 'id')"), {"relation": live}).scalar_one()
     conn.execute(text(f"alter sequence {sequence} rename to {quote_identifier(index_name('{}_id_seq', table))}"))
     create_views(conn, views)
@@ -165,7 +168,10 @@ def copy_table_properties(conn: Connection, schema: str, table: str, shadow: str
     """Gives the shadow the live table's owner, comment, column comments and grants."""
     live, relation = qualified_name(schema, table), qualified_name(schema, shadow)
     owner, comment = conn.execute(
-        text("select pg_get_userbyid(relowner), obj_description(oid, 'pg_class') from pg_class where oid = to_regclass(:relation)"),
+        text(
+            "select pg_get_userbyid(relowner), obj_description(oid, 'pg_class') "
+            "from pg_class where oid = to_regclass(:relation)"
+        ),
         {"relation": live},
     ).one()
     conn.execute(text(f"alter table {relation} owner to {quote_identifier(owner)}"))

@@ -151,7 +151,9 @@ def recent_log(conn: Connection, limit: int = 20) -> list[LogEntry]:
     """The `limit` newest sync log entries, newest first, with `logged_at` set."""
     names = [field.name for field in fields(LogEntry)]
     rows = conn.execute(
-        select(*(sync_log.c[name] for name in names)).order_by(sync_log.c.logged_at.desc(), sync_log.c.id.desc()).limit(limit)
+        select(*(sync_log.c[name] for name in names))
+        .order_by(sync_log.c.logged_at.desc(), sync_log.c.id.desc())
+        .limit(limit)
     ).mappings()
     return [LogEntry(**row) for row in rows]
 

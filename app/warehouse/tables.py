@@ -58,12 +58,14 @@ def lock_name(conn: Connection, *parts: str) -> None:
     conn.execute(text("select pg_advisory_xact_lock(hashtextextended(:key, 1))"), {"key": "/".join(("ddl",) + parts)})
 
 
-def ensure_org_schema(conn: Connection, schema: str, org_id: str, org_name: str) -> None:
+def ensure_org_schema(conn: Connection, schema: str, org_id: str | None, org_name: str) -> None:
     """Creates `schema` and its meta table for org `org_id`, or checks that the existing schema is that org's.
 
     Raises SchemaOwnedByAnotherOrg, before writing anything, when the schema records another org
     id (a sandbox refresh or a config mix-up), and WarehouseError when the schema has tables but
-    no meta table (something other than orgfeed filled it).
+    no meta table (something other than orgfeed filled it). An unknown `org_id` (None or "": a
+    `session` token that does not say) skips the check and records no owner; the first sync that
+    knows the org id claims the schema.
     """
     lock_name(conn, schema)
     exists = conn.execute(text("select 1 from pg_namespace where nspname = :schema"), {"schema": schema}).first()
@@ -72,13 +74,13 @@ def ensure_org_schema(conn: Connection, schema: str, org_id: str, org_name: str)
         has_meta = conn.execute(text("select to_regclass(:meta) is not null"), {"meta": meta}).scalar_one()
         if has_meta:
             owner = conn.execute(text(f"select org_id from {meta} limit 1")).scalar()
-            if owner is not None and owner != org_id:
+            if owner is not None and org_id and owner != org_id:
                 raise SchemaOwnedByAnotherOrg(
                     f"schema {schema!r} holds org {owner}'s data, but the configured org {org_name!r} logged in to "
                     f"org {org_id}: a sandbox refresh or a config mix-up? Check login_url and credentials, "
                     "or drop the schema to start over."
                 )
-            if owner == org_id:
+            if owner is not None or not org_id:
                 return
         elif list_tables(conn, schema):
             raise WarehouseError(
@@ -92,7 +94,11 @@ def ensure_org_schema(conn: Connection, schema: str, org_id: str, org_name: str)
             "created_at timestamptz not null default now())"
         )
     )
-    conn.execute(text(f"insert into {meta} (org_id, org_name) values (:org_id, :org_name)"), {"org_id": org_id, "org_name": org_name})
+    if org_id:
+        conn.execute(
+            text(f"insert into {meta} (org_id, org_name) values (:org_id, :org_name)"),
+            {"org_id": org_id, "org_name": org_name},
+        )
 
 
 def list_tables(conn: Connection, schema: str) -> list[str]:

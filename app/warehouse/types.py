@@ -11,7 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 # Salesforce fields that are the table's system columns rather than mapped columns.
-SYSTEM_FIELD_COLUMNS = {"Id": "sfid", "SystemModstamp": "systemmodstamp", "IsDeleted": "isdeleted", "CreatedDate": "createddate"}
+SYSTEM_FIELD_COLUMNS = {
+    "Id": "sfid",
+    "SystemModstamp": "systemmodstamp",
+    "IsDeleted": "isdeleted",
+    "CreatedDate": "createddate",
+}
 SYSTEM_COLUMNS = ("id", "sfid", "systemmodstamp", "isdeleted", "createddate", "_hc_lastop", "_hc_err")
 
 MAX_VARCHAR = 10_485_760  # PostgreSQL's limit for varchar(n)
@@ -163,7 +168,8 @@ def widened_type(old: str, new: str) -> str | None:
     old_base, old_length, _ = _parse(old)
     new_base, new_length, _ = _parse(new)
     if old_base in ("varchar", "text") and new_base in ("varchar", "text"):
-        if old_base == "text" or (new_base == "varchar" and new_length is not None and old_length is not None and new_length <= old_length):
+        unbounded = old_base == "text" or old_length is None
+        if unbounded or (new_base == "varchar" and new_length is not None and new_length <= old_length):
             return old
         return new
     if _is_numeric(old) and _is_numeric(new):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceOperationError
 
-from app.emulator import Emulator
+from app.emulator import Emulator, demo_orgs
 from tests.emulator.conftest import Client
 
 
@@ -175,3 +177,37 @@ def test_crlf_line_endings_are_honoured(shared_client: Client) -> None:
         pass
     body = shared_client.get(f"jobs/query/{job['id']}/results", params={"maxRecords": 2}).content
     assert body.count(b"\r\n") == 3 and body.startswith(b'"Id"\r\n')
+
+
+def test_a_warmed_cache_serves_the_same_bytes_as_rendering() -> None:
+    results = []
+    for warm in (False, True):
+        with Emulator(demo_orgs(rows={"Employee": 5000}, seed=3)) as emulator:
+            if warm:
+                assert emulator.warm_bulk_cache(min_rows=1000) == 8000   # whole blocks of 2,000 in both orgs
+            client = Client(emulator, "emea")
+            fields = [f["name"] for f in client.get("sobjects/Employee/describe").json()["fields"]
+                      if f["type"] not in ("address", "location", "base64")]
+            job_id = _run(client, f"SELECT {', '.join(fields)} FROM Employee", "queryAll")
+            results.append(client.get(f"jobs/query/{job_id}/results", params={"maxRecords": 3001}).content)
+    assert results[0] == results[1]
+    assert results[0].count(b'\n"0hE7X') == 3001
+
+
+WARM_IN_WORKERS = """
+import hashlib, threading
+from app.emulator import Emulator, demo_orgs
+from app.emulator.warmup import full_load_fields
+emulator = Emulator(demo_orgs(rows={"Employee": 4000}, seed=3))
+assert threading.active_count() == 1
+print(emulator.warm_bulk_cache(min_rows=1000))
+table = emulator.table("emea", "Employee")
+fields = full_load_fields(table)
+print(table.csv_block(fields, 1).data == table.csv_chunk(fields, range(2000, 4000)).data)
+"""
+
+
+def test_warming_before_start_renders_the_same_blocks_in_worker_processes() -> None:
+    done = subprocess.run([sys.executable, "-c", WARM_IN_WORKERS], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).parents[2])
+    assert (done.returncode, done.stdout.split()) == (0, ["8000", "True"]), done.stderr

@@ -8,7 +8,7 @@ import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from app.emulator import Emulator
+from app.emulator import Emulator, replication
 from app.emulator.formats import format_datetime
 from tests.emulator.conftest import API, Client, https_session
 
@@ -116,3 +116,14 @@ def test_a_start_not_before_the_end_is_invalid_replication_date(shared_client: C
 def test_start_and_end_are_required(shared_client: Client) -> None:
     response = shared_client.get("sobjects/Account/deleted")
     assert (response.status_code, response.json()[0]["errorCode"]) == (400, "MISSING_ARGUMENT")
+
+
+def test_too_many_ids_is_exceeded_id_limit(emulator: Emulator, client: Client, monkeypatch) -> None:
+    # 600,000 changed records would make a slow test; the limit is lowered instead.
+    monkeypatch.setattr(replication, "ID_LIMIT", 2)
+    start = emulator.clock.now() - timedelta(minutes=5)
+    emulator.update("amer", "Account", [{"Id": i, "Rating": "Cold"} for i in emulator.ids("amer", "Account", limit=3)])
+    emulator.advance_clock(120)
+    response = client.get("sobjects/Account/updated",
+                          params={"start": start.isoformat(), "end": emulator.clock.now().isoformat()})
+    assert (response.status_code, response.json()[0]["errorCode"]) == (400, "EXCEEDED_ID_LIMIT")

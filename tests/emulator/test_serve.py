@@ -14,9 +14,8 @@ import requests
 from app.config import load_settings
 from app.emulator import Emulator, demo_orgs
 from app.emulator.config_out import write_config
+from app.emulator.serve import render_summary
 
-SERVE = "from app.emulator.serve import serve_emulator; import sys; " \
-        "serve_emulator(port=0, rows=40, json_output=True, config_out=sys.argv[1] if len(sys.argv) > 1 else None)"
 
 
 def _env(path: Path) -> dict[str, str]:
@@ -39,14 +38,17 @@ def test_config_out_writes_a_config_orgfeed_accepts(tmp_path: Path) -> None:
     assert (tmp_path / "emea-jwt-key.pem").read_text() == keys["emea"]
 
 
-def test_serve_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -> None:
+def test_the_emulator_command_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -> None:
     config = tmp_path / "out" / "orgfeed.toml"
-    process = subprocess.Popen([sys.executable, "-c", SERVE, str(config)], stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-m", "app", "emulator", "--port", "0", "--rows", "40", "--json",
+                                "--config-out", str(config)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
     try:
         summary = json.loads(process.stdout.readline())
         assert set(summary) == {"base_url", "ca_bundle", "control_url", "orgs", "config", "env"}
         assert [o["name"] for o in summary["orgs"]] == ["amer", "emea"]
+        assert summary["orgs"][0]["objects"]["Employee"] == 40
+        assert summary["config"] == str(config) and Path(summary["ca_bundle"]).is_file()
         env = _env(Path(summary["env"]))
         session = requests.Session()
         session.verify = summary["ca_bundle"]
@@ -69,3 +71,16 @@ def test_serve_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -> None
         process.stdout.close()
         process.stderr.close()
     assert process.returncode == 0
+
+
+def test_text_output_names_each_org_its_urls_and_credentials() -> None:
+    with Emulator(demo_orgs(rows=5)) as emulator:
+        text = render_summary({"base_url": emulator.base_url, "ca_bundle": str(emulator.ca_bundle),
+                               "control_url": f"{emulator.base_url}/__emulator/",
+                               "orgs": emulator.describe_orgs()})
+        amer = emulator.org("amer")
+        assert f"org amer (AMER, Acme Americas, org id {amer.org_id})" in text
+        assert f"  login URL     {emulator.base_url}" in text
+        assert f"    client_secret  {amer.app.client_secret}" in text
+        assert f"    security_token {amer.users[0].security_token}" in text
+        assert f"CA bundle     {emulator.ca_bundle}" in text

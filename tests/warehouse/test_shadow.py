@@ -126,7 +126,10 @@ def test_readers_of_a_view_see_all_old_rows_then_all_new_rows_never_an_empty_tab
                 with loader.begin():
                     shadow = create_shadow(loader, "emea", "Employee", COLUMNS)
                     copy_csv_into(loader, "emea", shadow, [csv_of(NEW)])
-                    time.sleep(0.2)
+                    reads_before = len(seen)
+                    deadline = time.monotonic() + 10
+                    while len(seen) < reads_before + 3 and time.monotonic() < deadline:
+                        time.sleep(0.01)
                     assert seen[-1] == old  # loading the shadow does not disturb readers
                     swap_shadow(loader, "emea", "Employee")
                     reads_at_swap = len(seen)

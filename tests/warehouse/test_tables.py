@@ -139,6 +139,17 @@ def test_ensure_org_schema_refuses_a_schema_of_another_org_and_writes_nothing(co
     assert conn.execute(text("select tablename from pg_tables where schemaname = 'emea'")).scalars().all() == ["_orgfeed_meta"]
 
 
+def test_unknown_org_id_skips_the_check_and_the_first_known_one_claims_the_schema(conn):
+    ensure_org_schema(conn, "emea", None, "emea")
+    ensure_org_schema(conn, "emea", "", "emea")
+    assert conn.execute(text("select count(*) from emea._orgfeed_meta")).scalar() == 0
+    ensure_org_schema(conn, "emea", ORG_A, "emea")
+    ensure_org_schema(conn, "emea", None, "emea")
+    assert conn.execute(text("select org_id from emea._orgfeed_meta")).scalars().all() == [ORG_A]
+    with pytest.raises(SchemaOwnedByAnotherOrg):
+        ensure_org_schema(conn, "emea", ORG_B, "emea")
+
+
 def test_ensure_org_schema_refuses_a_schema_with_tables_it_did_not_create(conn):
     conn.execute(text("create schema emea"))
     conn.execute(text("create table emea.account (id serial)"))

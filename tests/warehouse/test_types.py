@@ -73,6 +73,8 @@ def test_normalized_type_uses_this_modules_spelling(spelled, normal):
         ("varchar(20)", "varchar(10)", "varchar(20)"),
         ("character varying(10)", "text", "text"),
         ("text", "varchar(5)", "text"),
+        ("character varying", "varchar(5)", "varchar"),
+        ("varchar(10)", "character varying", "varchar"),
         ("integer", "bigint", "bigint"),
         ("bigint", "integer", "bigint"),
         ("integer", "numeric(18,2)", "numeric(18,2)"),

@@ -1,0 +1,81 @@
+"""HTTP Basic authentication of a request against a feed's credentials, and the access log.
+
+One query reads the feed (views, read role) and the username's usable credentials; the
+password is checked against each in constant time. Unknown feeds and users cost the same
+scrypt as a wrong password, and every failure is answered alike (401).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, insert
+
+from app.odata.credentials import VerifiedCache, burn_verification
+from app.warehouse.metadata import access_log
+
+log = logging.getLogger(__name__)
+
+_FEED_SQL = """
+select f.views, f.role_name, c.password_hash
+from orgfeed.feeds f
+left join orgfeed.feed_credentials c
+  on c.feed = f.name and c.username = %s and c.revoked_at is null and (c.expires_at is null or c.expires_at > now())
+where f.name = %s
+"""
+
+
+@dataclass(frozen=True)
+class Feed:
+    name: str
+    views: tuple[str, ...]
+    role_name: str | None
+    username: str
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """(username, password) from an `Authorization: Basic ...` header; None when absent or malformed."""
+    if not header:
+        return None
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        username, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return (username, password) if sep else None
+
+
+def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str, password: str) -> Feed | None:
+    """The feed when `username`/`password` is one of its usable credentials; None otherwise."""
+    if len(username) > 63 or len(password) > 1024:
+        burn_verification(password[:1024])
+        return None
+    fairy = engine.raw_connection()
+    try:
+        conn = fairy.driver_connection
+        rows = conn.execute(_FEED_SQL, (username, feed)).fetchall()
+        conn.rollback()
+    finally:
+        fairy.close()
+    hashes = [stored for _, _, stored in rows if stored]
+    if not hashes:
+        burn_verification(password)
+        return None
+    if not any(cache.verify(password, stored) for stored in hashes):
+        return None
+    views, role_name, _ = rows[0]
+    return Feed(feed, tuple(views), role_name, username)
+
+
+def write_access_log(engine: Engine, entry: dict) -> None:
+    """Appends one row to orgfeed.access_log; a failure is logged, never raised into the response."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(access_log).values(**entry))
+    except Exception:  # the response has gone out: losing a log line must not break the server
+        log.exception("could not write the access log entry %r", entry)

@@ -1,0 +1,211 @@
+"""System query options: the raw query string to an `ODataQuery`, and `ODataQuery` to SQL statements.
+
+Options are matched case-insensitively and with or without `$` (OData 4.01 Part 2 §5). The
+query string is decoded here, not by Werkzeug, so a `+` in a timestamp offset survives
+(clients that send `+` for a space still work: only `T..:..+hh:mm` is repaired).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, unquote_plus
+
+from app.odata import BadQuery, NotImplementedFeature
+from app.odata.catalog import EntitySet
+from app.odata.compiler import OrderItem, Params, compile_filter, compile_keyset, compile_order, compile_search, complete_order
+from app.odata.filter import Node, parse_filter
+
+SYSTEM_OPTIONS = frozenset({
+    "select", "filter", "orderby", "top", "skip", "count", "search", "skiptoken", "format",
+    "expand", "apply", "compute", "levels", "index", "schemaversion", "deltatoken", "id",
+})
+UNSUPPORTED_OPTIONS = frozenset({"expand", "apply", "compute", "levels", "index", "deltatoken", "id"})
+MAX_TOP = 2**31 - 1
+_OFFSET_PLUS = re.compile(r"(T\d{2}(?::|%3[Aa])\d{2}(?:(?::|%3[Aa])\d{2}(?:\.\d+)?)?)\+(\d{2}(?::|%3[Aa])\d{2})")
+
+
+@dataclass(frozen=True)
+class ODataQuery:
+    select: tuple[str, ...] | None = None  # property names; None means all
+    filter: Node | None = None
+    search: str | None = None
+    orderby: tuple[tuple[str, bool], ...] = ()  # (property, descending)
+    top: int | None = None
+    skip: int | None = None
+    count: bool = False
+    skiptoken: str | None = None
+    format: str | None = None
+    pairs: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # the raw (encoded) pairs, for nextLink
+
+
+def split_query_string(raw: str) -> list[tuple[str, str, str]]:
+    """(decoded name, decoded value, raw pair) for each `name=value` in a raw query string."""
+    raw = _OFFSET_PLUS.sub(r"\1%2B\2", raw)
+    pairs = []
+    for part in raw.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        try:
+            pairs.append((unquote_plus(name, errors="strict"), unquote_plus(value, errors="strict"), part))
+        except UnicodeDecodeError:
+            raise BadQuery(f"the query option {unquote(name)!r} is not valid UTF-8 once decoded") from None
+    return pairs
+
+
+def parse_query(raw_query_string: str) -> ODataQuery:
+    """The system query options of a request; raises BadQuery (400) or NotImplementedFeature (501)."""
+    options: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    kept: list[tuple[str, str]] = []
+    for name, value, part in split_query_string(raw_query_string):
+        if name.startswith("@"):
+            aliases[name] = value
+            kept.append((name, part))
+            continue
+        key = name.lower().removeprefix("$")
+        if key not in SYSTEM_OPTIONS:
+            if name.startswith("$"):
+                raise BadQuery(f"unknown system query option {name}", target=name)
+            kept.append((name, part))  # a custom query option: ignored, but kept in links
+            continue
+        if key in options:
+            raise BadQuery(f"${key} is given more than once", target=f"${key}")
+        if key in UNSUPPORTED_OPTIONS:
+            raise NotImplementedFeature(f"${key} is not supported by this service", target=f"${key}")
+        options[key] = value
+        if key != "skiptoken":
+            kept.append((key, part))
+    return ODataQuery(
+        select=_parse_select(options["select"]) if "select" in options else None,
+        filter=parse_filter(options["filter"], aliases) if "filter" in options else None,
+        search=_parse_search(options["search"]) if "search" in options else None,
+        orderby=_parse_orderby(options["orderby"]) if "orderby" in options else (),
+        top=_parse_count_value(options, "top"),
+        skip=_parse_count_value(options, "skip"),
+        count=_parse_bool(options, "count"),
+        skiptoken=options.get("skiptoken"),
+        format=options.get("format"),
+        pairs=tuple(kept),
+    )
+
+
+def _parse_select(value: str) -> tuple[str, ...] | None:
+    items = tuple(item.strip() for item in value.split(","))
+    if any(not item for item in items):
+        raise BadQuery("$select: empty item", target="$select")
+    if "*" in items:
+        return None
+    for item in items:
+        if "/" in item or "(" in item:
+            raise NotImplementedFeature(f"$select: {item!r}: paths and nested options are not supported", target="$select")
+    return items
+
+
+def _parse_orderby(value: str) -> tuple[tuple[str, bool], ...]:
+    items = []
+    for part in value.split(","):
+        words = part.split()
+        if not words or len(words) > 2:
+            raise BadQuery(f"$orderby: {part.strip()!r} is not `property [asc|desc]`", target="$orderby")
+        if len(words) == 2 and words[1].lower() not in ("asc", "desc"):
+            raise BadQuery(f"$orderby: expected asc or desc after {words[0]!r}, got {words[1]!r}", target="$orderby")
+        if not re.fullmatch(r"[A-Za-z_]\w*", words[0]):
+            raise NotImplementedFeature(f"$orderby: only property names are supported, not {words[0]!r}", target="$orderby")
+        items.append((words[0], len(words) == 2 and words[1].lower() == "desc"))
+    return tuple(items)
+
+
+def _parse_search(value: str) -> str:
+    """The $search phrase: surrounding double quotes removed, taken literally (Salesforce sends one phrase)."""
+    phrase = value.strip()
+    if len(phrase) >= 2 and phrase[0] == phrase[-1] == '"':
+        phrase = phrase[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if not phrase:
+        raise BadQuery("$search: the search phrase is empty", target="$search")
+    return phrase
+
+
+def _parse_count_value(options: dict[str, str], key: str) -> int | None:
+    if key not in options:
+        return None
+    value = options[key].strip()
+    if not re.fullmatch(r"\d{1,18}", value):
+        raise BadQuery(f"${key} must be a non-negative integer, got {options[key]!r}", target=f"${key}")
+    return min(int(value), MAX_TOP)
+
+
+def _parse_bool(options: dict[str, str], key: str) -> bool:
+    value = options.get(key, "false").strip().lower()
+    if value not in ("true", "false"):
+        raise BadQuery(f"${key} must be true or false, got {options[key]!r}", target=f"${key}")
+    return value == "true"
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to run for one collection request: the page statement, the count statement, the order."""
+
+    columns: tuple  # catalog.Column, in payload order
+    page: Statement
+    count: Statement | None
+    order: tuple[OrderItem, ...]
+    limit: int  # rows to return on this page (the statement fetches one more to see if another page follows)
+
+
+def selected_columns(entity_set: EntitySet, select: tuple[str, ...] | None) -> tuple:
+    """The columns to return: all, or the selected ones plus the key, in the view's order."""
+    if select is None:
+        return entity_set.columns
+    wanted = {entity_set.column(name, target="$select").name for name in select} | {entity_set.key.name}
+    return tuple(column for column in entity_set.columns if column.name in wanted)
+
+
+def conditions(query: ODataQuery, entity_set: EntitySet, params: Params) -> list[str]:
+    """The WHERE conditions of $filter and $search."""
+    where = []
+    if query.filter is not None:
+        where.append(compile_filter(query.filter, entity_set, params))
+    if query.search is not None:
+        where.append(compile_search(query.search, entity_set, params))
+    return where
+
+
+def order_items(query: ODataQuery, entity_set: EntitySet) -> tuple[OrderItem, ...]:
+    items = tuple(OrderItem(entity_set.column(name, target="$orderby"), descending) for name, descending in query.orderby)
+    return complete_order(entity_set, items)
+
+
+def count_statement(query: ODataQuery, entity_set: EntitySet) -> Statement:
+    """`select count(*)` over the filtered set ($top and $skip ignored, as @odata.count requires)."""
+    params = Params()
+    where = conditions(query, entity_set, params)
+    sql = f"select count(*) from {entity_set.sql_name}" + (f" where {' and '.join(where)}" if where else "")
+    return Statement(sql, params.values)
+
+
+def page_statement(query: ODataQuery, entity_set: EntitySet, columns: tuple, order: tuple[OrderItem, ...],
+                   *, limit: int, after: list[Any] | None, offset: int) -> Statement:
+    """One page: `limit + 1` rows after the keyset `after` (or from `offset` when there is none)."""
+    params = Params()
+    where = conditions(query, entity_set, params)
+    if after is not None:
+        where.append(compile_keyset(order, after, params))
+    select_list = ", ".join(column.sql for column in columns)
+    # The sort values ride along after the payload columns so the next skiptoken can be built.
+    sort_list = ", ".join(item.column.sql for item in order)
+    sql = f"select {select_list}, {sort_list} from {entity_set.sql_name}"
+    if where:
+        sql += f" where {' and '.join(where)}"
+    sql += f" order by {compile_order(order)} limit {int(limit) + 1}"
+    if offset:
+        sql += f" offset {int(offset)}"
+    return Statement(sql, params.values)

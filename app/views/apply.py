@@ -1,0 +1,86 @@
+"""Applying generated view files to the database: every file in one transaction, all or nothing."""
+
+from __future__ import annotations
+
+import psycopg
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from app.config import Settings
+from app.views import ViewError
+from app.views.render import VIEW_SCHEMA
+from app.warehouse.identifiers import sql_identifier
+
+COLLISIONS_SHOWN = 5
+
+
+def apply_views(engine: Engine, files: dict[str, str], settings: Settings) -> list[str]:
+    """Applies every file (name -> SQL) in one transaction and returns the view names applied.
+
+    When `create or replace view` cannot express a change (a column dropped, renamed or retyped),
+    the view is dropped and created again in the same transaction. Ids colliding across orgs
+    roll everything back with a ViewError naming them.
+    """
+    strategies = {view.name: view.id_strategy for view in settings.views}
+    applied = []
+    with engine.begin() as conn:
+        for name in sorted(files):
+            view = name.removesuffix(".sql")
+            _apply_file(conn, view, files[name])
+            applied.append(view)
+        for view in applied:
+            _refuse_collisions(conn, view, strategies.get(view, "sfid"))
+    return applied
+
+
+def _apply_file(conn: Connection, view: str, sql: str) -> None:
+    savepoint = conn.begin_nested()
+    try:
+        conn.exec_driver_sql(sql)
+        savepoint.commit()
+        return
+    except DBAPIError as error:
+        savepoint.rollback()
+        if not isinstance(error.orig, psycopg.errors.InvalidTableDefinition):
+            raise ViewError(f"view {view}: applying sql/views/{view}.sql failed: {_first_line(error)}") from error
+    # 42P16: create or replace cannot drop, rename or retype a column; drop the view and create it anew.
+    try:
+        conn.exec_driver_sql(f"drop view if exists {VIEW_SCHEMA}.{sql_identifier(view)}")
+    except DBAPIError as error:
+        raise ViewError(f"view {view}: its columns changed, so it must be dropped and created again, but other "
+                        f"objects depend on it: {_first_line(error)}. Drop or change them first.") from error
+    conn.exec_driver_sql(sql)
+
+
+def _refuse_collisions(conn: Connection, view: str, strategy: str) -> None:
+    rows = conn.execute(text(
+        f"select id, string_agg(geo, ', ' order by geo) from {VIEW_SCHEMA}.{sql_identifier(view)} "
+        f"group by id having count(*) > 1 order by id limit {COLLISIONS_SHOWN + 1}")).all()
+    if rows:
+        shown = "; ".join(f"{record_id} (in {geos})" for record_id, geos in rows[:COLLISIONS_SHOWN])
+        more = " and more" if len(rows) > COLLISIONS_SHOWN else ""
+        hint = ('set id_strategy = "geo_prefixed" on the view so each id carries its geo'
+                if strategy == "sfid" else "the geo values of its orgs must differ")
+        raise ViewError(f"view {view}: ids collide across orgs (a sandbox copied from production?): {shown}{more}. "
+                        f"Nothing was applied: {hint}.")
+
+
+def refresh_materialized_views(engine: Engine, settings: Settings) -> list[str]:
+    """Refreshes every materialized view concurrently (readers keep the old rows until it finishes)."""
+    refreshed = []
+    for view in settings.views:
+        if not view.materialized:
+            continue
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            exists = conn.execute(text("select 1 from pg_matviews where schemaname = :s and matviewname = :v"),
+                                  {"s": VIEW_SCHEMA, "v": view.name}).first()
+            if exists:
+                conn.exec_driver_sql(f"refresh materialized view concurrently {VIEW_SCHEMA}.{sql_identifier(view.name)}")
+                refreshed.append(view.name)
+    return refreshed
+
+
+def _first_line(error: DBAPIError) -> str:
+    return str(error.orig).splitlines()[0] if error.orig else str(error).splitlines()[0]
