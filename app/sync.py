@@ -336,7 +336,7 @@ class _Run:
                 self.on_event(SyncEvent("rows", org.name, sobject, rows=loaded, total=total))
                 if self.stop.is_set():
                     raise _Interrupted()
-            swap_shadow(conn, org.name, sobject)
+            swap_shadow(conn, org.name, sobject, hard_delete=org.delete_mode == "hard")
             save_mapping_state(conn, org.name, sobject, watermark=newest, last_full_sync_at=datetime.now(UTC),
                                last_reconcile_at=datetime.now(UTC))
         report.upserted = loaded

@@ -8,8 +8,11 @@ transaction on a shared migrated database and rolls it back.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -20,6 +23,16 @@ from sqlalchemy import Connection
 from app.warehouse.database import create_database_engine
 from app.warehouse.embedded import start_embedded_server, stop_embedded_server
 from app.warehouse.migrate import upgrade_database
+
+
+def embedded_data_dir() -> Path:
+    """A data directory for an embedded server outside pytest's tmp tree.
+
+    As root the server runs as another user, so its data directory's parents are opened up for
+    it; every new pytest session resets /tmp/pytest-of-<user> to 0700, which would cut a running
+    server off from its data.
+    """
+    return Path(tempfile.mkdtemp(prefix="orgfeed-embedded-")) / "data"
 
 
 def database_url_for(server_url: str, name: str) -> str:
@@ -47,16 +60,17 @@ def unique_name(prefix: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """An admin URL on a server where tests may create and drop databases."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield url
         return
-    data_dir = tmp_path_factory.mktemp("embedded-postgres") / "data"
+    data_dir = embedded_data_dir()
     orgfeed_url = start_embedded_server(data_dir)
     yield database_url_for(orgfeed_url, "postgres")
     stop_embedded_server(data_dir)
+    shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

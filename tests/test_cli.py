@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,8 @@ from click.testing import CliRunner
 
 from app.cli import cli
 from app.warehouse.migrate import head_revision
+
+from .conftest import embedded_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,21 +89,23 @@ def test_config_check_summarises_a_valid_configuration(tmp_path):
 
 
 @pytest.mark.slow
-def test_embedded_default_through_the_console_script(tmp_path):
+def test_embedded_default_through_the_console_script():
+    data_dir = embedded_data_dir()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ORGFEED_CONFIG")}
-    env["ORGFEED_DATA_DIR"] = str(tmp_path / "pg")
+    env["ORGFEED_DATA_DIR"] = str(data_dir)
     orgfeed = [sys.executable, "-m", "app"]
     try:
         upgrade = subprocess.run([*orgfeed, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
         assert (upgrade.returncode, upgrade.stderr) == (0, "")
         url = subprocess.run([*orgfeed, "db", "url"], env=env, capture_output=True, text=True, timeout=60)
         assert url.returncode == 0
-        assert url.stdout.strip() == f"postgresql://postgres:@/orgfeed?host={tmp_path / 'pg'}"
+        assert url.stdout.strip() == f"postgresql://postgres:@/orgfeed?host={data_dir}"
         with psycopg.connect(url.stdout.strip()) as conn:
             assert conn.execute("select version_num from orgfeed.alembic_version").fetchall() == [(head_revision(),)]
     finally:
         stop = subprocess.run([*orgfeed, "db", "stop"], env=env, capture_output=True, text=True, timeout=60)
-    assert stop.stdout == f"stopped the embedded PostgreSQL in {tmp_path / 'pg'}\n"
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+    assert stop.stdout == f"stopped the embedded PostgreSQL in {data_dir}\n"
 
 
 def test_python_dash_m_app_lists_the_commands():

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from app.emulator.columns import (Column, ConstantColumn, MinuteColumn, ReferenceColumn,
-                                  TableColumn, TemplateColumn, random_picks, spread)
+from app.emulator.columns import (TABLE_SIZE, Column, ConstantColumn, CsvGroup, MinuteColumn,
+                                  ReferenceColumn, TableColumn, TemplateColumn, random_picks, spread)
 from app.emulator.schema import SchemaVersion, SObjectType
 from app.emulator.table import Table
 
@@ -129,6 +130,7 @@ def seed_table(spec: ObjectSpec, rows: int, context: SeedContext) -> Table:
             picks[label] = random_picks(f"{context.seed}/{context.org}/{name}/{label}", rows)
         return picks[label]
 
+    groups = _prepare_groups(spec, rows, picks, f"{context.seed}/{context.org}/{name}")
     columns: dict[str, Column] = {}
     created = MinuteColumn(context.as_of - timedelta(minutes=CREATED_BEFORE_AS_OF_MINUTES),
                            CREATED_SPAN_MINUTES, rows)
@@ -145,8 +147,50 @@ def seed_table(spec: ObjectSpec, rows: int, context: SeedContext) -> Table:
             continue
         columns[field.name] = _column(field.name, field.type, generator, stream, tables,
                                       created, modified, context)
+    csv_groups = [CsvGroup(fields, [columns[f] for f in fields], base, perms)  # type: ignore[misc]
+                  for fields, base, perms in groups]
     return Table(SchemaVersion(spec.sobject, context.as_of), columns, rows,
-                 context.id_templates[name])
+                 context.id_templates[name], csv_groups)
+
+
+TABLE_GENERATORS = (Choice, Dates, Numbers, Times)
+
+
+def _prepare_groups(spec: ObjectSpec, rows: int, picks: dict[str, object],
+                    prefix: str) -> list[tuple[list[str], array, list[array]]]:
+    """Find runs of adjacent table-drawn fields and give their members picks derived from one group pick.
+
+    Compound and base64 fields never appear in Bulk results, so they do not break a run.
+    Pre-filling `picks` makes every column and template built afterwards use the derived picks.
+    """
+    runs: list[list[str]] = []
+    current: list[str] = []
+    for field in spec.sobject.fields:
+        if field.is_compound or field.type == "base64":
+            continue
+        if isinstance(spec.generators.get(field.name), TABLE_GENERATORS):
+            current.append(field.name)
+        else:
+            runs.append(current)
+            current = []
+    runs.append(current)
+    groups = []
+    for run in (r for r in runs if len(r) >= 2 and rows):
+        labels = [_stream_label(name, spec.generators[name]) for name in run]
+        if any(label in picks for label in labels):
+            continue   # a pick stream shared with an earlier group: leave this run ungrouped
+        base = random_picks(f"{prefix}/group/{run[0]}", rows)
+        perms: dict[str, array] = {}
+        for label in labels:
+            if label not in perms:
+                perms[label] = random_picks(f"{prefix}/perm/{label}", TABLE_SIZE)
+                picks[label] = array("H", map(perms[label].__getitem__, base))
+        groups.append((run, base, [perms[label] for label in labels]))
+    return groups
+
+
+def _stream_label(name: str, generator: Generator) -> str:
+    return (generator.stream if isinstance(generator, Choice) else None) or name
 
 
 def _column(name, field_type, generator, stream, tables, created, modified, context) -> Column:

@@ -16,7 +16,7 @@ from itertools import accumulate, repeat
 from operator import add
 from typing import NamedTuple
 
-from app.emulator.columns import Column, ConstantColumn, TemplateColumn
+from app.emulator.columns import Column, ConstantColumn, CsvGroup, TemplateColumn
 from app.emulator.formats import csv_cell, json_value
 from app.emulator.ids import record_number
 from app.emulator.schema import SchemaVersion, SObjectType
@@ -94,13 +94,14 @@ class Table:
     """The records of one object in one org."""
 
     def __init__(self, schema: SchemaVersion, columns: dict[str, Column], seeded: int,
-                 id_template: str) -> None:
+                 id_template: str, groups: Sequence[CsvGroup] = ()) -> None:
         self.schema = schema
         self.columns = dict(columns)
         self.columns["Id"] = TemplateColumn(id_template)
         self.seeded = seeded
         self.size = seeded
         self.id_template = id_template
+        self.groups = {group.fields[0]: group for group in groups}
         self.overrides: dict[int, dict[str, object]] = {}
         self.recycle_bin: dict[int, datetime] = {}
         self.purged: set[int] = set()
@@ -268,11 +269,13 @@ class Table:
             cut = _first_at_least(rows, self.seeded)
             seeded, extra = rows[:cut], rows[cut:]
         cells: dict[int, list[str]] = {}
-        for name in fields:   # one column may serve several fields (LastModifiedDate, SystemModstamp)
-            column = self.columns[name]
-            if id(column) not in cells:
-                cells[id(column)] = list(column.csv_cells(seeded))
-        lines = list(map(",".join, zip(*(cells[id(self.columns[name])] for name in fields))))
+        order: list[int] = []
+        for source in self._csv_sources(fields):
+            # one column may serve several fields (LastModifiedDate, SystemModstamp)
+            if id(source) not in cells:
+                cells[id(source)] = list(source.csv_cells(seeded))
+            order.append(id(source))
+        lines = list(map(",".join, zip(*(cells[key] for key in order))))
         if len(fields) == 0:
             lines = [""] * len(seeded)
         if self.overrides:
@@ -282,6 +285,22 @@ class Table:
                     lines[position] = self._csv_line(row, fields, types)
         lines.extend(self._csv_line(row, fields, types) for row in extra)
         return lines
+
+    def _csv_sources(self, fields: Sequence[str]) -> list[Column | CsvGroup]:
+        """Return what renders `fields`: whole groups where the projection has all their members in order."""
+        sources: list[Column | CsvGroup] = []
+        position = 0
+        while position < len(fields):
+            group = self.groups.get(fields[position])
+            size = len(group.fields) if group else 0
+            if group and tuple(fields[position:position + size]) == group.fields and all(
+                    self.columns[name] is member for name, member in zip(group.fields, group.members)):
+                sources.append(group)
+                position += size
+            else:
+                sources.append(self.columns[fields[position]])
+                position += 1
+        return sources
 
     def _csv_line(self, row: int, fields: Sequence[str], types: Sequence[str]) -> str:
         return ",".join(csv_cell(kind, self.value(row, name)) for name, kind in zip(fields, types))

@@ -10,7 +10,7 @@ IEEE754Compatible=true), dates `YYYY-MM-DD`, timestamps in UTC with `Z`, binary 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import orjson
 from psycopg.adapt import Loader
@@ -75,8 +75,10 @@ def encode_entity(context: str, columns: Sequence[Column], row: Sequence) -> byt
     return orjson.dumps(entity, option=JSON_OPTIONS)
 
 
-def iter_collection(head: dict, columns: Sequence[Column], rows: Iterable[Sequence], tail: dict) -> Iterator[bytes]:
-    """A collection payload in chunks: `head` members, `"value": [...]`, then `tail` members (e.g. nextLink)."""
+def iter_collection(head: dict, columns: Sequence[Column], rows: Iterable[Sequence],
+                    tail: Callable[[], dict]) -> Iterator[bytes]:
+    """A collection payload in chunks: `head` members, `"value": [...]`, then the members `tail()` returns
+    once the rows are out (a nextLink may follow the collection it annotates: OData JSON Format §4.5)."""
     names = [column.property for column in columns]
     opening = orjson.dumps(head, option=JSON_OPTIONS)[:-1]
     yield opening + (b',"value":[' if head else b'"value":[')
@@ -89,5 +91,5 @@ def iter_collection(head: dict, columns: Sequence[Column], rows: Iterable[Sequen
             first, chunk = False, []
     if chunk:
         yield (b"" if first else b",") + orjson.dumps(chunk, option=JSON_OPTIONS)[1:-1]
-    closing = orjson.dumps(tail, option=JSON_OPTIONS)
-    yield b"]" + (b"," + closing[1:] if tail else b"}")
+    members = tail()
+    yield b"]" + (b"," + orjson.dumps(members, option=JSON_OPTIONS)[1:] if members else b"}")

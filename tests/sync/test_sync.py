@@ -298,3 +298,15 @@ def test_an_object_failing_does_not_stop_the_others(emulator, engine, database_u
         ("amer", "Account", "succeeded"), ("emea", "Account", "succeeded"),
         ("amer", "Contact", "failed"), ("emea", "Contact", "failed")}
     assert report.objects[0].status == "succeeded" or report.objects[1].status == "succeeded"
+
+
+def test_a_full_reload_in_hard_delete_mode_keeps_no_deleted_rows(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account",))
+    settings = replace(settings, orgs=tuple(replace(org, delete_mode="hard") for org in settings.orgs))
+    doomed = emulator.ids("amer", "Account")[:3]
+    emulator.delete("amer", "Account", doomed)   # in the recycle bin: queryAll still returns them
+    assert sync(settings, engine, orgs=("amer",), full=True).ok
+    with engine.connect() as conn:
+        kept = conn.execute(text("select count(*) from amer.account where sfid = any(:ids)"), {"ids": doomed}).scalar()
+        live = conn.execute(text("select count(*) from amer.account")).scalar()
+    assert kept == 0 and live == len(emulator.ids("amer", "Account"))

@@ -240,3 +240,22 @@ def test_render_is_deterministic_and_stale_files_are_named(engine, tmp_path):
     (directory / "contacts.sql").write_text(first["contacts.sql"].replace("lastname", "surname", 1))
     (directory / "old_view.sql").write_text("-- a view no longer configured\n")
     assert stale_files(directory, first) == ["contacts.sql", "old_view.sql"]
+
+
+def test_a_materialized_view_is_refreshed_concurrently_after_each_sync(engine):
+    from app.views.lifecycle import update_views_after_sync
+
+    with engine.begin() as conn:
+        make_org_tables(conn, "amer", 20, prefix="A")
+    view = replace(CONTACT_VIEW, materialized=True)
+    settings = settings_for([org("amer")], [view])
+    apply(engine, settings)
+    with engine.begin() as conn:
+        conn.execute(text("update amer.contact set lastname = 'Changed' where sfid = '003A000000000001'"))
+        assert conn.execute(text("select lastname from contacts where id = '003A000000000001'")).scalar() == "Name1"
+    outcome = update_views_after_sync(engine, settings)
+    assert outcome.refreshed == ("contacts",)
+    with engine.connect() as conn:
+        assert conn.execute(text("select lastname from contacts where id = '003A000000000001'")).scalar() == "Changed"
+        kind = conn.execute(text("select count(*) from pg_matviews where matviewname = 'contacts'")).scalar()
+    assert kind == 1

@@ -1,12 +1,16 @@
+import shutil
+
 import psycopg
 import pytest
 
 from app.warehouse.embedded import start_embedded_server, stop_embedded_server
 
+from ..conftest import embedded_data_dir
+
 
 @pytest.mark.slow
-def test_embedded_server_keeps_its_data_across_a_restart(tmp_path):
-    data_dir = tmp_path / "pg"
+def test_embedded_server_keeps_its_data_across_a_restart():
+    data_dir = embedded_data_dir()
     url = start_embedded_server(data_dir)
     try:
         assert url.startswith("postgresql://postgres:@/orgfeed?host=")
@@ -20,6 +24,7 @@ def test_embedded_server_keeps_its_data_across_a_restart(tmp_path):
             assert conn.execute("select value from kept").fetchall() == [("still here",)]
     finally:
         stop_embedded_server(data_dir)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
 def test_stopping_a_server_that_never_started_reports_false(tmp_path):

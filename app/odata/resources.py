@@ -1,0 +1,278 @@
+"""The feed's resources: service document, $metadata, collections, /$count, entities by key, properties.
+
+Each function takes what the route parsed (a `Call`) and returns a Flask Response; the SQL comes
+from `query` and `compiler`, the bytes from `payload` and `csdl`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from flask import Response
+from sqlalchemy import Engine
+
+from app.odata import BadQuery, NotFound
+from app.odata.auth import Feed
+from app.odata.catalog import EntitySet, find_entity_set, read_entity_sets
+from app.odata.csdl import render_csdl_json, render_csdl_xml, render_service_document
+from app.odata.filter import Compare, Literal, Property, parse_expression
+from app.odata.paging import MAX_PAGE_SIZE, Position, decode_skiptoken, encode_skiptoken, next_link
+from app.odata.payload import JSON_OPTIONS, encode_entity, iter_collection, register_loaders
+from app.odata.query import ODataQuery, count_statement, order_items, page_statement, parse_query, selected_columns
+from app.odata.session import ReadSession
+
+JSON_TYPE = "application/json;odata.metadata=minimal"
+
+
+@dataclass
+class Call:
+    """One authenticated request, as the route parsed it."""
+
+    feed: Feed
+    service_root: str  # absolute, ending in /
+    base_url: str  # the request URL without its query string
+    query_string: str
+    started: float
+    ieee754: bool = False
+    page_size: int | None = None  # from Prefer: odata.maxpagesize
+    log: dict = field(default_factory=dict)  # access-log fields filled in as the request proceeds
+
+
+class Catalog:
+    """Entity sets per list of views, re-read from the database at most every `ttl` seconds."""
+
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self._cache: dict[tuple[str, ...], tuple[float, tuple[EntitySet, ...]]] = {}
+
+    def entity_sets(self, session: ReadSession, views: tuple[str, ...]) -> tuple[EntitySet, ...]:
+        now = time.monotonic()
+        cached = self._cache.get(views)
+        if cached and cached[0] > now:
+            return cached[1]
+        with session.cursor() as cursor:
+            sets = read_entity_sets(cursor.connection, views)
+        self._cache[views] = (now + self.ttl, sets)
+        return sets
+
+
+class ClosingBody:
+    """A response body that runs `on_close` once when the server closes it (even if it was never iterated)."""
+
+    def __init__(self, chunks: Iterable[bytes], on_close: Callable[[], None]):
+        self._chunks = chunks
+        self._on_close: Callable[[], None] | None = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._chunks)
+
+    def close(self) -> None:
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            on_close()
+
+
+def json_response(body: bytes, *, ieee754: bool = False, status: int = 200) -> Response:
+    return Response(body, status=status, content_type=JSON_TYPE + (";IEEE754Compatible=true" if ieee754 else ""))
+
+
+def open_session(engine: Engine, call: Call) -> ReadSession:
+    return ReadSession(engine, call.feed.role_name, started=call.started)
+
+
+def service_document(engine: Engine, catalog: Catalog, call: Call) -> Response:
+    session = open_session(engine, call)
+    try:
+        sets = catalog.entity_sets(session, call.feed.views)
+    finally:
+        session.close()
+    return json_response(orjson.dumps(render_service_document(sets, call.service_root)))
+
+
+def metadata_document(engine: Engine, catalog: Catalog, call: Call, *, as_json: bool) -> Response:
+    session = open_session(engine, call)
+    try:
+        sets = catalog.entity_sets(session, call.feed.views)
+    finally:
+        session.close()
+    if as_json:
+        return Response(orjson.dumps(render_csdl_json(sets)), content_type="application/json")
+    return Response(render_csdl_xml(sets), content_type="application/xml")
+
+
+@dataclass(frozen=True)
+class ResourcePath:
+    entity_set: str
+    key: str | None = None  # the text between the parentheses
+    segments: tuple[str, ...] = ()  # after the set or entity: ("$count",), ("Name",), ("Name", "$value")
+
+
+def parse_resource_path(path: str) -> ResourcePath:
+    """`Set`, `Set/$count`, `Set('k')`, `Set(id='k')/Name/$value` split into its parts; BadQuery when malformed."""
+    match = re.match(r"([^/(]+)", path)
+    if not match:
+        raise NotFound(f"no resource at {path!r}")
+    name, position, key = match.group(1), match.end(), None
+    if position < len(path) and path[position] == "(":
+        position += 1
+        start, quoted = position, False
+        while position < len(path) and (quoted or path[position] != ")"):
+            if path[position] == "'":
+                quoted = not quoted
+            position += 1
+        if position >= len(path):
+            raise BadQuery(f"the key in {path!r} has no closing parenthesis")
+        key, position = path[start:position], position + 1
+    rest = path[position:]
+    if rest and not rest.startswith("/"):
+        raise BadQuery(f"unexpected {rest!r} after {path[:position]!r}")
+    segments = tuple(segment for segment in rest.split("/") if segment)
+    return ResourcePath(name, key, segments)
+
+
+def resource(engine: Engine, catalog: Catalog, call: Call, path: ResourcePath) -> Response:
+    """Dispatches a path under the service root to the collection, /$count, entity or property handler."""
+    query = parse_query(call.query_string)
+    session = open_session(engine, call)
+    try:
+        entity_set = find_entity_set(catalog.entity_sets(session, call.feed.views), path.entity_set)
+        if entity_set is None:
+            raise NotFound(f"the feed {call.feed.name!r} has no entity set {path.entity_set!r}")
+        call.log["entity_set"] = entity_set.name
+        if path.key is None:
+            if path.segments == ("$count",):
+                return _count(session, entity_set, query, call)
+            if path.segments:
+                raise BadQuery(f"{entity_set.name}/{'/'.join(path.segments)}: only /$count may follow an entity set")
+            response = _collection(session, entity_set, query, call)
+            session = None  # the streamed body closes it
+            return response
+        return _entity(session, entity_set, query, call, path)
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _count(session: ReadSession, entity_set: EntitySet, query: ODataQuery, call: Call) -> Response:
+    statement = count_statement(query, entity_set)
+    with session.cursor() as cursor:
+        total = cursor.execute(statement.sql, statement.params).fetchone()[0]
+    call.log["rows"] = 1
+    return Response(str(total), content_type="text/plain")
+
+
+def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, call: Call) -> Response:
+    try:
+        columns = selected_columns(entity_set, query.select)
+        order = order_items(query, entity_set)
+        position = decode_skiptoken(query.skiptoken) if query.skiptoken else None
+        delivered = position.delivered if position else 0
+        remaining = None if query.top is None else max(query.top - delivered, 0)
+        page_size = call.page_size or MAX_PAGE_SIZE
+        limit = page_size if remaining is None else min(page_size, remaining)
+        head: dict[str, Any] = {"@odata.context": _context(call, entity_set, query)}
+        if query.count:
+            statement = count_statement(query, entity_set)
+            with session.cursor() as cursor:
+                head["@odata.count"] = cursor.execute(statement.sql, statement.params).fetchone()[0]
+        statement = page_statement(query, entity_set, columns, order, limit=limit,
+                                   after=position.last if position else None,
+                                   offset=(query.skip or 0) if position is None else 0)
+        cursor = session.cursor()
+        register_loaders(cursor, ieee754=call.ieee754)
+        if limit > 0:
+            cursor.execute(statement.sql, statement.params)
+            more = cursor.rowcount > limit and (remaining is None or limit < remaining)
+        else:
+            more = False
+    except BaseException:
+        session.close()
+        raise
+    state = {"last": None, "rows": 0}
+
+    def rows():
+        if limit == 0:
+            return
+        for row in cursor:
+            if state["rows"] >= limit:
+                break
+            state["rows"] += 1
+            state["last"] = row
+            yield row
+
+    def tail() -> dict:
+        if not more or state["last"] is None:
+            return {}
+        token = encode_skiptoken(Position(list(state["last"][len(columns):]), delivered + state["rows"]))
+        return {"@odata.nextLink": next_link(call.base_url, query.pairs, token)}
+
+    def finish() -> None:
+        call.log["rows"] = state["rows"]
+        cursor.close()
+        session.close()
+
+    response = Response(ClosingBody(iter_collection(head, columns, rows(), tail), finish),
+                        content_type=JSON_TYPE + (";IEEE754Compatible=true" if call.ieee754 else ""))
+    if call.page_size:
+        response.headers["Preference-Applied"] = f"odata.maxpagesize={call.page_size}"
+    return response
+
+
+def _context(call: Call, entity_set: EntitySet, query: ODataQuery) -> str:
+    if query.select is None:
+        return f"{call.service_root}$metadata#{entity_set.name}"
+    names = [entity_set.column(name, target="$select").property for name in query.select]
+    return f"{call.service_root}$metadata#{entity_set.name}({','.join(names)})"
+
+
+def key_value(entity_set: EntitySet, text: str) -> Any:
+    """The key value in `Set(<text>)`: `'abc'`, `id='abc'` or a number."""
+    node = parse_expression(text, target="key")
+    if isinstance(node, Compare) and node.op == "eq" and isinstance(node.left, Property):
+        entity_set.column(node.left.name, target="key")
+        if entity_set.column(node.left.name, target="key").name != entity_set.key.name:
+            raise BadQuery(f"key: {node.left.name!r} is not the key of {entity_set.name}", target="key")
+        node = node.right
+    if not isinstance(node, Literal) or node.value is None:
+        raise BadQuery(f"key: expected a literal like ('abc'), got {text!r}", target="key")
+    value = node.value
+    if entity_set.key.kind == "string" and not isinstance(value, str):
+        value = str(value)
+    return value
+
+
+def _entity(session: ReadSession, entity_set: EntitySet, query: ODataQuery, call: Call, path: ResourcePath) -> Response:
+    value = key_value(entity_set, path.key or "")
+    columns = selected_columns(entity_set, query.select)
+    if path.segments:
+        if path.segments[0] in ("$count", "$value") or len(path.segments) > 2 or (
+                len(path.segments) == 2 and path.segments[1] != "$value"):
+            raise BadQuery(f"unsupported path after the key: /{'/'.join(path.segments)}")
+        columns = (entity_set.column(path.segments[0], target="path"),)
+    sql = (f"select {', '.join(column.sql for column in columns)} from {entity_set.sql_name} "
+           f"where {entity_set.key.sql} = %(key)s limit 1")
+    with session.cursor() as cursor:
+        register_loaders(cursor, ieee754=call.ieee754)
+        row = cursor.execute(sql, {"key": value}).fetchone()
+    if row is None:
+        raise NotFound(f"{entity_set.name} has no entity with key {path.key}")
+    call.log["rows"] = 1
+    key_literal = "'" + str(value).replace("'", "''") + "'" if isinstance(value, str) else str(value)
+    if not path.segments:
+        context = f"{call.service_root}$metadata#{entity_set.name}/$entity"
+        return json_response(encode_entity(context, columns, row), ieee754=call.ieee754)
+    column = columns[0]
+    if len(path.segments) == 2:
+        if row[0] is None:
+            return Response(status=204)
+        raw = row[0]
+        text = raw if isinstance(raw, str) else orjson.dumps(raw, option=JSON_OPTIONS).decode().strip('"')
+        return Response(text, content_type="text/plain; charset=utf-8")
+    context = f"{call.service_root}$metadata#{entity_set.name}({key_literal})/{column.property}"
+    return json_response(orjson.dumps({"@odata.context": context, "value": row[0]}, option=JSON_OPTIONS),
+                         ieee754=call.ieee754)
