@@ -242,6 +242,90 @@ def views_check() -> None:
     click.echo("every view file is current")
 
 
+@cli.group(cls=_Commands)
+def feeds() -> None:
+    """OData feeds: service roots /odata/v4/<NAME>/ exposing chosen views, each with its own credentials."""
+
+
+DEFAULT_BASE_URL = "http://localhost:8000"
+
+
+@feeds.command("create")
+@click.argument("name")
+@click.option("--views", "views", help="Comma-separated views (default: the views of [[feeds]] NAME in orgfeed.toml).")
+@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Where the web process is reachable.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def feeds_create(name: str, views: str | None, base_url: str, as_json: bool) -> None:
+    """Create feed NAME (or update its views and grants) with a read-only database role and a credential."""
+    from app.odata.commands import run_feeds_create
+
+    settings = load_settings(resolve_secrets=False)
+    run_feeds_create(settings, open_database(settings), name, views, base_url=base_url, as_json=as_json)
+
+
+@feeds.command("list")
+@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Where the web process is reachable.")
+@click.option("--json", "as_json", is_flag=True, help="Print the feeds as one JSON document.")
+def feeds_list(base_url: str, as_json: bool) -> None:
+    """Every feed: views, protection (read role or read-only transactions), usable credentials, service URL."""
+    from app.odata.commands import run_feeds_list
+
+    settings = load_settings(resolve_secrets=False)
+    run_feeds_list(open_database(settings), base_url=base_url, as_json=as_json)
+
+
+@cli.group(cls=_Commands)
+def credentials() -> None:
+    """A feed's HTTP Basic credentials: show, reset (the old password works 10 more minutes), revoke."""
+
+
+@credentials.command("show")
+@click.argument("feed")
+@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Where the web process is reachable.")
+@click.option("--json", "as_json", is_flag=True, help="Print user, password (null: stored hashed) and service URL as JSON.")
+def credentials_show(feed: str, base_url: str, as_json: bool) -> None:
+    """Show FEED's username and service URL (passwords are stored hashed: reset to get a new one)."""
+    from app.odata.commands import run_credentials
+
+    settings = load_settings(resolve_secrets=False)
+    run_credentials(open_database(settings), "show", feed, base_url=base_url, as_json=as_json)
+
+
+@credentials.command("reset")
+@click.argument("feed")
+@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Where the web process is reachable.")
+@click.option("--json", "as_json", is_flag=True, help="Print user, password and service URL as JSON.")
+def credentials_reset(feed: str, base_url: str, as_json: bool) -> None:
+    """Give FEED a new password; the previous one keeps working for 10 minutes."""
+    from app.odata.commands import run_credentials
+
+    settings = load_settings(resolve_secrets=False)
+    run_credentials(open_database(settings), "reset", feed, base_url=base_url, as_json=as_json)
+
+
+@credentials.command("revoke")
+@click.argument("feed")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def credentials_revoke(feed: str, as_json: bool) -> None:
+    """End every credential of FEED now (then `credentials reset` issues a new one)."""
+    from app.odata.commands import run_credentials
+
+    settings = load_settings(resolve_secrets=False)
+    run_credentials(open_database(settings), "revoke", feed, base_url=DEFAULT_BASE_URL, as_json=as_json)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the OData feeds (development server; production runs gunicorn from the Procfile)."""
+    from app.odata.serve import serve as serve_feeds
+
+    settings = load_settings(resolve_secrets=False)
+    open_database(settings).dispose()
+    serve_feeds(settings, host=host, port=port)
+
+
 def main() -> None:
     """The console script's entry point."""
     cli(prog_name="orgfeed")

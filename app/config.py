@@ -171,6 +171,8 @@ def load_settings(
     environ = os.environ if environ is None else environ
     config_path = Path(path or environ.get("ORGFEED_CONFIG") or DEFAULT_CONFIG_PATH)
     problems: list[str] = []
+    # Variables from a .env beside the config fill in what the environment lacks (as `heroku local` does).
+    environ = {**read_dotenv(config_path.parent / ".env", problems), **environ}
     try:
         database = load_database_settings(environ)
     except ConfigError as error:
@@ -200,6 +202,31 @@ def load_settings(
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def read_dotenv(path: Path, problems: list[str]) -> dict[str, str]:
+    """KEY=value lines of a .env file (comments, blank lines, `export` and quotes allowed); {} when absent."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        problems.append(f"{path}: cannot be read: {error.strerror}")
+        return {}
+    values = {}
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+            problems.append(f"{path}: line {number}: expected KEY=value, got {line[:40]!r}")
+            continue
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
 
 
 def require_admin_password(settings: Settings) -> str:

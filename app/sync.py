@@ -215,7 +215,7 @@ class _Run:
             report.status = "interrupted"
             return report
         started = datetime.now(UTC)
-        calls_before = client.api_calls
+        calls_before = client.calls_in_this_thread()
         self.on_event(SyncEvent("start", org.name, mapping.object))
         run_object_started = False
         with self.engine.connect() as lock_conn:
@@ -240,7 +240,7 @@ class _Run:
                 report.status, report.message = "failed", str(error)
                 self.log(org.name, mapping.object, "Sync", "Failed", str(error), error_code=getattr(error, "error_code", None))
             finally:
-                report.api_calls = client.api_calls - calls_before
+                report.api_calls = client.calls_in_this_thread() - calls_before
                 report.seconds = (datetime.now(UTC) - started).total_seconds()
                 with self.engine.begin() as conn:
                     if run_object_started:
@@ -262,10 +262,17 @@ class _Run:
             self.log(org.name, mapping.object, "Describe", "Warning",
                      f"field {name} is not in the describe (removed, or hidden from the integration user): not selected",
                      error_code="FIELD_NOT_FOUND")
-        columns = self._columns(org, mapping.object, fields)
+        columns, unstored = self._columns(fields)
         with self.engine.begin() as conn:
             changes = ensure_table(conn, org.name, mapping.object, columns)
             state = read_mapping_state(conn, org.name, mapping.object)
+        if changes.created or changes.added:  # said once, when the table takes its shape, not every run
+            for field_ in unstored:
+                self.log(org.name, mapping.object, "Describe", "Warning",
+                         f"field {field_.name} is base64: file bodies are not mirrored", error_code="UNSUPPORTED_TYPE")
+            for column in changes.text_fallbacks:
+                self.log(org.name, mapping.object, "Describe", "Warning",
+                         f"column {column}: its field's type is unknown to orgfeed: stored as text", error_code="UNKNOWN_TYPE")
         for column, old, new in changes.incompatible:
             self.log(org.name, mapping.object, "Schema", "Warning",
                      f"column {column} is {old} but the field is now {new}: not altered (values that do not fit are logged per row)",
@@ -298,23 +305,20 @@ class _Run:
                                salesforce_rows=total, last_sync_at=datetime.now(UTC))
         report.errored = errored
 
-    def _columns(self, org: OrgConfig, sobject: str, fields: Iterable[Field]) -> list[Column]:
-        columns = []
+    @staticmethod
+    def _columns(fields: Iterable[Field]) -> tuple[list[Column], list[Field]]:
+        """(the columns to store, the base64 fields left out); system fields are system columns."""
+        columns, unstored = [], []
         for field_ in fields:
             if field_.name in SYSTEM_FIELDS:
                 continue
             column = column_for(SourceField(field_.name, field_.type, field_.length, field_.precision, field_.scale))
             if column is None:
                 if field_.type == "base64":
-                    self.log(org.name, sobject, "Describe", "Warning",
-                             f"field {field_.name} is base64: file bodies are not mirrored", error_code="UNSUPPORTED_TYPE")
+                    unstored.append(field_)
                 continue
-            if column.fallback:
-                self.log(org.name, sobject, "Describe", "Warning",
-                         f"field {field_.name} has type {field_.type!r}, unknown to orgfeed: stored as text",
-                         error_code="UNKNOWN_TYPE")
             columns.append(column)
-        return columns
+        return columns, unstored
 
     def _full_load(self, org: OrgConfig, client: OrgClient, sobject: str, names: list[str], columns: list[Column],
                    total: int, report: ObjectReport) -> None:

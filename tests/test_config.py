@@ -222,3 +222,14 @@ def test_malformed_database_urls_are_all_reported():
         "environment: DATABASE_URL: expected a URL like postgresql://user:password@host:5432/dbname, got one starting with 'mysql://'",
         "environment: ODATA_DATABASE_URL: expected a URL like postgresql://user:password@host:5432/dbname, got one starting with 'db.example.com'",
     ]
+
+
+def test_a_dotenv_beside_the_config_fills_in_unset_variables(tmp_path):
+    (tmp_path / ".env").write_text('# secrets\nAMER_ID=from-file\nexport AMER_SECRET="quoted secret"\n\n')
+    settings = load(tmp_path, GOOD_ORG, environ={"AMER_ID": "from-environment"})
+    assert settings.orgs[0].secrets == {"client_id": "from-environment", "client_secret": "quoted secret"}
+
+
+def test_a_malformed_dotenv_line_is_reported_with_its_number(tmp_path):
+    (tmp_path / ".env").write_text("AMER_ID=x\nnot a pair\n")
+    assert problems_of(tmp_path, GOOD_ORG, {"AMER_SECRET": "s"}) == [f"{tmp_path / '.env'}: line 2: expected KEY=value, got 'not a pair'"]

@@ -5,9 +5,10 @@ out. Identifiers come only from the entity set's real columns (through `quote_id
 every value is a bound parameter.
 
 The OData rules a naive translation breaks (OData 4.01 Part 2 §5.1.1):
-- comparisons are two-valued: `x ne 'a'` is true where x is null, `not (x eq 'a')` too. SQL's
-  NULL is "false" under and/or, so `not` is pushed down to the leaves (De Morgan) and a negated
-  leaf becomes `(leaf) is not true`;
+- comparisons (and `in`) are two-valued: `x ne 'a'` is true where x is null, `not (x eq 'a')`
+  too; functions of null are null and `and`/`or`/`not` are three-valued, as in SQL. So `not` is
+  pushed down to the leaves (De Morgan): a negated comparison becomes `(leaf) is not true`, a
+  negated function or boolean column `not (leaf)` (`not contains(null, 'a')` stays null: no row);
 - `contains`, `startswith` and `endswith` are substring tests: LIKE's `%`, `_` and `\\` are escaped;
 - ascending order puts nulls first, descending last (Part 1 §11.2.6.2); the key is never null,
   so it is ordered plainly and its index serves `order by id`.
@@ -94,16 +95,18 @@ class FilterCompiler:
             return self.comparison(node, negated)
         if isinstance(node, In):
             return self._negate(self.membership(node), negated)
-        if isinstance(node, Literal) and node.kind in ("bool", "null"):
-            truth = bool(node.value) != negated
-            return "true" if truth else "false"
+        if isinstance(node, Literal) and node.kind == "bool":
+            return "true" if node.value != negated else "false"
+        if isinstance(node, Literal) and node.kind == "null":
+            return "false"  # null is not true, and `not null` is null
         expression = self.value(node)
         if expression.kind not in ("bool", "null"):
             raise BadQuery("$filter: the expression is not a condition (it is not true or false)", target="$filter")
-        return self._negate(expression.text, negated)
+        return f"not ({expression.text})" if negated else expression.text
 
     @staticmethod
     def _negate(text: str, negated: bool) -> str:
+        """A two-valued negation: true where `text` is false or null."""
         return f"({text}) is not true" if negated else text
 
     def comparison(self, node: Compare, negated: bool) -> str:
@@ -114,7 +117,9 @@ class FilterCompiler:
             # `contains(x,'a') eq true`, the shape of Salesforce's search: the condition itself.
             if op == "eq" and isinstance(other, Literal) and other.kind == "bool" and other.value is True:
                 if self._is_condition(this):
-                    return self.predicate(this, negated)
+                    # positive: the condition itself (null and false both select nothing); negated: the
+                    # comparison is two-valued, so rows where the condition is null come back.
+                    return self._negate(self.predicate(this), negated)
         left, right = self.value(node.left), self.value(node.right)
         if left.kind == "null" or right.kind == "null":
             if op != "eq":

@@ -82,6 +82,7 @@ class OrgClient:
         self.session.hooks["response"].append(self._observe)
         self._lock = threading.Lock()
         self._generation = 0
+        self._thread_calls = threading.local()
         self.api_calls = 0
         self.api_usage: tuple[int, int] | None = None  # (used, allocation) from Sforce-Limit-Info
         self.token = request_token(org, self.session, timeout=retry.read_timeout)
@@ -108,11 +109,16 @@ class OrgClient:
     def _observe(self, response: requests.Response, *args, **kwargs) -> None:
         """Counts API calls and remembers the latest Sforce-Limit-Info, for every request made."""
         if "/services/data/" in response.url:
+            self._thread_calls.count = self.calls_in_this_thread() + 1
             with self._lock:
                 self.api_calls += 1
                 match = LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
                 if match:
                     self.api_usage = (int(match.group(1)), int(match.group(2)))
+
+    def calls_in_this_thread(self) -> int:
+        """API calls made from the calling thread so far (objects sync one per thread, so per object)."""
+        return getattr(self._thread_calls, "count", 0)
 
     def read_limits(self) -> tuple[int, int]:
         """(used, allocation) of DailyApiRequests from `/limits`, remembered for check_budget."""

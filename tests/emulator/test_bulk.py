@@ -84,8 +84,8 @@ def test_csv_cells_are_quoted_and_null_is_empty(shared: Emulator, shared_client:
     body = shared_client.get(f"jobs/query/{job_id}/results").text
     table = shared.table("amer", "Employee")
     first_line = body.split("\n")[1]
-    assert first_line == ('"0hE5e0000000001EAA","Mark","false","2023-01-02T00:00:00.000Z","2024-08-01",'
-                          '"11:15:00.000Z","49.55",""')
+    assert first_line == ('"0hE5e0000000001EAA","","false","2023-01-02T00:00:00.000Z","2024-04-08",'
+                          '"11:15:00.000Z","83.98","Speaks three languages, ""fluently""."')
     rows = list(csv.reader(io.StringIO(body)))
     assert len(rows) == 301
     descriptions = {row[7] for row in rows[1:]}

@@ -37,9 +37,9 @@ def test_records_carry_attributes_and_rest_value_formats(shared: Emulator, share
     record_id = shared.ids("amer", "Employee", limit=1)[0]
     assert record == {
         "attributes": {"type": "Employee", "url": f"/services/data/v{API}/sobjects/Employee/{record_id}"},
-        "Id": record_id, "CreatedDate": "2023-01-02T00:00:00.000+0000", "DateOfBirth": "1995-03-02",
-        "ShiftStartTime__c": "11:15:00.000Z", "HourlyRate__c": 49.55,
-        "OfficeLocation__c": {"latitude": -23.55052, "longitude": -46.633308},
+        "Id": record_id, "CreatedDate": "2023-01-02T00:00:00.000+0000", "DateOfBirth": "1993-02-20",
+        "ShiftStartTime__c": "11:15:00.000Z", "HourlyRate__c": 83.98,
+        "OfficeLocation__c": {"latitude": 37.774929, "longitude": -122.419418},
     }
 
 

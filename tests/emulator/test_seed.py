@@ -112,3 +112,24 @@ def test_half_a_million_rows_per_object_seed_in_seconds() -> None:
     employee = orgs[1].table("Employee")
     assert employee.size == 500_000
     assert employee.record_id(499_999) == "0hE7X0000500000UAA"
+
+
+def test_grouped_csv_rendering_equals_cell_by_cell_rendering() -> None:
+    for spec in demo_orgs(rows=600, seed=5):
+        table = Org(spec).table("Employee")
+        fields = [f.name for f in table.sobject.fields if f.type not in ("address", "location", "base64")]
+        assert len(table._csv_sources(fields)) < len(fields) / 2
+        grouped = table.csv_lines(fields, range(600))
+        table.groups = {}
+        assert table.csv_lines(fields, range(600)) == grouped
+
+
+def test_a_retyped_group_member_is_rendered_on_its_own() -> None:
+    from app.emulator.schema_changes import retype_field
+    org = Org(demo_orgs(rows=50)[0])
+    table = org.table("Employee")
+    retype_field(table, "Gender", "string", org.spec.as_of, length=20)
+    fields = [f.name for f in table.sobject.fields if f.type not in ("address", "location", "base64")]
+    assert table.columns["Gender"] in table._csv_sources(fields)
+    assert [line.split('","')[fields.index("Gender")] for line in table.csv_lines(fields, range(3))] == \
+        [str(table.value(row, "Gender")) for row in range(3)]

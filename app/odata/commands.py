@@ -1,0 +1,112 @@
+"""What the `orgfeed feeds ...` and `orgfeed credentials ...` commands print; each calls one function of `feeds`.
+
+Feeds in orgfeed.toml ([[feeds]]) are templates: `orgfeed feeds create NAME` without --views
+takes the views from the [[feeds]] entry called NAME. The database is the source of truth.
+A FeedError ends the command with its message and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+
+import click
+from sqlalchemy import Engine
+
+from app.config import Settings
+from app.odata import FeedError
+from app.odata import feeds as feed_store
+
+
+def _exits_on_feed_error(function: Callable) -> Callable:
+    @wraps(function)
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except FeedError as error:
+            click.echo(f"error: {error}", err=True)
+            raise SystemExit(1) from None
+
+    return run
+
+
+@_exits_on_feed_error
+def run_feeds_create(settings: Settings, engine: Engine, name: str, views: str | None, *, base_url: str,
+                     as_json: bool) -> None:
+    if views is None:
+        configured = next((feed for feed in settings.feeds if feed.name == name), None)
+        if configured is None:
+            raise FeedError(f"feed {name!r} is not in {settings.config_path} ([[feeds]]): name its views with --views A,B")
+        view_names = list(configured.views)
+    else:
+        view_names = views.split(",")
+    created = feed_store.create_feed(engine, name, view_names, base_url=base_url)
+    if as_json:
+        credential = created.credential
+        click.echo(json.dumps({
+            "feed": created.name, "views": list(created.views), "missing_views": list(created.missing_views),
+            "role": created.role_name, "role_problem": created.role_problem,
+            "user": credential.username if credential else None, "password": credential.password if credential else None,
+            "url": feed_store.service_url(base_url, name),
+        }))
+        return
+    click.echo(f"feed {created.name}: views {', '.join(created.views)}")
+    if created.missing_views:
+        click.echo(f"  not in the database yet (served once they exist): {', '.join(created.missing_views)}")
+    if created.role_name:
+        click.echo(f"  reads through database role {created.role_name} (SELECT on these views only)")
+    else:
+        click.echo(f"  warning: no read role: {created.role_problem}.")
+        click.echo("  The feed reads in READ ONLY transactions with a statement timeout instead.")
+    if created.credential:
+        _echo_credential(created.credential)
+    else:
+        click.echo("  credentials unchanged (see `orgfeed credentials show|reset`)")
+
+
+@_exits_on_feed_error
+def run_feeds_list(engine: Engine, *, base_url: str, as_json: bool) -> None:
+    infos = feed_store.list_feeds(engine, base_url=base_url)
+    if as_json:
+        click.echo(json.dumps([{"feed": info.name, "views": list(info.views), "role": info.role_name,
+                                "protection": info.protection, "active_credentials": info.active_credentials,
+                                "url": info.service_url} for info in infos]))
+        return
+    if not infos:
+        click.echo("no feeds: create one with `orgfeed feeds create NAME --views A,B`")
+    for info in infos:
+        click.echo(f"{info.name}\t{info.service_url}\tviews: {', '.join(info.views)}\tprotection: {info.protection}"
+                   f"\tactive credentials: {info.active_credentials}")
+
+
+@_exits_on_feed_error
+def run_credentials(engine: Engine, action: str, feed: str, *, base_url: str, as_json: bool) -> None:
+    if action == "revoke":
+        count = feed_store.revoke_credentials(engine, feed)
+        if as_json:
+            click.echo(json.dumps({"feed": feed, "revoked": count}))
+        else:
+            click.echo(f"feed {feed}: revoked {count} credential(s); `orgfeed credentials reset {feed}` issues a new one")
+        return
+    if action == "reset":
+        credential = feed_store.reset_credentials(engine, feed, base_url=base_url)
+    else:
+        credential = feed_store.show_credentials(engine, feed, base_url=base_url)
+    if as_json:
+        click.echo(json.dumps({"feed": feed, "user": credential.username, "password": credential.password,
+                               "url": credential.service_url}))
+        return
+    click.echo(f"feed {feed}:")
+    _echo_credential(credential)
+    if action == "reset":
+        click.echo("  the previous password keeps working for 10 minutes")
+
+
+def _echo_credential(credential: feed_store.Credential) -> None:
+    click.echo(f"  service URL: {credential.service_url}")
+    click.echo(f"  user:        {credential.username}")
+    if credential.password:
+        click.echo(f"  password:    {credential.password}   (shown once: only its hash is stored)")
+    else:
+        click.echo("  password:    (stored hashed; `orgfeed credentials reset` issues a new one)")
