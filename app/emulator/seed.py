@@ -131,22 +131,15 @@ def seed_table(spec: ObjectSpec, rows: int, context: SeedContext) -> Table:
         return picks[label]
 
     groups = _prepare_groups(spec, rows, picks, f"{context.seed}/{context.org}/{name}")
+    builder = ColumnBuilder(stream, context, rows)
     columns: dict[str, Column] = {}
-    created = MinuteColumn(context.as_of - timedelta(minutes=CREATED_BEFORE_AS_OF_MINUTES),
-                           CREATED_SPAN_MINUTES, rows)
-    modified = MinuteColumn(context.as_of - timedelta(minutes=CREATED_BEFORE_AS_OF_MINUTES),
-                            CREATED_SPAN_MINUTES, rows, spread(MODIFIED_OFFSETS),
-                            stream("modified"))
-    tables: dict[str, list[object]] = {}
     # Choices first: templates (Name, Email) are built from their tables and picks.
     ordered = sorted(spec.sobject.fields,
                      key=lambda f: not isinstance(spec.generators.get(f.name), Choice))
     for field in ordered:
-        generator = spec.generators.get(field.name, Constant(None))
-        if field.name == "Id":
-            continue
-        columns[field.name] = _column(field.name, field.type, generator, stream, tables,
-                                      created, modified, context)
+        if field.name != "Id":
+            columns[field.name] = builder.column(field.name, field.type,
+                                                 spec.generators.get(field.name, Constant(None)))
     csv_groups = [CsvGroup(fields, [columns[f] for f in fields], base, perms)  # type: ignore[misc]
                   for fields, base, perms in groups]
     return Table(SchemaVersion(spec.sobject, context.as_of), columns, rows,

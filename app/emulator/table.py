@@ -52,7 +52,7 @@ class CacheBudget:
                 if not evict or not self._entries:
                     return False
                 (_, old_key), (old_table, old_size) = self._entries.popitem(last=False)
-                old_table._csv_cache.pop(old_key, None)
+                old_table.forget_block(old_key)
                 self.used -= old_size
             self._entries[(id(table), key)] = (table, size)
             self.used += size
@@ -179,6 +179,10 @@ class Table:
         for key in [key for key in self._csv_cache if key[1] == block]:
             self._csv_cache.pop(key, None)
             self.cache_budget.release(self, key)
+
+    def forget_block(self, key: object) -> None:
+        """Drop one cached block (the budget evicted it)."""
+        self._csv_cache.pop(key, None)  # type: ignore[call-overload]
 
     def keep_block(self, fields: tuple[str, ...], block: int, chunk: CsvChunk, evict: bool = True) -> bool:
         """Cache a rendered block; without `evict` (the warm-up) refuse when the budget is spent."""

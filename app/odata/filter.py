@@ -99,7 +99,7 @@ _TOKEN = re.compile(
   | (?P<typed>[A-Za-z_][\w.]*'(?:[^']|'')*')
   | (?P<word>\$?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)
   | (?P<alias>@[A-Za-z_]\w*)
-  | (?P<punct>[(),/\[\]-])
+  | (?P<punct>[(),/\[\]:-])
     """,
     re.VERBOSE,
 )
