@@ -159,6 +159,7 @@ class _Run:
     run_id: int
 
     schema_changed: bool = False
+    current: threading.local = field(default_factory=threading.local)  # the object this thread syncs
 
     def after_sync(self) -> None:
         """Keeps the views in step with the tables: auto-apply or report stale ones, refresh materialized ones."""
@@ -195,7 +196,8 @@ class _Run:
                     for report in reports]
         try:
             client = OrgClient(org, on_retry=lambda action, attempt, reason, delay: self.log(
-                org.name, None, action, "Retrying", f"attempt {attempt} failed ({reason}); retrying in {delay:.1f} s"))
+                org.name, getattr(self.current, "sobject", None), action, "Retrying",
+                f"attempt {attempt} failed ({reason}); retrying in {delay:.1f} s"))
             with self.engine.begin() as conn:
                 ensure_org_schema(conn, org.name, client.org_id or "", org.name)
                 record_org(conn, org.name, client.org_id)
@@ -215,6 +217,7 @@ class _Run:
             report.status = "interrupted"
             return report
         started = datetime.now(UTC)
+        self.current.sobject = mapping.object
         calls_before = client.calls_in_this_thread()
         self.on_event(SyncEvent("start", org.name, mapping.object))
         run_object_started = False

@@ -84,15 +84,24 @@ class CursorStore:
             return self._cursors.get(locator)
 
 
-def run_query(org: Org, cursors: CursorStore, text: str, include_deleted: bool, batch_size: int,
-              api_version: str, now: datetime) -> dict[str, object]:
+@dataclass(frozen=True)
+class QueryRequest:
+    """One `query` or `queryAll` call: the SOQL, whether deleted rows count, page size, version, time."""
+    text: str
+    include_deleted: bool
+    batch_size: int
+    api_version: str
+    now: datetime
+
+
+def run_query(org: Org, cursors: CursorStore, request: QueryRequest) -> dict[str, object]:
     """Return the first page of a query's result as REST JSON."""
     with org.lock:
-        table, compiled, rows = prepare_query(org, text, include_deleted, now)
+        table, compiled, rows = prepare_query(org, request.text, request.include_deleted, request.now)
         if compiled.is_count:
             return {"totalSize": len(rows), "done": True, "records": []}
-        cursor = Cursor(org.name, table, compiled.fields, rows, batch_size)
-        return _page(org, cursors, cursor, 0, api_version)
+        cursor = Cursor(org.name, table, compiled.fields, rows, request.batch_size)
+        return _page(org, cursors, cursor, 0, request.api_version)
 
 
 def query_more(org: Org, cursors: CursorStore, locator: str, api_version: str) -> dict[str, object]:

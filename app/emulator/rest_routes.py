@@ -17,7 +17,7 @@ from app.emulator import describe as metadata
 from app.emulator.emulator import Emulator
 from app.emulator.errors import SalesforceError, not_found
 from app.emulator.oauth import grant_token
-from app.emulator.query import batch_size_of, query_more as next_page, run_query
+from app.emulator.query import QueryRequest, batch_size_of, query_more as next_page, run_query
 from app.emulator.records import create_record, delete_record, find_row, update_record
 from app.emulator.replication import deleted_records, updated_ids
 from app.emulator.responses import json_response, no_content
@@ -161,9 +161,9 @@ def _query(version: str, include_deleted: bool) -> Response:
     if not text:
         raise SalesforceError(400, "MALFORMED_QUERY", "A query string has to be specified")
     emulator = _emulator()
-    body = run_query(g.org, emulator.cursors, text, include_deleted,
-                     batch_size_of(request.headers.get("Sforce-Query-Options")), version,
-                     emulator.clock.now())
+    body = run_query(g.org, emulator.cursors, QueryRequest(
+        text, include_deleted, batch_size_of(request.headers.get("Sforce-Query-Options")), version,
+        emulator.clock.now()))
     return json_response(body)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -125,7 +125,7 @@ def seed_table(spec: ObjectSpec, rows: int, context: SeedContext) -> Table:
     name = spec.sobject.name
     picks: dict[str, object] = {}
 
-    def stream(label: str):
+    def stream(label: str) -> array:
         if label not in picks:
             picks[label] = random_picks(f"{context.seed}/{context.org}/{name}/{label}", rows)
         return picks[label]
@@ -186,43 +186,59 @@ def _stream_label(name: str, generator: Generator) -> str:
     return (generator.stream if isinstance(generator, Choice) else None) or name
 
 
-def _column(name, field_type, generator, stream, tables, created, modified, context) -> Column:
-    if isinstance(generator, Choice):
-        tables[name] = list(spread_cached(generator.values, generator.null_share))
-        return TableColumn(tables[name], field_type, stream(generator.stream or name))
-    if isinstance(generator, Dates):
-        days = [generator.start + timedelta(days=d) for d in range(generator.days)]
-        return TableColumn(spread_cached(tuple(days), generator.null_share), field_type, stream(name))
-    if isinstance(generator, Numbers):
-        steps = 1000
-        values = [round(generator.low + (generator.high - generator.low) * k / steps, generator.scale)
-                  for k in range(steps + 1)]
-        if field_type in ("int", "long"):
-            values = [int(v) for v in values]
-        return TableColumn(spread_cached(tuple(values), generator.null_share), field_type, stream(name))
-    if isinstance(generator, Times):
-        values = [time(m // 60, m % 60) for m in range(generator.first_hour * 60,
-                                                        generator.last_hour * 60 + 1,
-                                                        generator.step_minutes)]
-        return TableColumn(spread_cached(tuple(values), 0.0), field_type, stream(name))
-    if isinstance(generator, Template):
+class ColumnBuilder:
+    """Builds one table's generated columns; remembers Choice tables for the templates built later."""
+
+    def __init__(self, stream: Callable[[str], array], context: SeedContext, rows: int) -> None:
+        self.stream, self.context = stream, context
+        self.tables: dict[str, list[object]] = {}
+        first = context.as_of - timedelta(minutes=CREATED_BEFORE_AS_OF_MINUTES)
+        self.created = MinuteColumn(first, CREATED_SPAN_MINUTES, rows)
+        self.modified = MinuteColumn(first, CREATED_SPAN_MINUTES, rows, spread(MODIFIED_OFFSETS),
+                                     stream("modified"))
+
+    def column(self, name: str, field_type: str, generator: Generator) -> Column:
+        """Return the column generating field `name` of describe type `field_type`."""
+        stream = self.stream
+        if isinstance(generator, Choice):
+            self.tables[name] = list(spread_cached(generator.values, generator.null_share))
+            return TableColumn(self.tables[name], field_type, stream(generator.stream or name))
+        if isinstance(generator, Dates):
+            days = tuple(generator.start + timedelta(days=d) for d in range(generator.days))
+            return TableColumn(spread_cached(days, generator.null_share), field_type, stream(name))
+        if isinstance(generator, Numbers):
+            steps = 1000
+            values = [round(generator.low + (generator.high - generator.low) * k / steps, generator.scale)
+                      for k in range(steps + 1)]
+            if field_type in ("int", "long"):
+                values = [int(v) for v in values]
+            return TableColumn(spread_cached(tuple(values), generator.null_share), field_type, stream(name))
+        if isinstance(generator, Times):
+            times = tuple(time(m // 60, m % 60) for m in range(generator.first_hour * 60,
+                                                               generator.last_hour * 60 + 1,
+                                                               generator.step_minutes))
+            return TableColumn(spread_cached(times, 0.0), field_type, stream(name))
+        if isinstance(generator, Template):
+            return self._template(name, generator)
+        if isinstance(generator, Reference):
+            return ReferenceColumn(self.context.id_templates[generator.sobject],
+                                   self.context.counts.get(generator.sobject, 0),
+                                   generator.multiplier, generator.divisor, generator.offset)
+        if isinstance(generator, Created):
+            return self.created
+        if isinstance(generator, Modified):
+            return self.modified
+        return ConstantColumn(generator.value, field_type)
+
+    def _template(self, name: str, generator: Template) -> TemplateColumn:
         parts = []
         for index, part in enumerate(generator.parts):
             if isinstance(part, str):
-                table, picks = tables[part], stream(part)
+                table, picks = self.tables[part], self.stream(part)
             else:
-                table, picks = spread(part), stream(f"{name}/{index}")
+                table, picks = spread(part), self.stream(f"{name}/{index}")
             if generator.ascii_lower:
                 lowered = {v: ascii_lower(str(v)) for v in dict.fromkeys(table)}
                 table = [lowered[v] for v in table]
             parts.append((table, picks))
         return TemplateColumn(generator.template, parts, with_number=generator.with_number)
-    if isinstance(generator, Reference):
-        return ReferenceColumn(context.id_templates[generator.sobject],
-                               context.counts.get(generator.sobject, 0),
-                               generator.multiplier, generator.divisor, generator.offset)
-    if isinstance(generator, Created):
-        return created
-    if isinstance(generator, Modified):
-        return modified
-    return ConstantColumn(generator.value, field_type)

@@ -352,8 +352,8 @@ class FilterCompiler:
         return Sql(f"cast({value.text} as time)", "time")
 
     def _fn_totaloffsetminutes(self, args):
-        self._args(args, "totaloffsetminutes", (("datetime",),))
-        return Sql("0", "int")  # every timestamp is served in UTC
+        (value,) = self._args(args, "totaloffsetminutes", (("datetime",),))
+        return Sql(f"(case when {value.text} is null then null else 0 end)", "int")  # timestamps are served in UTC
 
     def _fn_now(self, args):
         self._args(args, "now", ())

@@ -67,8 +67,8 @@ def render_csdl_json(sets: Sequence[EntitySet]) -> dict:
                 prop["$Type"] = column.edm_type
             for name, value in _facets(column).items():
                 if name == "Nullable":
-                    if value == "false":
-                        prop["$Nullable"] = False
+                    if value == "true":  # in CSDL JSON an absent $Nullable means false
+                        prop["$Nullable"] = True
                 else:
                     prop[f"${name}"] = value
             entity_type[column.property] = prop
@@ -77,7 +77,7 @@ def render_csdl_json(sets: Sequence[EntitySet]) -> dict:
         "$Kind": "EntityContainer",
         **{s.name: {"$Collection": True, "$Type": f"{NAMESPACE}.{s.name}"} for s in sets},
     }
-    return {"$Version": "4.0", "$EntityContainer": f"{NAMESPACE}.{CONTAINER}", NAMESPACE: schema}
+    return {"$Version": "4.01", "$EntityContainer": f"{NAMESPACE}.{CONTAINER}", NAMESPACE: schema}
 
 
 def _facets(column) -> dict:

@@ -20,7 +20,7 @@ from app.odata import BadQuery, NotFound
 from app.odata.auth import Feed
 from app.odata.catalog import EntitySet, find_entity_set, read_entity_sets
 from app.odata.csdl import render_csdl_json, render_csdl_xml, render_service_document
-from app.odata.filter import Compare, Literal, Property, parse_expression
+from app.odata.filter import Literal, parse_expression
 from app.odata.paging import MAX_PAGE_SIZE, Position, decode_skiptoken, encode_skiptoken, next_link
 from app.odata.payload import JSON_OPTIONS, encode_entity, iter_collection, register_loaders
 from app.odata.query import ODataQuery, count_statement, order_items, page_statement, parse_query, selected_columns
@@ -232,12 +232,12 @@ def _context(call: Call, entity_set: EntitySet, query: ODataQuery) -> str:
 
 def key_value(entity_set: EntitySet, text: str) -> Any:
     """The key value in `Set(<text>)`: `'abc'`, `id='abc'` or a number."""
+    named = re.match(r"\s*([A-Za-z_]\w*)\s*=(.*)$", text, re.S)
+    if named:
+        if entity_set.column(named.group(1), target="key").name != entity_set.key.name:
+            raise BadQuery(f"key: {named.group(1)!r} is not the key of {entity_set.name}", target="key")
+        text = named.group(2)
     node = parse_expression(text, target="key")
-    if isinstance(node, Compare) and node.op == "eq" and isinstance(node.left, Property):
-        entity_set.column(node.left.name, target="key")
-        if entity_set.column(node.left.name, target="key").name != entity_set.key.name:
-            raise BadQuery(f"key: {node.left.name!r} is not the key of {entity_set.name}", target="key")
-        node = node.right
     if not isinstance(node, Literal) or node.value is None:
         raise BadQuery(f"key: expected a literal like ('abc'), got {text!r}", target="key")
     value = node.value

@@ -13,7 +13,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceOperationError
 
 from app.emulator import Emulator, demo_orgs
-from tests.emulator.conftest import Client
+from app.emulator.client import OrgClient as Client
 
 
 def _create(client: Client, soql: str, operation: str = "query") -> dict:

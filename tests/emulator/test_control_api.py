@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.emulator import Emulator
-from tests.emulator.conftest import Client, https_session
+from app.emulator.client import OrgClient as Client, https_session
 
 
 @pytest.fixture

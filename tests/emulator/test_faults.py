@@ -9,7 +9,7 @@ import requests
 
 from app.emulator import Emulator
 from app.emulator.errors import ControlError
-from tests.emulator.conftest import Client
+from app.emulator.client import OrgClient as Client
 
 
 def test_a_status_fault_answers_the_next_n_matching_requests(emulator: Emulator, client: Client) -> None:

@@ -11,7 +11,7 @@ import requests
 
 from app.emulator import Emulator
 from app.emulator.credentials import make_certificate
-from tests.emulator.conftest import https_session
+from app.emulator.client import https_session
 
 
 def _token(emulator: Emulator, **form: str) -> requests.Response:

@@ -10,7 +10,7 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from app.emulator import Emulator, replication
 from app.emulator.formats import format_datetime
-from tests.emulator.conftest import API, Client, https_session
+from app.emulator.client import API_VERSION as API, OrgClient as Client, https_session
 
 
 def _minute(moment: datetime) -> datetime:

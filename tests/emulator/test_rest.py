@@ -11,7 +11,7 @@ from simple_salesforce.exceptions import (SalesforceExpiredSession, SalesforceMa
 from werkzeug.http import http_date
 
 from app.emulator import Emulator
-from tests.emulator.conftest import API, Client, https_session
+from app.emulator.client import API_VERSION as API, OrgClient as Client, https_session
 
 
 def test_versions_list_every_api_version_from_31_to_64(shared: Emulator) -> None:
