@@ -20,6 +20,8 @@ from app.odata import feeds as feed_store
 
 
 def _exits_on_feed_error(function: Callable) -> Callable:
+    """Runs a command's function, turning FeedError into a line and exit status 1, then closes its engine."""
+
     @wraps(function)
     def run(*args, **kwargs):
         try:
@@ -27,6 +29,10 @@ def _exits_on_feed_error(function: Callable) -> Callable:
         except FeedError as error:
             click.echo(f"error: {error}", err=True)
             raise SystemExit(1) from None
+        finally:
+            for value in args:
+                if isinstance(value, Engine):
+                    value.dispose()
 
     return run
 

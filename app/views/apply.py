@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import Engine
@@ -32,6 +34,38 @@ def apply_views(engine: Engine, files: dict[str, str], settings: Settings) -> li
         for view in applied:
             _refuse_collisions(conn, view, strategies.get(view, "sfid"))
     return applied
+
+
+FROM_TABLE = re.compile(r"^\s+from ([a-z_][a-z0-9_]*|\"[^\"]+\")\.([a-z_][a-z0-9_]*|\"[^\"]+\")$", re.MULTILINE)
+LOOKUP_TABLE = re.compile(r"\(select parent\.\S+ from (\S+)\.(\S+) as parent ")
+
+
+def tables_of(sql: str) -> set[tuple[str, str]]:
+    """The (schema, table) pairs a generated view file reads."""
+    pairs = {(schema, table) for schema, table in FROM_TABLE.findall(sql)}
+    pairs |= set(LOOKUP_TABLE.findall(sql))
+    return {(schema.strip('"'), table.strip('"')) for schema, table in pairs}
+
+
+def views_without_tables(engine: Engine, files: dict[str, str]) -> dict[str, str]:
+    """View name -> the first table it reads that does not exist, for views that cannot be applied yet."""
+    missing = {}
+    with engine.connect() as conn:
+        for name in sorted(files):
+            for schema, table in sorted(tables_of(files[name])):
+                if conn.execute(text("select to_regclass(:name)"), {"name": f'"{schema}"."{table}"'}).scalar() is None:
+                    missing[name.removesuffix(".sql")] = f"table {schema}.{table}"
+                    break
+    return missing
+
+
+def views_not_in_database(engine: Engine, names: list[str]) -> list[str]:
+    """Those of `names` that are neither a view nor a materialized view in the view schema."""
+    with engine.connect() as conn:
+        present = set(conn.execute(text(
+            "select viewname from pg_views where schemaname = :s union select matviewname from pg_matviews where schemaname = :s"),
+            {"s": VIEW_SCHEMA}).scalars())
+    return [name for name in names if name not in present]
 
 
 def _apply_file(conn: Connection, view: str, sql: str) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 
 from app.config import Settings
 from app.views import ViewError
-from app.views.apply import apply_views, refresh_materialized_views
+from app.views.apply import apply_views, refresh_materialized_views, views_not_in_database, views_without_tables
 from app.views.generate import render_views, stale_files, views_directory, write_views
 
 
@@ -50,7 +50,19 @@ def update_views_after_sync(engine: Engine, settings: Settings) -> ViewsAfterSyn
             except OSError:
                 pass  # a read-only or ephemeral file system (a Heroku dyno): the database has the views
             stale = []
+        applied += _apply_missing_committed_views(engine, settings, applied)
         refreshed = refresh_materialized_views(engine, settings)
         return ViewsAfterSync(applied=tuple(applied), stale=tuple(stale), refreshed=tuple(refreshed))
     except ViewError as error:
         return ViewsAfterSync(error=str(error))
+
+
+def _apply_missing_committed_views(engine: Engine, settings: Settings, already: list[str]) -> list[str]:
+    """Applies committed view files whose views do not exist yet and whose tables now do (a first deploy's catch-up)."""
+    directory = views_directory(settings)
+    files = {path.name: path.read_text() for path in sorted(directory.glob("*.sql"))} if directory.is_dir() else {}
+    names = [name.removesuffix(".sql") for name in files if name.removesuffix(".sql") not in already]
+    absent = views_not_in_database(engine, names)
+    blocked = views_without_tables(engine, {f"{name}.sql": files[f"{name}.sql"] for name in absent})
+    ready = {f"{name}.sql": files[f"{name}.sql"] for name in absent if name not in blocked}
+    return apply_views(engine, ready, settings) if ready else []

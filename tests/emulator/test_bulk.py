@@ -13,16 +13,16 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceOperationError
 
 from app.emulator import Emulator, demo_orgs
-from app.emulator.client import OrgClient as Client
+from app.emulator.client import OrgClient
 
 
-def _create(client: Client, soql: str, operation: str = "query") -> dict:
+def _create(client: OrgClient, soql: str, operation: str = "query") -> dict:
     response = client.post("jobs/query", json={"operation": operation, "query": soql})
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def _run(client: Client, soql: str, operation: str = "query") -> str:
+def _run(client: OrgClient, soql: str, operation: str = "query") -> str:
     job = _create(client, soql, operation)
     states = [job["state"]]
     while states[-1] not in ("JobComplete", "Failed", "Aborted"):
@@ -31,7 +31,7 @@ def _run(client: Client, soql: str, operation: str = "query") -> str:
     return job["id"]
 
 
-def _pages(client: Client, job_id: str, max_records: int) -> list:
+def _pages(client: OrgClient, job_id: str, max_records: int) -> list:
     pages, locator = [], None
     while locator != "null":
         params = {"maxRecords": max_records, **({"locator": locator} if locator else {})}
@@ -43,7 +43,7 @@ def _pages(client: Client, job_id: str, max_records: int) -> list:
     return pages
 
 
-def test_a_query_job_moves_through_its_states(shared_client: Client) -> None:
+def test_a_query_job_moves_through_its_states(shared_client: OrgClient) -> None:
     job = _create(shared_client, "SELECT Id FROM Account")
     assert job["state"] == "UploadComplete" and job["id"].startswith("750")
     assert {k: job[k] for k in ("operation", "object", "contentType", "lineEnding", "columnDelimiter",
@@ -59,7 +59,7 @@ def test_a_query_job_moves_through_its_states(shared_client: Client) -> None:
     assert polled["state"] == "JobComplete" and polled["numberRecordsProcessed"] == 300
 
 
-def test_results_page_with_max_records_until_the_null_locator(shared: Emulator, shared_client: Client) -> None:
+def test_results_page_with_max_records_until_the_null_locator(shared: Emulator, shared_client: OrgClient) -> None:
     job_id = _run(shared_client, "SELECT Id, Name, BillingCity FROM Account")
     pages = _pages(shared_client, job_id, 120)
     assert [(count, len(rows)) for count, _, rows in pages] == [(120, 121), (120, 121), (60, 61)]
@@ -69,7 +69,7 @@ def test_results_page_with_max_records_until_the_null_locator(shared: Emulator, 
     assert ids == shared.ids("amer", "Account")
 
 
-def test_a_locator_can_be_read_again(shared_client: Client) -> None:
+def test_a_locator_can_be_read_again(shared_client: OrgClient) -> None:
     job_id = _run(shared_client, "SELECT Id FROM Contact")
     first = shared_client.get(f"jobs/query/{job_id}/results", params={"maxRecords": 100})
     locator = first.headers["Sforce-Locator"]
@@ -78,7 +78,7 @@ def test_a_locator_can_be_read_again(shared_client: Client) -> None:
     assert again[0].content == again[1].content and again[0].content != first.content
 
 
-def test_csv_cells_are_quoted_and_null_is_empty(shared: Emulator, shared_client: Client) -> None:
+def test_csv_cells_are_quoted_and_null_is_empty(shared: Emulator, shared_client: OrgClient) -> None:
     job_id = _run(shared_client, "SELECT Id, MiddleName, IsDeleted, CreatedDate, StatusAsOf, "
                                  "ShiftStartTime__c, HourlyRate__c, Description FROM Employee")
     body = shared_client.get(f"jobs/query/{job_id}/results").text
@@ -93,7 +93,7 @@ def test_csv_cells_are_quoted_and_null_is_empty(shared: Emulator, shared_client:
     assert [row[1] or None for row in rows[1:]] == [table.value(r, "MiddleName") for r in range(300)]
 
 
-def test_query_all_job_includes_deleted_rows(emulator: Emulator, client: Client) -> None:
+def test_query_all_job_includes_deleted_rows(emulator: Emulator, client: OrgClient) -> None:
     doomed = emulator.ids("amer", "Employee", limit=4)
     emulator.delete("amer", "Employee", doomed)
     live = _pages(client, _run(client, "SELECT Id, IsDeleted FROM Employee"), 1000)
@@ -117,14 +117,14 @@ def test_simple_salesforce_bulk2_download_writes_every_page(shared_sf: Salesforc
     assert len(lines) == 300
 
 
-def test_results_before_completion_are_refused(shared_client: Client) -> None:
+def test_results_before_completion_are_refused(shared_client: OrgClient) -> None:
     job = _create(shared_client, "SELECT Id FROM Account")
     response = shared_client.get(f"jobs/query/{job['id']}/results")
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "INVALIDJOBSTATE"
 
 
-def test_abort_ends_a_job_and_delete_removes_it(client: Client) -> None:
+def test_abort_ends_a_job_and_delete_removes_it(client: OrgClient) -> None:
     job = _create(client, "SELECT Id FROM Account")
     aborted = client.patch(f"jobs/query/{job['id']}", json={"state": "Aborted"})
     assert (aborted.status_code, aborted.json()["state"]) == (200, "Aborted")
@@ -134,12 +134,12 @@ def test_abort_ends_a_job_and_delete_removes_it(client: Client) -> None:
     assert client.get(f"jobs/query/{job['id']}").status_code == 404
 
 
-def test_jobs_are_listed_per_org(emulator: Emulator, client: Client) -> None:
+def test_jobs_are_listed_per_org(emulator: Emulator, client: OrgClient) -> None:
     job = _create(client, "SELECT Id FROM Account")
     listed = client.get("jobs/query").json()
     assert [j["id"] for j in listed["records"]] == [job["id"]] and listed["done"] is True
-    assert Client(emulator, "emea").get("jobs/query").json()["records"] == []
-    assert Client(emulator, "emea").get(f"jobs/query/{job['id']}").status_code == 404
+    assert OrgClient(emulator, "emea").get("jobs/query").json()["records"] == []
+    assert OrgClient(emulator, "emea").get(f"jobs/query/{job['id']}").status_code == 404
 
 
 @pytest.mark.parametrize(("body", "code"), [
@@ -150,13 +150,13 @@ def test_jobs_are_listed_per_org(emulator: Emulator, client: Client) -> None:
     ({"operation": "query", "query": "SELECT Id, Photo FROM Employee"}, "API_ERROR"),
     ({"operation": "upsert", "query": "SELECT Id FROM Account"}, "INVALIDJOB"),
 ])
-def test_invalid_jobs_are_refused_at_creation(shared_client: Client, body: dict, code: str) -> None:
+def test_invalid_jobs_are_refused_at_creation(shared_client: OrgClient, body: dict, code: str) -> None:
     response = shared_client.post("jobs/query", json=body)
     assert (response.status_code, response.json()[0]["errorCode"]) == (400, code)
 
 
 @pytest.mark.parametrize(("kind", "state"), [("bulk_failed", "Failed"), ("bulk_aborted", "Aborted")])
-def test_injected_bulk_faults_end_the_job(emulator: Emulator, client: Client, sf: Salesforce,
+def test_injected_bulk_faults_end_the_job(emulator: Emulator, client: OrgClient, sf: Salesforce,
                                           kind: str, state: str) -> None:
     emulator.inject_fault(kind, path="*/jobs/query", count=2)
     job = _create(client, "SELECT Id FROM Account")
@@ -170,7 +170,7 @@ def test_injected_bulk_faults_end_the_job(emulator: Emulator, client: Client, sf
     assert _run(client, "SELECT Id FROM Account")   # the third job is not affected
 
 
-def test_crlf_line_endings_are_honoured(shared_client: Client) -> None:
+def test_crlf_line_endings_are_honoured(shared_client: OrgClient) -> None:
     job = shared_client.post("jobs/query", json={"operation": "query", "query": "SELECT Id FROM Account",
                                                   "lineEnding": "CRLF"}).json()
     while shared_client.get(f"jobs/query/{job['id']}").json()["state"] != "JobComplete":
@@ -185,7 +185,7 @@ def test_a_warmed_cache_serves_the_same_bytes_as_rendering() -> None:
         with Emulator(demo_orgs(rows={"Employee": 5000}, seed=3)) as emulator:
             if warm:
                 assert emulator.warm_bulk_cache(min_rows=1000) == 8000   # whole blocks of 2,000 in both orgs
-            client = Client(emulator, "emea")
+            client = OrgClient(emulator, "emea")
             fields = [f["name"] for f in client.get("sobjects/Employee/describe").json()["fields"]
                       if f["type"] not in ("address", "location", "base64")]
             job_id = _run(client, f"SELECT {', '.join(fields)} FROM Employee", "queryAll")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.emulator import Emulator
-from app.emulator.client import OrgClient as Client, https_session
+from app.emulator.client import OrgClient, https_session
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_orgs_lists_each_org_with_its_credentials(emulator: Emulator, control) -
     assert amer["objects"] == {"Employee": 300, "EmployeeCrisisAssessment": 300, "Account": 300, "Contact": 300}
 
 
-def test_records_insert_update_delete_undelete_and_purge(emulator: Emulator, control, client: Client) -> None:
+def test_records_insert_update_delete_undelete_and_purge(emulator: Emulator, control, client: OrgClient) -> None:
     status, body = control("POST", "/orgs/amer/sobjects/Account/records",
                            {"records": [{"Name": "One"}, {"Name": "Two", "CreatedDate": "2020-05-01T00:00:00Z"}]})
     assert status == 200 and len(body["ids"]) == 2
@@ -53,13 +53,13 @@ def test_control_errors_say_what_is_wrong(control) -> None:
     assert (status, body) == (400, {"error": "NOT_FOUND: The requested resource does not exist"})
 
 
-def test_seed_replaces_an_object_with_n_generated_records(emulator: Emulator, control, client: Client) -> None:
+def test_seed_replaces_an_object_with_n_generated_records(emulator: Emulator, control, client: OrgClient) -> None:
     assert control("POST", "/orgs/emea/sobjects/Employee/seed", {"rows": 2500}) == (200, {"rows": 2500})
-    emea = Client(emulator, "emea")
+    emea = OrgClient(emulator, "emea")
     assert emea.get("query", params={"q": "SELECT COUNT() FROM Employee"}).json()["totalSize"] == 2500
 
 
-def test_fields_are_added_retyped_and_removed(emulator: Emulator, control, client: Client) -> None:
+def test_fields_are_added_retyped_and_removed(emulator: Emulator, control, client: OrgClient) -> None:
     assert control("POST", "/orgs/amer/sobjects/Contact/fields",
                    {"name": "Tier__c", "type": "picklist", "picklist_values": ["Gold", "Silver"]})[0] == 201
     described = {f["name"]: f for f in client.get("sobjects/Contact/describe").json()["fields"]}
@@ -78,13 +78,13 @@ def test_fields_are_added_retyped_and_removed(emulator: Emulator, control, clien
     assert (refused.status_code, refused.json()[0]["errorCode"]) == (400, "INVALID_FIELD")
 
 
-def test_retyping_text_to_a_number_keeps_values_that_parse(emulator: Emulator, client: Client) -> None:
+def test_retyping_text_to_a_number_keeps_values_that_parse(emulator: Emulator, client: OrgClient) -> None:
     emulator.retype_field("amer", "Account", "BillingPostalCode", "double", precision=18, scale=0)
     record = client.get("query", params={"q": "SELECT BillingPostalCode FROM Account ORDER BY Id LIMIT 1"})
     assert isinstance(record.json()["records"][0]["BillingPostalCode"], float)
 
 
-def test_faults_are_injected_listed_and_cleared(control, client: Client) -> None:
+def test_faults_are_injected_listed_and_cleared(control, client: OrgClient) -> None:
     status, body = control("POST", "/faults", {"kind": "status", "path": "*/limits", "count": 1, "status": 503})
     assert status == 200 and body["faults"][0]["remaining"] == 1
     assert client.get("limits").status_code == 503
@@ -94,7 +94,7 @@ def test_faults_are_injected_listed_and_cleared(control, client: Client) -> None
     assert control("POST", "/faults", {"kind": "status", "bogus": 1})[0] == 400
 
 
-def test_sessions_are_expired_and_issued(emulator: Emulator, control, client: Client) -> None:
+def test_sessions_are_expired_and_issued(emulator: Emulator, control, client: OrgClient) -> None:
     assert control("POST", "/sessions/expire")[1]["expired"] >= 1
     assert client.get("limits").status_code == 401
     status, body = control("POST", "/orgs/amer/sessions", {})
@@ -102,7 +102,7 @@ def test_sessions_are_expired_and_issued(emulator: Emulator, control, client: Cl
     assert client.get("limits").status_code == 200
 
 
-def test_the_api_allocation_is_set(control, client: Client) -> None:
+def test_the_api_allocation_is_set(control, client: OrgClient) -> None:
     assert control("PUT", "/orgs/amer/limits", {"max": 500, "used": 499}) == (200, {"Max": 500, "Remaining": 1})
     assert client.get("limits").status_code == 200
     assert client.get("limits").status_code == 403

@@ -9,10 +9,10 @@ import requests
 
 from app.emulator import Emulator
 from app.emulator.errors import ControlError
-from app.emulator.client import OrgClient as Client
+from app.emulator.client import OrgClient
 
 
-def test_a_status_fault_answers_the_next_n_matching_requests(emulator: Emulator, client: Client) -> None:
+def test_a_status_fault_answers_the_next_n_matching_requests(emulator: Emulator, client: OrgClient) -> None:
     emulator.inject_fault("status", path="*/query*", count=2, status=400, error_code="QUERY_TIMEOUT",
                           message="Your query request was running for too long.")
     for _ in range(2):
@@ -22,7 +22,7 @@ def test_a_status_fault_answers_the_next_n_matching_requests(emulator: Emulator,
     assert client.get("query", params={"q": "SELECT Id FROM Account"}).status_code == 200
 
 
-def test_faults_only_hit_matching_paths_and_methods(emulator: Emulator, client: Client) -> None:
+def test_faults_only_hit_matching_paths_and_methods(emulator: Emulator, client: OrgClient) -> None:
     emulator.inject_fault("status", path="*/sobjects/Account/*", method="PATCH", status=503)
     assert client.get("limits").status_code == 200
     record_id = emulator.ids("amer", "Account", limit=1)[0]
@@ -32,7 +32,7 @@ def test_faults_only_hit_matching_paths_and_methods(emulator: Emulator, client: 
     assert client.patch(f"sobjects/Account/{record_id}", json={"Rating": "Hot"}).status_code == 204
 
 
-def test_a_delay_fault_stalls_the_request_then_answers_it(emulator: Emulator, client: Client) -> None:
+def test_a_delay_fault_stalls_the_request_then_answers_it(emulator: Emulator, client: OrgClient) -> None:
     emulator.inject_fault("delay", path="*/limits", seconds=0.4)
     started = time.monotonic()
     assert client.get("limits").status_code == 200
@@ -42,14 +42,14 @@ def test_a_delay_fault_stalls_the_request_then_answers_it(emulator: Emulator, cl
     assert time.monotonic() - started < 0.4
 
 
-def test_a_drop_fault_closes_the_connection_without_a_response(emulator: Emulator, client: Client) -> None:
+def test_a_drop_fault_closes_the_connection_without_a_response(emulator: Emulator, client: OrgClient) -> None:
     emulator.inject_fault("drop", path="*/sobjects")
     with pytest.raises(requests.ConnectionError):
         client.get("sobjects")
     assert client.get("sobjects").status_code == 200
 
 
-def test_faults_apply_to_the_token_endpoint_too(emulator: Emulator, client: Client) -> None:
+def test_faults_apply_to_the_token_endpoint_too(emulator: Emulator, client: OrgClient) -> None:
     emulator.inject_fault("status", path="/services/oauth2/token", status=500, error_code="UNKNOWN_EXCEPTION")
     org = emulator.org("amer")
     response = client.http.post(f"{emulator.base_url}/services/oauth2/token",

@@ -7,10 +7,10 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from app.emulator import Emulator
-from app.emulator.client import API_VERSION as API, OrgClient as Client
+from app.emulator.client import API_VERSION as API, OrgClient
 
 
-def test_query_pages_with_batch_size_and_next_records_url(shared: Emulator, shared_client: Client) -> None:
+def test_query_pages_with_batch_size_and_next_records_url(shared: Emulator, shared_client: OrgClient) -> None:
     options = {"Sforce-Query-Options": "batchSize=200"}
     first = shared_client.get("query", params={"q": "SELECT Id, Name FROM Employee"}, headers=options).json()
     assert (first["totalSize"], first["done"], len(first["records"])) == (300, False, 200)
@@ -24,13 +24,13 @@ def test_query_pages_with_batch_size_and_next_records_url(shared: Emulator, shar
 
 
 @pytest.mark.parametrize(("header", "page"), [("batchSize=50", 200), ("batchSize=5000", 300), (None, 300)])
-def test_batch_size_is_clamped_to_200_through_2000(shared_client: Client, header: str | None, page: int) -> None:
+def test_batch_size_is_clamped_to_200_through_2000(shared_client: OrgClient, header: str | None, page: int) -> None:
     headers = {"Sforce-Query-Options": header} if header else {}
     body = shared_client.get("query", params={"q": "SELECT Id FROM Contact"}, headers=headers).json()
     assert len(body["records"]) == page
 
 
-def test_records_carry_attributes_and_rest_value_formats(shared: Emulator, shared_client: Client) -> None:
+def test_records_carry_attributes_and_rest_value_formats(shared: Emulator, shared_client: OrgClient) -> None:
     record = shared_client.get("query", params={
         "q": "SELECT Id, CreatedDate, DateOfBirth, ShiftStartTime__c, HourlyRate__c, OfficeLocation__c "
              "FROM Employee ORDER BY Id LIMIT 1"}).json()["records"][0]
@@ -88,7 +88,7 @@ def test_purged_rows_leave_query_all_too(emulator: Emulator, sf: Salesforce) -> 
     assert sf.query_all("SELECT Id FROM Account", include_deleted=True)["totalSize"] == 298
 
 
-def test_query_all_pages_keep_including_deleted_rows(emulator: Emulator, client: Client) -> None:
+def test_query_all_pages_keep_including_deleted_rows(emulator: Emulator, client: OrgClient) -> None:
     doomed = emulator.ids("amer", "Contact")[-5:]
     emulator.delete("amer", "Contact", doomed)
     first = client.get("queryAll", params={"q": "SELECT Id FROM Contact"},
@@ -103,7 +103,7 @@ def test_query_all_pages_keep_including_deleted_rows(emulator: Emulator, client:
     ("SELECT Id FROM Nope", "INVALID_TYPE"),
     ("SELECT Id, (SELECT Id FROM Contacts) FROM Account", "MALFORMED_QUERY"),
 ])
-def test_bad_soql_answers_400_with_the_salesforce_error_code(shared_client: Client, soql: str, code: str) -> None:
+def test_bad_soql_answers_400_with_the_salesforce_error_code(shared_client: OrgClient, soql: str, code: str) -> None:
     response = shared_client.get("query", params={"q": soql})
     assert response.status_code == 400
     [error] = response.json()
@@ -116,7 +116,7 @@ def test_simple_salesforce_raises_malformed_request_for_bad_soql(shared_sf: Sale
     assert refused.value.content[0]["errorCode"] == "INVALID_TYPE"
 
 
-def test_an_unknown_locator_is_invalid_query_locator(shared_client: Client) -> None:
+def test_an_unknown_locator_is_invalid_query_locator(shared_client: OrgClient) -> None:
     response = shared_client.get("query/01g5e0000000999AAA-2000")
     assert (response.status_code, response.json()) == (
         400, [{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}])

@@ -10,7 +10,7 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from app.emulator import Emulator, replication
 from app.emulator.formats import format_datetime
-from app.emulator.client import API_VERSION as API, OrgClient as Client, https_session
+from app.emulator.client import API_VERSION as API, OrgClient, https_session
 
 
 def _minute(moment: datetime) -> datetime:
@@ -82,7 +82,7 @@ def test_trimming_the_delete_log_moves_earliest_date_available(emulator: Emulato
 
 
 @pytest.mark.parametrize(("resource", "days"), [("updated", 30), ("deleted", 15)])
-def test_a_start_past_retention_is_invalid_replication_date(emulator: Emulator, client: Client,
+def test_a_start_past_retention_is_invalid_replication_date(emulator: Emulator, client: OrgClient,
                                                             resource: str, days: int) -> None:
     now = emulator.clock.now()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -106,19 +106,19 @@ def test_retention_follows_the_emulated_clock(emulator: Emulator) -> None:
     assert refused.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
 
 
-def test_a_start_not_before_the_end_is_invalid_replication_date(shared_client: Client) -> None:
+def test_a_start_not_before_the_end_is_invalid_replication_date(shared_client: OrgClient) -> None:
     now = datetime.now(timezone.utc)
     response = shared_client.get("sobjects/Account/updated",
                                  params={"start": now.isoformat(), "end": (now + timedelta(seconds=30)).isoformat()})
     assert (response.status_code, response.json()[0]["errorCode"]) == (400, "INVALID_REPLICATION_DATE")
 
 
-def test_start_and_end_are_required(shared_client: Client) -> None:
+def test_start_and_end_are_required(shared_client: OrgClient) -> None:
     response = shared_client.get("sobjects/Account/deleted")
     assert (response.status_code, response.json()[0]["errorCode"]) == (400, "MISSING_ARGUMENT")
 
 
-def test_too_many_ids_is_exceeded_id_limit(emulator: Emulator, client: Client, monkeypatch) -> None:
+def test_too_many_ids_is_exceeded_id_limit(emulator: Emulator, client: OrgClient, monkeypatch) -> None:
     # 600,000 changed records would make a slow test; the limit is lowered instead.
     monkeypatch.setattr(replication, "ID_LIMIT", 2)
     start = emulator.clock.now() - timedelta(minutes=5)

@@ -11,7 +11,7 @@ from simple_salesforce.exceptions import (SalesforceExpiredSession, SalesforceMa
 from werkzeug.http import http_date
 
 from app.emulator import Emulator
-from app.emulator.client import API_VERSION as API, OrgClient as Client, https_session
+from app.emulator.client import API_VERSION as API, OrgClient, https_session
 
 
 def test_versions_list_every_api_version_from_31_to_64(shared: Emulator) -> None:
@@ -24,21 +24,21 @@ def test_versions_list_every_api_version_from_31_to_64(shared: Emulator) -> None
 
 
 @pytest.mark.parametrize("version", ["55.0", "59.0", "64.0"])
-def test_every_supported_version_serves_the_same_resources(shared_client: Client, version: str) -> None:
+def test_every_supported_version_serves_the_same_resources(shared_client: OrgClient, version: str) -> None:
     response = shared_client.http.get(f"{shared_client.emulator.base_url}/services/data/v{version}/",
                                       headers=shared_client.headers())
     assert response.status_code == 200
     assert response.json()["sobjects"] == f"/services/data/v{version}/sobjects"
 
 
-def test_an_unknown_version_is_not_found(shared_client: Client) -> None:
+def test_an_unknown_version_is_not_found(shared_client: OrgClient) -> None:
     response = shared_client.http.get(f"{shared_client.emulator.base_url}/services/data/v12.0/limits",
                                       headers=shared_client.headers())
     assert (response.status_code, response.json()) == (
         404, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}])
 
 
-def test_limits_count_down_and_every_response_carries_the_usage_header(client: Client) -> None:
+def test_limits_count_down_and_every_response_carries_the_usage_header(client: OrgClient) -> None:
     first = client.get("limits")
     second = client.get("limits")
     assert first.headers["Sforce-Limit-Info"] == "api-usage=1/100000"
@@ -54,7 +54,7 @@ def test_simple_salesforce_reads_limits_and_usage(sf: Salesforce) -> None:
     assert sf.api_usage["api-usage"].used == 1
 
 
-def test_a_missing_or_unknown_token_is_invalid_session_id(client: Client) -> None:
+def test_a_missing_or_unknown_token_is_invalid_session_id(client: OrgClient) -> None:
     url = client.base + "limits"
     for headers in ({}, {"Authorization": "Bearer 00Dxx!nonsense"}):
         response = client.http.get(url, headers=headers)
@@ -63,7 +63,7 @@ def test_a_missing_or_unknown_token_is_invalid_session_id(client: Client) -> Non
         assert "Sforce-Limit-Info" not in response.headers
 
 
-def test_expired_sessions_are_refused(emulator: Emulator, client: Client, sf: Salesforce) -> None:
+def test_expired_sessions_are_refused(emulator: Emulator, client: OrgClient, sf: Salesforce) -> None:
     assert client.get("limits").status_code == 200
     assert emulator.expire_sessions() == 2
     assert client.get("limits").status_code == 401
@@ -71,14 +71,14 @@ def test_expired_sessions_are_refused(emulator: Emulator, client: Client, sf: Sa
         sf.query("SELECT Id FROM Account")
 
 
-def test_sessions_time_out_after_two_hours_of_emulated_time(emulator: Emulator, client: Client) -> None:
+def test_sessions_time_out_after_two_hours_of_emulated_time(emulator: Emulator, client: OrgClient) -> None:
     emulator.advance_clock(2 * 3600 - 60)
     assert client.get("limits").status_code == 200
     emulator.advance_clock(61)
     assert client.get("limits").json()[0]["errorCode"] == "INVALID_SESSION_ID"
 
 
-def test_the_used_up_allocation_is_request_limit_exceeded(emulator: Emulator, client: Client,
+def test_the_used_up_allocation_is_request_limit_exceeded(emulator: Emulator, client: OrgClient,
                                                           sf: Salesforce) -> None:
     emulator.set_api_allocation("amer", maximum=10, used=9)
     assert client.get("limits").json()["DailyApiRequests"] == {"Max": 10, "Remaining": 0}
@@ -88,7 +88,7 @@ def test_the_used_up_allocation_is_request_limit_exceeded(emulator: Emulator, cl
     assert refused.headers["Sforce-Limit-Info"] == "api-usage=10/10"
     with pytest.raises(SalesforceRefusedRequest):
         sf.query("SELECT Id FROM Account")
-    other_org = Client(emulator, "emea")
+    other_org = OrgClient(emulator, "emea")
     assert other_org.get("limits").status_code == 200
 
 
@@ -118,7 +118,7 @@ def test_describe_gives_full_field_metadata(shared_sf: Salesforce) -> None:
     assert account["BillingCity"]["compoundFieldName"] == "BillingAddress"
 
 
-def test_describe_answers_304_when_unchanged_since(emulator: Emulator, client: Client) -> None:
+def test_describe_answers_304_when_unchanged_since(emulator: Emulator, client: OrgClient) -> None:
     since = http_date(datetime.now(timezone.utc))
     unchanged = client.get("sobjects/Employee/describe", headers={"If-Modified-Since": since})
     assert (unchanged.status_code, unchanged.content) == (304, b"")
@@ -129,7 +129,7 @@ def test_describe_answers_304_when_unchanged_since(emulator: Emulator, client: C
     assert "ShoeSize__c" in [f["name"] for f in changed.json()["fields"]]
 
 
-def test_describe_of_an_unknown_object_is_not_found(shared_client: Client) -> None:
+def test_describe_of_an_unknown_object_is_not_found(shared_client: OrgClient) -> None:
     response = shared_client.get("sobjects/Nope/describe")
     assert (response.status_code, response.json()[0]["errorCode"]) == (404, "NOT_FOUND")
 
@@ -178,7 +178,7 @@ def test_updating_a_seeded_record_moves_its_stamps(emulator: Emulator, sf: Sales
                  "field and verify that it is read/write for your profile or permission set.",
       "errorCode": "INVALID_FIELD_FOR_INSERT_UPDATE", "fields": ["SystemModstamp"]}),
 ])
-def test_invalid_creates_answer_salesforce_errors(client: Client, body: dict, status: int, error: dict) -> None:
+def test_invalid_creates_answer_salesforce_errors(client: OrgClient, body: dict, status: int, error: dict) -> None:
     response = client.post("sobjects/Employee", json=body)
     assert (response.status_code, response.json()) == (status, [error])
 
@@ -188,13 +188,13 @@ def test_a_record_that_does_not_exist_is_not_found(shared_sf: Salesforce) -> Non
         shared_sf.Employee.get("0hE5e0000099999EAA")
 
 
-def test_get_with_fields_returns_only_those(shared: Emulator, shared_client: Client) -> None:
+def test_get_with_fields_returns_only_those(shared: Emulator, shared_client: OrgClient) -> None:
     record_id = shared.ids("amer", "Account", limit=1)[0]
     body = shared_client.get(f"sobjects/Account/{record_id}", params={"fields": "Name,billingcity"}).json()
     assert list(body) == ["attributes", "Name", "BillingCity"]
 
 
-def test_a_malformed_json_body_is_a_parser_error(client: Client) -> None:
+def test_a_malformed_json_body_is_a_parser_error(client: OrgClient) -> None:
     response = client.post("sobjects/Account", data=b"{nope", headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
@@ -206,7 +206,7 @@ def test_writing_a_value_of_the_wrong_type_is_refused(sf: Salesforce) -> None:
     assert refused.value.content[0]["errorCode"] == "JSON_PARSER_ERROR"
 
 
-def test_base64_fields_are_served_as_blob_urls(shared: Emulator, shared_client: Client) -> None:
+def test_base64_fields_are_served_as_blob_urls(shared: Emulator, shared_client: OrgClient) -> None:
     table = shared.table("amer", "Employee")
     row = next(r for r in range(300) if table.value(r, "Photo") is not None)
     record_id = table.record_id(row)
