@@ -81,7 +81,7 @@ def test_python_odata_reads_every_entity_set(service):
     from odata import ODataService
 
     url, auth = service
-    odata = ODataService(url, auth=auth, reflect_entities=True, quiet=True)
+    odata = ODataService(url, auth=auth, reflect_entities=True, quiet_progress=True)
     counts = {}
     for name, entity in sorted(odata.entities.items()):
         rows = list(odata.query(entity))  # follows @odata.nextLink through the 2,000-row pages
