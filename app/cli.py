@@ -7,12 +7,16 @@ configuration and connection problems, 1 for everything else that failed.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 
 from app.config import ConfigError, load_database_settings, load_settings
 from app.views import ViewError
 from app.warehouse import DatabaseUnreachable, WarehouseError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 class _Commands(click.Group):

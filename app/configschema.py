@@ -1,11 +1,15 @@
-"""The keys orgfeed.toml may hold: their types, defaults and allowed values, in one table per section.
+"""The shape of the configuration: the keys orgfeed.toml may hold (types, defaults, allowed values, one
+table per section) and the frozen records they become.
 
-Pure data read by `app.config`; the commented example orgfeed.toml documents the same keys.
+Pure data; `app.configparse` checks documents against it and `app.config` loads them. The
+commented example orgfeed.toml documents the same keys.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -132,3 +136,107 @@ FEED_KEYS = {
     "name": Key("str", required=True, doc="the feed's name: its service root is /odata/v4/<name>/"),
     "views": Key("str_list", required=True, doc="the views the feed exposes"),
 }
+
+
+@dataclass(frozen=True)
+class OrgConfig:
+    name: str
+    geo: str
+    managed_by: str = "orgfeed"
+    auth: str | None = None
+    login_url: str | None = None
+    instance_url: str | None = None
+    api_version: str = "62.0"
+    ca_bundle: Path | None = None
+    delete_mode: str = "soft"
+    api_budget_percent: int = 80
+    audience: str | None = None
+    # Credential name ("client_id", "private_key", ...) -> the environment variable that holds it.
+    secret_envs: Mapping[str, str] = field(default_factory=dict)
+    # Credential name -> its value; empty when settings were loaded without secrets.
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def is_loaded(self) -> bool:
+        """True when orgfeed syncs this org (not a schema some other tool fills)."""
+        return self.managed_by == "orgfeed"
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    object: str
+    fields: tuple[str, ...] | None  # None means every field ("*")
+    orgs: tuple[str, ...] | None  # None means every org orgfeed loads
+    poll_seconds: int = 600
+
+
+@dataclass(frozen=True)
+class JoinConfig:
+    lookup: str
+    object: str
+
+
+@dataclass(frozen=True)
+class ColumnConfig:
+    source: str  # "Field" or "Parent.Field"
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
+class ViewConfig:
+    name: str
+    object: str
+    joins: tuple[JoinConfig, ...] = ()
+    columns: tuple[ColumnConfig, ...] | None = None  # None means every mapped field ("*")
+    orgs: tuple[str, ...] | None = None
+    id_strategy: str = "sfid"
+    where: str | None = None
+    materialized: bool = False
+    indexed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    name: str
+    views: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    lookback_minutes: int = 10
+    bulk_threshold: int = 10000
+    reconcile_hours: int = 24
+    workers: int = 4
+    auto_apply_views: bool = False
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where the database is: `url` when DATABASE_URL is set, else the embedded server in `data_dir`."""
+
+    url: str | None
+    data_dir: Path
+    odata_url: str | None = None
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.url is None
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path
+    database: DatabaseSettings
+    orgs: tuple[OrgConfig, ...] = ()
+    mappings: tuple[MappingConfig, ...] = ()
+    views: tuple[ViewConfig, ...] = ()
+    feeds: tuple[FeedConfig, ...] = ()
+    sync: SyncConfig = SyncConfig()
+    admin_password: str | None = field(default=None, repr=False)
+
+    def org(self, name: str) -> OrgConfig:
+        """The org called `name`; KeyError when there is none."""
+        for org in self.orgs:
+            if org.name == name:
+                return org
+        raise KeyError(name)

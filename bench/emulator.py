@@ -128,10 +128,11 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 def render(report: dict[str, object]) -> str:
-    lines = [f"Bulk API 2.0 results from the emulator (queryAll, all Employee fields, maxRecords "
-             f"{report['max_records']}, HTTPS via requests; target {TARGET_ROWS_PER_SECOND:,} rows/s)", "",
-             f"{'rows':>10} {'mode':>5} {'fields':>6} {'download rows/s':>16} {'MB/s':>7} {'x target':>8} "
-             f"{'end-to-end rows/s':>18} {'cold e2e rows/s':>16} {'peak RSS MB':>12} {'start s':>8}"]
+    title = (f"Bulk API 2.0 results from the emulator (queryAll, all Employee fields, maxRecords "
+             f"{report['max_records']}, HTTPS via requests; target {TARGET_ROWS_PER_SECOND:,} rows/s)")
+    header = (f"{'rows':>10} {'mode':>5} {'fields':>6} {'download rows/s':>16} {'MB/s':>7} {'x target':>8} "
+              f"{'end-to-end rows/s':>18} {'cold e2e rows/s':>16} {'peak RSS MB':>12} {'start s':>8}")
+    lines = [title, "", header]
     for size in report["sizes"]:   # type: ignore[union-attr]
         lines.append(f"{size['rows']:>10,} {size['mode']:>5} {size['fields']:>6} "
                      f"{size['download_rows_per_second_median']:>16,} "

@@ -20,6 +20,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy import Connection
 
+from app.emulator.demo import demo_orgs
+from app.emulator.emulator import Emulator
 from app.warehouse.database import create_database_engine
 from app.warehouse.embedded import start_embedded_server, stop_embedded_server
 from app.warehouse.migrate import upgrade_database
@@ -129,3 +131,21 @@ def unused_tcp_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """The emulator's two demo orgs (40 records per object), served over HTTPS on a free port."""
+    emu = Emulator(demo_orgs(rows=40, seed=11)).start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+@pytest.fixture
+def engine(database_url: str):
+    """An engine on the test's own migrated database."""
+    engine = create_database_engine(database_url, pool_size=10)
+    yield engine
+    engine.dispose()

@@ -1,8 +1,8 @@
 """A local emulator of Salesforce orgs: HTTPS REST, Bulk API 2.0, OAuth, demo data and fault injection.
 
-It may import the standard library, Flask/Werkzeug, cryptography, trustme, PyJWT and orjson.
-It must not import any other orgfeed package; only the CLI's `demo`/`emulator` commands and
-the tests import it. Start with `Emulator(demo_orgs(rows=300, seed=7)).start()`; README.md
+It may import the standard library, Flask/Werkzeug, cryptography, trustme, PyJWT, orjson and requests.
+It must not import any other orgfeed package; only the CLI's `demo`/`emulator` commands,
+the tests and bench/ import it. Start with `Emulator(demo_orgs(rows=300, seed=7)).start()`; README.md
 beside this file documents the endpoints and the control API.
 """
 

@@ -17,8 +17,14 @@ from werkzeug.exceptions import HTTPException
 from app.emulator import bulk_routes, control_routes, rest_routes
 from app.emulator.describe import API_VERSIONS
 from app.emulator.emulator import Emulator
-from app.emulator.errors import (ControlError, OAuthError, SalesforceError, invalid_session,
-                                 not_found, request_limit_exceeded)
+from app.emulator.errors import (
+    ControlError,
+    OAuthError,
+    SalesforceError,
+    invalid_session,
+    not_found,
+    request_limit_exceeded,
+)
 from app.emulator.faults import REQUEST_KINDS
 from app.emulator.responses import json_response, oauth_error, salesforce_error
 

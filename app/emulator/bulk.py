@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,6 +25,7 @@ from app.emulator.query import prepare_query
 from app.emulator.table import BLOCK_ROWS, CsvChunk, Table
 
 TERMINAL_STATES = ("JobComplete", "Failed", "Aborted")
+MAX_JOBS = 100   # jobs kept with their results; older finished ones are deleted
 
 
 @dataclass
@@ -50,6 +51,7 @@ class BulkJob:
     prepared: bool = False
     rendered: bool = False
     render_error: str | None = None
+    cancelled: bool = False
     progress: threading.Condition = field(default_factory=threading.Condition)
     processing_ms: int = 0
 
@@ -98,6 +100,11 @@ class BulkJobs:
                       user_id, now, api_version, line_ending, forced_end=forced_end)
         with self._lock:
             self._jobs[job.id] = job
+            finished = [j for j in self._jobs.values() if j.state in TERMINAL_STATES]
+            for old in finished[:max(0, len(self._jobs) - MAX_JOBS)]:
+                # Salesforce deletes old jobs too (after 7 days); here the oldest beyond MAX_JOBS go
+                old.cancelled = True
+                del self._jobs[old.id]
         if forced_end is None:
             threading.Thread(target=_process, args=(job, org, now), daemon=True,
                              name=f"bulk-{job.id}").start()
@@ -115,9 +122,10 @@ class BulkJobs:
             return [job for job in self._jobs.values() if job.org == org.name]
 
     def delete(self, org: Org, job_id: str) -> None:
-        self.find(org, job_id)
+        job = self.find(org, job_id)
+        job.cancelled = True   # stops its rendering
         with self._lock:
-            del self._jobs[job_id]
+            self._jobs.pop(job_id, None)
 
 
 def poll(job: BulkJob, org: Org, now: datetime) -> None:
@@ -149,7 +157,7 @@ def _process(job: BulkJob, org: Org, now: datetime) -> None:
     contiguous = isinstance(rows, range) and rows.step == 1 and newline == "\n"
     try:
         for start in range(0, len(rows), BLOCK_ROWS):
-            if job.state == "Aborted":
+            if job.state == "Aborted" or job.cancelled:
                 break
             part = rows[start:start + BLOCK_ROWS]
             with org.lock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class Clock:
@@ -15,7 +15,7 @@ class Clock:
 
     def now(self) -> datetime:
         """Return the emulated current time (tz-aware UTC, millisecond precision like Salesforce)."""
-        moment = datetime.now(timezone.utc) + self._offset
+        moment = datetime.now(UTC) + self._offset
         return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
     def advance(self, seconds: float) -> datetime:

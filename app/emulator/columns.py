@@ -13,7 +13,7 @@ import random
 import re
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from operator import add, floordiv, mod, mul, sub
 from typing import Protocol
@@ -21,7 +21,7 @@ from typing import Protocol
 from app.emulator.formats import csv_cell
 
 TABLE_SIZE = 65536
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Column(Protocol):

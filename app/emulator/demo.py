@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from app.emulator.demo_objects import Locale, account, contact, employee, employee_crisis_assessment
+from app.emulator.demo_objects import (
+    Locale,
+    account,
+    contact,
+    employee,
+    employee_crisis_assessment,
+)
 from app.emulator.org import OrgSpec
 from app.emulator.seed import Choice, Template
 from app.emulator.standard_fields import plain, text
 
 # Seeded data is dated before this fixed time so that the same seed gives the same data on any day.
-DATA_AS_OF = datetime(2025, 1, 1, tzinfo=timezone.utc)
+DATA_AS_OF = datetime(2025, 1, 1, tzinfo=UTC)
 DEMO_OBJECTS = ("Employee", "EmployeeCrisisAssessment", "Account", "Contact")
 
 AMER = Locale(

@@ -11,10 +11,28 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from app.emulator.schema import Field, SObjectType
-from app.emulator.seed import (Choice, Constant, Dates, Numbers, ObjectSpec, Reference, Template,
-                               Times)
-from app.emulator.standard_fields import (FieldSpec, email, number, phone, picklist, plain,
-                                          reference, system_fields, text, textarea)
+from app.emulator.seed import (
+    Choice,
+    Constant,
+    Dates,
+    Numbers,
+    ObjectSpec,
+    Reference,
+    Template,
+    Times,
+)
+from app.emulator.standard_fields import (
+    FieldSpec,
+    email,
+    number,
+    phone,
+    picklist,
+    plain,
+    reference,
+    system_fields,
+    text,
+    textarea,
+)
 
 WELLNESS = ("Available", "Unavailable", "Unknown")
 EMPLOYEE_STATUS = ("Active",) * 8 + ("Inactive", "Leave", "Onboarding", "Terminated")

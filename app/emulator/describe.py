@@ -32,10 +32,11 @@ def resources(api_version: str) -> dict[str, str]:
 
 def describe_global(org: Org, api_version: str) -> dict[str, object]:
     return {"encoding": "UTF-8", "maxBatchSize": 200,
-            "sobjects": [_global_entry(table.sobject, api_version) for table in org.tables.values()]}
+            "sobjects": [global_entry(table.sobject, api_version) for table in org.tables.values()]}
 
 
-def _global_entry(sobject: SObjectType, api_version: str) -> dict[str, object]:
+def global_entry(sobject: SObjectType, api_version: str) -> dict[str, object]:
+    """Return one object's entry in describeGlobal (also the `objectDescribe` of sobjects/X)."""
     flags = _object_flags(sobject)
     return {**flags, "name": sobject.name, "label": sobject.label, "labelPlural": sobject.label_plural,
             "keyPrefix": sobject.key_prefix, "urls": _urls(sobject, api_version)}

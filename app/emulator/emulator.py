@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Self
 
 from app.emulator.bulk import BulkJobs
 from app.emulator.clock import Clock
@@ -20,8 +21,13 @@ from app.emulator.errors import ControlError, SalesforceError
 from app.emulator.faults import Fault, FaultBook
 from app.emulator.org import Org, OrgSpec
 from app.emulator.query import CursorStore
-from app.emulator.records import (create_record, delete_record, purge_records, undelete_record,
-                                  update_record)
+from app.emulator.records import (
+    create_record,
+    delete_record,
+    purge_records,
+    undelete_record,
+    update_record,
+)
 from app.emulator.schema import Field
 from app.emulator.schema_changes import add_field, remove_field, retype_field
 from app.emulator.seed import SeedContext, seed_table
@@ -48,18 +54,27 @@ class Emulator:
         self._server: HttpsServer | None = None
 
     # -- server -------------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0, warm: bool = True) -> Emulator:
+    def start(self, host: str = "127.0.0.1", port: int = 0, warm: bool = True) -> Self:
         """Serve HTTPS on a background thread (port 0: any free port); return self.
 
         With `warm`, objects of 50,000 rows or more first get their full-load Bulk CSV rendered
         (warm_bulk_cache), so that Bulk downloads never wait for rendering.
         """
-        from app.emulator.app import create_app   # the app needs a started emulator's base URL
+        from app.emulator.app import (
+            create_app,  # the app needs a started emulator's base URL
+        )
         if warm:
             self.warm_bulk_cache()
         self._server = HttpsServer(create_app(self), host, port, self.run_dir)
+        for org in self.orgs.values():   # the JWT keys, for clients that want a key file
+            key_path = self._key_path(org)
+            key_path.write_text(org.app.private_key_pem)
+            key_path.chmod(0o600)
         self._server.start()
         return self
+
+    def _key_path(self, org: Org) -> Path:
+        return self.run_dir / f"{org.name}-jwt-key.pem"
 
     def stop(self) -> None:
         """Stop serving; a run directory the emulator made itself (CA bundle, keys) is removed."""
@@ -69,7 +84,7 @@ class Emulator:
         if self._own_run_dir:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self) -> Self:
         return self.start() if self._server is None else self
 
     def __exit__(self, *exc: object) -> None:
@@ -114,10 +129,6 @@ class Emulator:
 
     def _org_summary(self, org: Org) -> dict[str, object]:
         user = org.users[0]
-        key_path = self.run_dir / f"{org.name}-jwt-key.pem"
-        if not key_path.exists():
-            key_path.write_text(org.app.private_key_pem)
-            key_path.chmod(0o600)
         base = self.base_url if self._server else None
         return {
             "name": org.name, "geo": org.spec.geo, "company": org.spec.company,
@@ -128,7 +139,7 @@ class Emulator:
                          "username": user.username, "password": user.password,
                          "security_token": user.security_token},
             "jwt": {"client_id": org.app.client_id, "username": user.username,
-                    "private_key_path": str(key_path), "certificate_pem": org.app.certificate_pem},
+                    "private_key_path": str(self._key_path(org)), "certificate_pem": org.app.certificate_pem},
         }
 
     def session_id(self, org: str, username: str | None = None) -> str:

@@ -7,7 +7,7 @@ Salesforce writes datetimes as `2024-01-31T09:30:00.000+0000` in REST JSON and a
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from app.emulator.errors import SalesforceError
 from app.emulator.schema import NUMBER_TYPES, TEXT_TYPES, Field
@@ -15,7 +15,7 @@ from app.emulator.schema import NUMBER_TYPES, TEXT_TYPES, Field
 
 def format_datetime(moment: datetime) -> str:
     """Return a datetime the way REST JSON shows it."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
@@ -65,11 +65,11 @@ def parse_datetime(text: str) -> datetime:
     moment = datetime.fromisoformat(day).replace(hour=int(hour), minute=int(minute),
                                                  second=int(second), microsecond=micro)
     if zone in (None, "Z"):
-        return moment.replace(tzinfo=timezone.utc)
+        return moment.replace(tzinfo=UTC)
     sign = 1 if zone[0] == "+" else -1
     digits = zone[1:].replace(":", "")
     offset = sign * (int(digits[:2]) * 60 + int(digits[2:]))
-    return (moment - timedelta(minutes=offset)).replace(tzinfo=timezone.utc)
+    return (moment - timedelta(minutes=offset)).replace(tzinfo=UTC)
 
 
 def parse_value(field: Field, raw: object) -> object:

@@ -7,7 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.emulator.credentials import ConnectedApp, User, derived_secret, make_certificate
+from app.emulator.credentials import (
+    ConnectedApp,
+    User,
+    derived_secret,
+    make_certificate,
+)
 from app.emulator.ids import KEY_PREFIXES, case_safe_id, record_id_format
 from app.emulator.seed import ObjectSpec, SeedContext, seed_table
 from app.emulator.table import CacheBudget, Table

@@ -15,7 +15,13 @@ from datetime import datetime
 
 from app.emulator.errors import SalesforceError
 from app.emulator.org import Org
-from app.emulator.soql import CompiledQuery, SoqlError, compile_query, make_invalid_type_error, parse_soql
+from app.emulator.soql import (
+    CompiledQuery,
+    SoqlError,
+    compile_query,
+    make_invalid_type_error,
+    parse_soql,
+)
 from app.emulator.table import Table
 
 DEFAULT_BATCH = 2000

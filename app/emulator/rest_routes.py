@@ -7,7 +7,7 @@ Each view parses the request, calls the functions that do the work, and shapes t
 from __future__ import annotations
 
 import base64
-from datetime import timezone
+from datetime import UTC
 
 import orjson
 from flask import Response, current_app, g, request
@@ -17,7 +17,8 @@ from app.emulator import describe as metadata
 from app.emulator.emulator import Emulator
 from app.emulator.errors import SalesforceError, not_found
 from app.emulator.oauth import grant_token
-from app.emulator.query import QueryRequest, batch_size_of, query_more as next_page, run_query
+from app.emulator.query import QueryRequest, batch_size_of, run_query
+from app.emulator.query import query_more as next_page
 from app.emulator.records import create_record, delete_record, find_row, update_record
 from app.emulator.replication import deleted_records, updated_ids
 from app.emulator.responses import json_response, no_content
@@ -86,8 +87,7 @@ def describe_global(version: str) -> Response:
 
 def sobject_info(version: str, sobject: str) -> Response:
     table = _table(sobject)
-    return json_response({"objectDescribe": metadata.describe_global(g.org, version)["sobjects"]
-                          [list(g.org.tables.values()).index(table)], "recentItems": []})
+    return json_response({"objectDescribe": metadata.global_entry(table.sobject, version), "recentItems": []})
 
 
 def describe(version: str, sobject: str) -> Response:
@@ -96,7 +96,7 @@ def describe(version: str, sobject: str) -> Response:
     changed = schema.changed_at.replace(microsecond=0)
     since = request.if_modified_since
     # "Get Object Metadata Changes": If-Modified-Since answers 304 when the metadata is unchanged.
-    if since is not None and changed <= since.astimezone(timezone.utc):
+    if since is not None and changed <= since.astimezone(UTC):
         return Response(status=304)
     response = json_response(metadata.describe_sobject(schema.sobject, version))
     response.headers["Last-Modified"] = http_date(changed)

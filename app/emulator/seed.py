@@ -13,8 +13,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from app.emulator.columns import (TABLE_SIZE, Column, ConstantColumn, CsvGroup, MinuteColumn,
-                                  ReferenceColumn, TableColumn, TemplateColumn, random_picks, spread)
+from app.emulator.columns import (
+    TABLE_SIZE,
+    Column,
+    ConstantColumn,
+    CsvGroup,
+    MinuteColumn,
+    ReferenceColumn,
+    TableColumn,
+    TemplateColumn,
+    random_picks,
+    spread,
+)
 from app.emulator.schema import SchemaVersion, SObjectType
 from app.emulator.table import Table
 

@@ -67,7 +67,7 @@ def render_summary(summary: dict[str, object]) -> str:
             f"org {org['name']} ({org['geo']}, {org['company']}, org id {org['org_id']})",
             f"  login URL     {org['login_url']}",
             f"  instance URL  {org['instance_url']}",
-            f"  records       " + ", ".join(f"{k} {v}" for k, v in org["objects"].items()),
+            "  records       " + ", ".join(f"{k} {v}" for k, v in org["objects"].items()),
             "  client_credentials",
             f"    client_id      {client['client_id']}",
             f"    client_secret  {client['client_secret']}",

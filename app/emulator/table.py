@@ -21,7 +21,6 @@ from app.emulator.formats import csv_cell, json_value
 from app.emulator.ids import record_number
 from app.emulator.schema import SchemaVersion, SObjectType
 
-
 BLOCK_ROWS = 2000
 CACHE_LIMIT = 768 * 1024 * 1024   # rendered CSV kept per emulator (about 1.3M Employee rows)
 
@@ -73,7 +72,7 @@ class CacheBudget:
 class RecordView(Mapping[str, object]):
     """A record as the SOQL compiler sees it: canonical field name -> Python native (None = null)."""
 
-    __slots__ = ("table", "row")
+    __slots__ = ("row", "table")
 
     def __init__(self, table: Table, row: int) -> None:
         self.table, self.row = table, row
@@ -246,7 +245,7 @@ class Table:
 
     def _address(self, row: int, name: str) -> object:
         # An address compound holds its components under these keys (REST API: "Address Compound Fields").
-        prefix = name[:-len("Address")] if name.endswith("Address") else name
+        prefix = name.removesuffix("Address")
         keys = {"Street": "street", "City": "city", "State": "state", "PostalCode": "postalCode",
                 "Country": "country", "Latitude": "latitude", "Longitude": "longitude",
                 "GeocodeAccuracy": "geocodeAccuracy"}
@@ -257,7 +256,7 @@ class Table:
         return dict(sorted(parts.items()))
 
     def _location(self, row: int, name: str) -> object:
-        base = name[:-3] if name.endswith("__c") else name
+        base = name.removesuffix("__c")
         latitude = self.value(row, f"{base}__Latitude__s")
         longitude = self.value(row, f"{base}__Longitude__s")
         if latitude is None and longitude is None:

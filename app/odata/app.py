@@ -25,7 +25,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings
 from app.odata import BadQuery, NotImplementedFeature, ODataError
-from app.odata.auth import authenticate, basic_credentials, write_access_log
+from app.odata.auth import AccessLog, authenticate, basic_credentials
 from app.odata.credentials import FailureThrottle, ThrottlePolicy, VerifiedCache
 from app.odata.paging import preferred_page_size
 from app.odata.query import split_query_string
@@ -57,6 +57,7 @@ class ODataExtension:
         self.throttle = throttle
         self.verified = VerifiedCache()
         self.catalog = Catalog(catalog_ttl)
+        self.access_log = AccessLog(engine)
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, odata_engine: Engine | None = None,
@@ -193,14 +194,14 @@ def _wants_csdl_json() -> bool:
 def finish_odata_request(response: Response) -> Response:
     entry = dict(g.get("odata_log") or {})
     started = g.get("odata_started", time.monotonic())
-    engine = _extension().engine
+    access_log = _extension().access_log
     method, path = request.method[:8], request.full_path.rstrip("?")
     client = (request.remote_addr or "")[:64]
     live = g.get("odata_log")
 
     def write() -> None:
         entry.update(live or {})
-        write_access_log(engine, {
+        access_log.record({
             "feed": entry.get("feed"), "username": entry.get("username"), "client": client, "method": method,
             "path": path, "entity_set": entry.get("entity_set"), "rows": entry.get("rows"),
             "status": response.status_code, "duration_ms": int((time.monotonic() - started) * 1000),

@@ -7,9 +7,13 @@ scrypt as a wrong password, and every failure is answered alike (401).
 
 from __future__ import annotations
 
+import atexit
 import base64
 import binascii
 import logging
+import queue
+import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, insert
@@ -72,10 +76,47 @@ def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str,
     return Feed(feed, tuple(views), role_name, username)
 
 
-def write_access_log(engine: Engine, entry: dict) -> None:
-    """Appends one row to orgfeed.access_log; a failure is logged, never raised into the response."""
-    try:
-        with engine.begin() as conn:
-            conn.execute(insert(access_log).values(**entry))
-    except Exception:  # the response has gone out: losing a log line must not break the server
-        log.exception("could not write the access log entry %r", entry)
+class AccessLog:
+    """Writes access-log rows in the background, in batches, so no request waits for the log's commit.
+
+    `flush()` waits until everything recorded so far is written (tests, shutdown).
+    """
+
+    BATCH = 500
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._queue: queue.Queue[dict] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def record(self, entry: dict) -> None:
+        self._queue.put(entry)
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="orgfeed-access-log", daemon=True)
+                    self._thread.start()
+                    atexit.register(self.flush)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(access_log), batch)
+            except Exception:  # the responses have gone out: losing log lines must not stop the server
+                log.exception("could not write %d access log entries", len(batch))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()

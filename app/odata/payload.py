@@ -18,7 +18,7 @@ from psycopg.adapt import Loader
 from app.odata.catalog import Column
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
-CHUNK_ROWS = 500
+CHUNK_ROWS = 500  # rows per fetchmany() and per piece of a streamed body
 
 
 class _NumericLoader(Loader):
@@ -75,21 +75,17 @@ def encode_entity(context: str, columns: Sequence[Column], row: Sequence) -> byt
     return orjson.dumps(entity, option=JSON_OPTIONS)
 
 
-def iter_collection(head: dict, columns: Sequence[Column], rows: Iterable[Sequence],
+def iter_collection(head: dict, columns: Sequence[Column], chunks: Iterable[Sequence[Sequence]],
                     tail: Callable[[], dict]) -> Iterator[bytes]:
-    """A collection payload in chunks: `head` members, `"value": [...]`, then the members `tail()` returns
-    once the rows are out (a nextLink may follow the collection it annotates: OData JSON Format §4.5)."""
+    """A collection payload in chunks: `head` members, `"value": [...]` (one piece per chunk of rows), then the
+    members `tail()` returns once the rows are out (a nextLink may follow its collection: OData JSON Format §4.5)."""
     names = [column.property for column in columns]
     opening = orjson.dumps(head, option=JSON_OPTIONS)[:-1]
     yield opening + (b',"value":[' if head else b'"value":[')
-    chunk: list[dict] = []
-    first = True
-    for row in rows:
-        chunk.append(dict(zip(names, row)))
-        if len(chunk) >= CHUNK_ROWS:
-            yield (b"" if first else b",") + orjson.dumps(chunk, option=JSON_OPTIONS)[1:-1]
-            first, chunk = False, []
-    if chunk:
-        yield (b"" if first else b",") + orjson.dumps(chunk, option=JSON_OPTIONS)[1:-1]
+    separator = b""
+    for chunk in chunks:
+        if chunk:
+            yield separator + orjson.dumps([dict(zip(names, row)) for row in chunk], option=JSON_OPTIONS)[1:-1]
+            separator = b","
     members = tail()
     yield b"]" + (b"," + orjson.dumps(members, option=JSON_OPTIONS)[1:] if members else b"}")

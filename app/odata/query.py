@@ -8,7 +8,9 @@ query string is decoded here, not by Werkzeug, so a `+` in a timestamp offset su
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
@@ -200,8 +202,12 @@ def page_statement(query: ODataQuery, entity_set: EntitySet, columns: tuple, ord
     if after is not None:
         where.append(compile_keyset(order, after, params))
     select_list = ", ".join(column.sql for column in columns)
-    # The sort values ride along after the payload columns so the next skiptoken can be built.
-    sort_list = ", ".join(item.column.sql for item in order)
+    # The sort values ride along after the payload columns so the next skiptoken can be built; numbers and
+    # binary as text, because the payload's loaders reshape those for JSON (see sort_values).
+    # Aliased: ORDER BY "x" would otherwise bind to an output column named x, such as a text cast of x.
+    sort_list = ", ".join(
+        (f"{item.column.sql}::text" if item.column.kind in _TEXT_SORT_KINDS else item.column.sql) + f" as _sort{position}"
+        for position, item in enumerate(order))
     sql = f"select {select_list}, {sort_list} from {entity_set.sql_name}"
     if where:
         sql += f" where {' and '.join(where)}"
@@ -209,3 +215,12 @@ def page_statement(query: ODataQuery, entity_set: EntitySet, columns: tuple, ord
     if offset:
         sql += f" offset {int(offset)}"
     return Statement(sql, params.values)
+
+
+_TEXT_SORT_KINDS = {"int": int, "decimal": Decimal, "double": float, "binary": lambda text: bytes.fromhex(text[2:])}
+
+
+def sort_values(order: tuple[OrderItem, ...], values: Sequence[Any]) -> list[Any]:
+    """The sort values of a page's last row (as `page_statement` selected them) in their SQL types, for the skiptoken."""
+    return [value if value is None or item.column.kind not in _TEXT_SORT_KINDS else _TEXT_SORT_KINDS[item.column.kind](value)
+            for item, value in zip(order, values, strict=True)]

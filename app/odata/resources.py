@@ -22,8 +22,16 @@ from app.odata.catalog import EntitySet, find_entity_set, read_entity_sets
 from app.odata.csdl import render_csdl_json, render_csdl_xml, render_service_document
 from app.odata.filter import Literal, parse_expression
 from app.odata.paging import MAX_PAGE_SIZE, Position, decode_skiptoken, encode_skiptoken, next_link
-from app.odata.payload import JSON_OPTIONS, encode_entity, iter_collection, register_loaders
-from app.odata.query import ODataQuery, count_statement, order_items, page_statement, parse_query, selected_columns
+from app.odata.payload import CHUNK_ROWS, JSON_OPTIONS, encode_entity, iter_collection, register_loaders
+from app.odata.query import (
+    ODataQuery,
+    count_statement,
+    order_items,
+    page_statement,
+    parse_query,
+    selected_columns,
+    sort_values,
+)
 from app.odata.session import ReadSession
 
 JSON_TYPE = "application/json;odata.metadata=minimal"
@@ -179,7 +187,8 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
         if query.count:
             statement = count_statement(query, entity_set)
             with session.cursor() as cursor:
-                head["@odata.count"] = cursor.execute(statement.sql, statement.params).fetchone()[0]
+                total = cursor.execute(statement.sql, statement.params).fetchone()[0]
+            head["@odata.count"] = str(total) if call.ieee754 else total  # an Int64
         statement = page_statement(query, entity_set, columns, order, limit=limit,
                                    after=position.last if position else None,
                                    offset=(query.skip or 0) if position is None else 0)
@@ -195,20 +204,19 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
         raise
     state = {"last": None, "rows": 0}
 
-    def rows():
-        if limit == 0:
-            return
-        for row in cursor:
-            if state["rows"] >= limit:
-                break
-            state["rows"] += 1
-            state["last"] = row
-            yield row
+    def chunks():
+        while limit > 0 and state["rows"] < limit:
+            chunk = cursor.fetchmany(min(CHUNK_ROWS, limit - state["rows"]))  # converted in C, unlike row iteration
+            if not chunk:
+                return
+            state["rows"] += len(chunk)
+            state["last"] = chunk[-1]
+            yield chunk
 
     def tail() -> dict:
         if not more or state["last"] is None:
             return {}
-        token = encode_skiptoken(Position(list(state["last"][len(columns):]), delivered + state["rows"]))
+        token = encode_skiptoken(Position(sort_values(order, state["last"][len(columns):]), delivered + state["rows"]))
         return {"@odata.nextLink": next_link(call.base_url, query.pairs, token)}
 
     def finish() -> None:
@@ -216,7 +224,7 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
         cursor.close()
         session.close()
 
-    response = Response(ClosingBody(iter_collection(head, columns, rows(), tail), finish),
+    response = Response(ClosingBody(iter_collection(head, columns, chunks(), tail), finish),
                         content_type=JSON_TYPE + (";IEEE754Compatible=true" if call.ieee754 else ""))
     if call.page_size:
         response.headers["Preference-Applied"] = f"odata.maxpagesize={call.page_size}"

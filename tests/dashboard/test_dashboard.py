@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 from app.dashboard.blueprint import create_dashboard
 from app.sync import SyncOptions, run_sync
 
-from ..sync.conftest import emulator, engine, make_settings  # noqa: F401 (fixtures)
+from ..sync.conftest import make_settings
 
 PASSWORD = "s3cret-dashboard"
 CHROMIUM = "/usr/bin/chromium"

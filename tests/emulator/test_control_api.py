@@ -97,7 +97,7 @@ def test_faults_are_injected_listed_and_cleared(control, client: OrgClient) -> N
 def test_sessions_are_expired_and_issued(emulator: Emulator, control, client: OrgClient) -> None:
     assert control("POST", "/sessions/expire")[1]["expired"] >= 1
     assert client.get("limits").status_code == 401
-    status, body = control("POST", "/orgs/amer/sessions", {})
+    _, body = control("POST", "/orgs/amer/sessions", {})
     client.token = body["access_token"]
     assert client.get("limits").status_code == 200
 

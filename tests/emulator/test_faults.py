@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from app.emulator import Emulator
-from app.emulator.errors import ControlError
 from app.emulator.client import OrgClient
+from app.emulator.errors import ControlError
 
 
 def test_a_status_fault_answers_the_next_n_matching_requests(emulator: Emulator, client: OrgClient) -> None:

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from app.emulator import Emulator
-from app.emulator.credentials import make_certificate
 from app.emulator.client import https_session
+from app.emulator.credentials import make_certificate
 
 
 def _token(emulator: Emulator, **form: str) -> requests.Response:

@@ -7,7 +7,8 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from app.emulator import Emulator
-from app.emulator.client import API_VERSION as API, OrgClient
+from app.emulator.client import API_VERSION as API
+from app.emulator.client import OrgClient
 
 
 def test_query_pages_with_batch_size_and_next_records_url(shared: Emulator, shared_client: OrgClient) -> None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from app.emulator import Emulator, replication
+from app.emulator.client import API_VERSION as API
+from app.emulator.client import OrgClient, https_session
 from app.emulator.formats import format_datetime
-from app.emulator.client import API_VERSION as API, OrgClient, https_session
 
 
 def _minute(moment: datetime) -> datetime:
@@ -107,7 +108,7 @@ def test_retention_follows_the_emulated_clock(emulator: Emulator) -> None:
 
 
 def test_a_start_not_before_the_end_is_invalid_replication_date(shared_client: OrgClient) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     response = shared_client.get("sobjects/Account/updated",
                                  params={"start": now.isoformat(), "end": (now + timedelta(seconds=30)).isoformat()})
     assert (response.status_code, response.json()[0]["errorCode"]) == (400, "INVALID_REPLICATION_DATE")

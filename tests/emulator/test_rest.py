@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pytest
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import (SalesforceExpiredSession, SalesforceMalformedRequest,
-                                          SalesforceRefusedRequest, SalesforceResourceNotFound)
+from simple_salesforce.exceptions import (
+    SalesforceExpiredSession,
+    SalesforceMalformedRequest,
+    SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
+)
 from werkzeug.http import http_date
 
 from app.emulator import Emulator
-from app.emulator.client import API_VERSION as API, OrgClient, https_session
+from app.emulator.client import API_VERSION as API
+from app.emulator.client import OrgClient, https_session
 
 
 def test_versions_list_every_api_version_from_31_to_64(shared: Emulator) -> None:
@@ -119,7 +124,7 @@ def test_describe_gives_full_field_metadata(shared_sf: Salesforce) -> None:
 
 
 def test_describe_answers_304_when_unchanged_since(emulator: Emulator, client: OrgClient) -> None:
-    since = http_date(datetime.now(timezone.utc))
+    since = http_date(datetime.now(UTC))
     unchanged = client.get("sobjects/Employee/describe", headers={"If-Modified-Since": since})
     assert (unchanged.status_code, unchanged.content) == (304, b"")
     emulator.advance_clock(5)
@@ -214,3 +219,17 @@ def test_base64_fields_are_served_as_blob_urls(shared: Emulator, shared_client: 
     assert body["Photo"] == f"/services/data/v{API}/sobjects/Employee/{record_id}/Photo"
     blob = shared_client.http.get(shared.base_url + body["Photo"], headers=shared_client.headers())
     assert blob.content.startswith(b"\x89PNG")
+
+
+def test_sobject_basic_information_describes_the_object(shared_client: OrgClient) -> None:
+    body = shared_client.get("sobjects/Contact").json()
+    assert body["objectDescribe"]["name"] == "Contact" and body["objectDescribe"]["keyPrefix"] == "003"
+    assert body["recentItems"] == []
+
+
+def test_the_identity_url_names_the_org_and_user(shared: Emulator, shared_client: OrgClient) -> None:
+    org = shared.org("amer")
+    identity = shared_client.http.get(f"{shared.base_url}/id/{org.org_id}/{org.users[0].user_id}",
+                                      headers=shared_client.headers()).json()
+    assert (identity["organization_id"], identity["user_id"], identity["username"]) == (
+        org.org_id, org.users[0].user_id, org.users[0].username)

@@ -17,7 +17,6 @@ from app.emulator.config_out import write_config
 from app.emulator.serve import render_summary
 
 
-
 def _env(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
 

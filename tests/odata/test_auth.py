@@ -109,6 +109,7 @@ def test_every_request_lands_in_the_access_log(flask_app, feed_factory, engine):
     client.get("people('a01')")
     client.get("people?$top=x")
     client.client.get(client.root + "people", headers=basic(credential.username, "bad"), buffered=True)
+    flask_app.extensions["orgfeed.odata"].access_log.flush()
     with engine.connect() as conn:
         rows = conn.execute(select(access_log.c.username, access_log.c.method, access_log.c.path, access_log.c.entity_set,
                                    access_log.c.rows, access_log.c.status, access_log.c.duration_ms)

@@ -79,7 +79,7 @@ def test_the_page_statement_uses_keyset_never_offset_once_paging():
     order = complete_order(PEOPLE, ())
     statement = page_statement(query, PEOPLE, selected_columns(PEOPLE, query.select), order, limit=2000,
                                after=["a05"], offset=0)
-    assert statement.sql == 'select "id", "geo", "id" from "public"."people" where "id" > %(p0)s order by "id" limit 2001'
+    assert statement.sql == 'select "id", "geo", "id" as _sort0 from "public"."people" where "id" > %(p0)s order by "id" limit 2001'
 
 
 @pytest.mark.parametrize(("headers", "size"), [

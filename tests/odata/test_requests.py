@@ -108,6 +108,15 @@ def test_paging_by_a_nullable_column_with_duplicates_keeps_odata_order(client):
     assert labelled == sorted(by_key, key=lambda row: row["label"], reverse=True)  # the key breaks ties (stable sort)
 
 
+@pytest.mark.parametrize("orderby", ["amount", "score desc", "big", "born desc", "updated", "wake desc", "uid",
+                                     "active desc", "lastname", "headcount desc,geo", "tags"])
+def test_paging_by_any_column_type_returns_each_row_once_in_order(client, orderby):
+    expected = client.ids(f"people?$select=id&$orderby={quote(orderby)}")
+    pages = follow(client, f"people?$select=id&$orderby={quote(orderby)}", headers={"Prefer": "odata.maxpagesize=3"})
+    assert [len(page["value"]) for page in pages] == [3, 3, 2]
+    assert [row["id"] for page in pages for row in page["value"]] == expected
+
+
 def test_maxpagesize_is_applied_and_said_so(client):
     response = client.get("big?$select=id", headers={"Prefer": "odata.maxpagesize=300"})
     assert response.headers["Preference-Applied"] == "odata.maxpagesize=300"

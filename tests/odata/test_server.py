@@ -134,3 +134,28 @@ def test_gzip_request_body_and_unauthenticated_over_http(service):
     anonymous = requests.get(url + "people", timeout=30)
     assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"] == 'Basic realm="orgfeed"'
     assert re.fullmatch(r'\{"error":\{.*\}\}', anonymous.text)
+
+
+def test_orgfeed_serve_serves_the_feed(odata_database_url, feed, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "orgfeed.toml"
+    config.write_text("")
+    env = {key: value for key, value in os.environ.items() if key != "ODATA_DATABASE_URL"}
+    env.update(DATABASE_URL=odata_database_url, ORGFEED_CONFIG=str(config))
+    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, response = time.monotonic() + 30, None
+        while response is None:
+            try:
+                response = requests.get(f"http://127.0.0.1:{port}/odata/v4/{feed.feed}/people?$top=1&$select=id",
+                                        auth=HTTPBasicAuth(feed.username, feed.password), timeout=5)
+            except requests.ConnectionError:
+                assert process.poll() is None and time.monotonic() < deadline, "orgfeed serve did not start"
+                time.sleep(0.2)
+        assert response.json()["value"] == [{"id": "a01"}]
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

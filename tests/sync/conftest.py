@@ -1,30 +1,20 @@
-"""Fixtures for loader tests: a started emulator with the demo orgs, Settings pointing at it, an engine."""
+"""Helpers for tests against the emulator: Settings and orgfeed.toml for its demo orgs, and exact parity checks.
+
+The `emulator` and `engine` fixtures live in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from app.config import DatabaseSettings, MappingConfig, OrgConfig, Settings, SyncConfig
-from app.emulator.demo import demo_orgs
 from app.emulator.emulator import Emulator
-from app.warehouse.database import create_database_engine
 
 OBJECTS = ("Employee", "EmployeeCrisisAssessment", "Account", "Contact")
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator(demo_orgs(rows=40, seed=11)).start()
-    try:
-        yield emu
-    finally:
-        emu.stop()
 
 
 def org_configs(emu: Emulator) -> tuple[OrgConfig, ...]:
@@ -50,13 +40,6 @@ def make_settings(emu: Emulator, database_url: str, *, objects=OBJECTS, orgs=Non
         mappings=tuple(MappingConfig(object=name, fields=None, orgs=None) for name in objects),
         sync=SyncConfig(**{"workers": 2, **sync}),
     )
-
-
-@pytest.fixture
-def engine(database_url: str):
-    engine = create_database_engine(database_url, pool_size=10)
-    yield engine
-    engine.dispose()
 
 
 def _plain(value):

@@ -1,7 +1,6 @@
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-import pytest
 from sqlalchemy import text
 
 from app.sync import SyncOptions, run_sync

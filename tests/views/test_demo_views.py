@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from app.config import load_settings
-from app.sync import SyncOptions, run_sync
+from app.sync import run_sync
 from app.views.generate import render_views
 
-from ..sync.conftest import emulator, engine, make_settings, write_config  # noqa: F401 (fixtures)
+from ..sync.conftest import make_settings, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "sql" / "views"

@@ -1,19 +1,16 @@
 """The view generator against real tables: rows, geos, nulls, plans, golden files, collisions, Heroku Connect schemas."""
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from app.config import ColumnConfig, DatabaseSettings, JoinConfig, OrgConfig, Settings, ViewConfig, load_settings
+from app.config import ColumnConfig, DatabaseSettings, JoinConfig, OrgConfig, Settings, ViewConfig
 from app.views import ViewError
 from app.views.apply import apply_views
-from app.views.catalog import read_catalog
 from app.views.generate import render_views, stale_files
-from app.views.render import render_view
-from app.views.resolve import common_type, resolve_view
+from app.views.resolve import common_type
 from app.warehouse.tables import ensure_table
 from app.warehouse.types import Column
 
@@ -62,15 +59,6 @@ def apply(engine, settings) -> list[str]:
     with engine.connect() as conn:
         files = render_views(conn, settings)
     return apply_views(engine, files, settings)
-
-
-@pytest.fixture
-def engine(database_url):
-    from app.warehouse.database import create_database_engine
-
-    engine = create_database_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def test_union_holds_exactly_the_live_rows_of_each_org_with_its_geo(engine):

@@ -104,7 +104,7 @@ def test_a_bad_value_mid_document_is_reported_and_the_other_rows_load(employee):
         f"0HnB,{T1},false,Bob,2,2,2020-01-02",
         f"0HnC,{T2},false,Far too long a name,not a number,3,2020-02-30",
         f"0HnD,{T1},false,Dee,4,1.0E3,2020-01-04",
-        f"0HnE,,false,Eve,5,5,",
+        "0HnE,,false,Eve,5,5,",
         f"0HnF,{T1},false,Fay,99999999999,6,2020-01-06",
     )
     assert result.errors == (
