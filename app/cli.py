@@ -43,6 +43,20 @@ def cli() -> None:
     """Mirror Salesforce orgs into PostgreSQL, union them in views, serve the views over OData v4."""
 
 
+@cli.command()
+@click.option("--port", default=8000, show_default=True, help="Port of the OData feed and the dashboard (0: any free port).")
+@click.option("--rows", default=300, show_default=True, help="Records per object in each emulated org.")
+def demo(port: int, rows: int) -> None:
+    """Mirror two emulated orgs, apply the views and serve a feed and the dashboard, until Ctrl-C."""
+    from app.demo import DemoError, DemoOptions, run_demo
+
+    try:
+        run_demo(load_database_settings(os.environ), DemoOptions(port=port, rows=rows), echo=click.echo)
+    except DemoError as error:
+        click.echo(f"error: {error}", err=True)
+        raise SystemExit(1) from error
+
+
 @cli.group(cls=_Commands)
 def db() -> None:
     """The database: DATABASE_URL, or an embedded PostgreSQL when it is unset."""

@@ -51,6 +51,7 @@ class Emulator:
         self.jobs = BulkJobs()
         self._own_run_dir = run_dir is None
         self.run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="orgfeed-emulator-"))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         self._server: HttpsServer | None = None
 
     # -- server -------------------------------------------------------------------------------

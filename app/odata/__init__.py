@@ -3,6 +3,7 @@
 It may import Flask, psycopg, SQLAlchemy (engines only), orjson, `app.config` and
 `app.warehouse` (engines, identifier quoting, the `orgfeed` metadata tables).
 It must not import `app.salesforce`, `app.sync` or `app.emulator`: the feed only reads views.
+Only the web app factory (`app.odata.app.create_app`) imports `app.dashboard`, to register its blueprint.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Flask app factory: every URL of the web process is registered here.
 
-`create_app(settings)` serves each feed at /odata/v4/<feed>/ (the `odata` blueprint); the
-dashboard (issue 7) will be another blueprint registered here. Every response carries
+`create_app(settings)` serves each feed at /odata/v4/<feed>/ (the `odata` blueprint) and the
+dashboard at / (`app.dashboard`'s blueprint, behind ORGFEED_ADMIN_PASSWORD). Every response carries
 `OData-Version: 4.0`; errors are OData JSON error bodies; responses are gzipped when the client
 accepts it and gzip request bodies are inflated before Flask sees them.
 """
@@ -29,7 +29,14 @@ from app.odata.auth import AccessLog, authenticate, basic_credentials
 from app.odata.credentials import FailureThrottle, ThrottlePolicy, VerifiedCache
 from app.odata.paging import preferred_page_size
 from app.odata.query import split_query_string
-from app.odata.resources import Call, Catalog, metadata_document, parse_resource_path, resource, service_document
+from app.odata.resources import (
+    Call,
+    Catalog,
+    metadata_document,
+    parse_resource_path,
+    resource,
+    service_document,
+)
 from app.odata.session import QueryTimeout
 
 log = logging.getLogger(__name__)
@@ -39,6 +46,7 @@ READ_METHODS = ("GET", "HEAD")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "MERGE"]
 MAX_REQUEST_BODY = 8 * 1024 * 1024  # Salesforce Connect's request limit
 GZIP_MIN_BYTES = 1024
+DEFAULT_THROTTLE = ThrottlePolicy()
 # PostgreSQL errors caused by what a client wrote (bad values, impossible comparisons): 400, not 500.
 _CLIENT_SQLSTATES = ("22", "42883", "42804", "42725", "2201B")
 
@@ -61,11 +69,12 @@ class ODataExtension:
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, odata_engine: Engine | None = None,
-               throttle_policy: ThrottlePolicy = ThrottlePolicy(), trusted_proxies: int = 0,
+               throttle_policy: ThrottlePolicy = DEFAULT_THROTTLE, trusted_proxies: int = 0,
                catalog_ttl: float = 5.0) -> Flask:
     """The web app. `engine` reads feeds and writes the access log; `odata_engine` (ODATA_DATABASE_URL, a
     follower) reads the views, defaulting to `engine`. `trusted_proxies`: how many proxies (Heroku's router: 1)
     set X-Forwarded-For/-Proto, which then give the client address and the scheme of absolute links."""
+    from app.dashboard.blueprint import create_dashboard
     from app.warehouse.database import create_database_engine, resolve_database_url
 
     if engine is None:
@@ -84,6 +93,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, odata_engine
     odata.before_request(begin_odata_request)
     odata.after_request(finish_odata_request)
     app.register_blueprint(odata)
+    app.register_blueprint(create_dashboard(settings, engine))
 
     app.register_error_handler(ODataError, odata_error_response)
     app.register_error_handler(HTTPException, http_error_response)
@@ -167,7 +177,7 @@ def _read_call(feed: str, methods: Iterable[str] = READ_METHODS) -> Call:
                           if name.lower().removeprefix("$") == "format"), None)
     if format_option is not None and request.endpoint != "odata.metadata" and not _is_json(format_option):
         raise ODataError(f"$format={format_option}: this service answers in JSON only", status=406, code="NotAcceptable")
-    ieee754 = bool(re.search(r"ieee754compatible\s*=\s*true", (format_option or "") + request.headers.get("Accept", ""), re.I))
+    ieee754 = bool(re.search(r"ieee754compatible\s*=\s*true", (format_option or "") + request.headers.get("Accept", ""), re.IGNORECASE))
     service_root = f"{request.url_root}odata/v4/{feed}/"
     return Call(feed=authenticated, service_root=service_root, base_url=request.base_url, query_string=query_string,
                 started=g.odata_started, ieee754=ieee754,
@@ -214,7 +224,7 @@ def finish_odata_request(response: Response) -> Response:
 def add_common_headers(response: Response) -> Response:
     response.headers["OData-Version"] = "4.0"
     if response.status_code == 401:
-        response.headers["WWW-Authenticate"] = REALM
+        response.headers.setdefault("WWW-Authenticate", REALM)
     return compress_response(response)
 
 
@@ -246,7 +256,7 @@ def database_error_response(error: psycopg.Error) -> Response:
     first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
     if isinstance(error, psycopg.errors.QueryCanceled):
         return odata_error_response(QueryTimeout("the query ran longer than the feed's 25 s limit; narrow $filter or page"))
-    if sqlstate.startswith(_CLIENT_SQLSTATES):
+    if sqlstate.startswith(_CLIENT_SQLSTATES) or (isinstance(error, psycopg.DataError) and not sqlstate):
         return error_body(400, "BadRequest", f"the query cannot be evaluated: {first_line}")
     if isinstance(error, psycopg.errors.InsufficientPrivilege):
         log.error("feed read role lacks a privilege: %s", first_line)

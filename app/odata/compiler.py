@@ -115,11 +115,11 @@ class FilterCompiler:
             op, negated = "eq", not negated
         for this, other in ((node.left, node.right), (node.right, node.left)):
             # `contains(x,'a') eq true`, the shape of Salesforce's search: the condition itself.
-            if op == "eq" and isinstance(other, Literal) and other.kind == "bool" and other.value is True:
-                if self._is_condition(this):
-                    # positive: the condition itself (null and false both select nothing); negated: the
-                    # comparison is two-valued, so rows where the condition is null come back.
-                    return self._negate(self.predicate(this), negated)
+            # positive: the condition itself (null and false both select nothing); negated: the
+            # comparison is two-valued, so rows where the condition is null come back.
+            if (op == "eq" and isinstance(other, Literal) and other.kind == "bool" and other.value is True
+                    and self._is_condition(this)):
+                return self._negate(self.predicate(this), negated)
         left, right = self.value(node.left), self.value(node.right)
         if left.kind == "null" or right.kind == "null":
             if op != "eq":
@@ -393,62 +393,3 @@ def compile_search(phrase: str, entity_set: EntitySet, params: Params) -> str:
         return "false"
     pattern = params.bind(like_pattern(phrase, prefix=True, suffix=True))
     return "(" + " or ".join(f"{column.sql} like {pattern}" for column in columns) + ")"
-
-
-@dataclass(frozen=True)
-class OrderItem:
-    column: Column
-    descending: bool = False
-
-
-def complete_order(entity_set: EntitySet, items: tuple[OrderItem, ...]) -> tuple[OrderItem, ...]:
-    """`items` with the key appended as the final tiebreaker (a stable total order for $skip and keysets)."""
-    if any(item.column.name == entity_set.key.name for item in items):
-        cut = next(i for i, item in enumerate(items) if item.column.name == entity_set.key.name)
-        return items[: cut + 1]  # columns after the unique key cannot change the order
-    return items + (OrderItem(entity_set.key),)
-
-
-def compile_order(items: tuple[OrderItem, ...]) -> str:
-    """ORDER BY terms with OData's null placement; not-null columns (the key) without a NULLS clause."""
-    terms = []
-    for item in items:
-        direction = " desc" if item.descending else ""
-        nulls = "" if not item.column.nullable else (" nulls last" if item.descending else " nulls first")
-        terms.append(f"{item.column.sql}{direction}{nulls}")
-    return ", ".join(terms)
-
-
-def compile_keyset(items: tuple[OrderItem, ...], last: list[Any], params: Params) -> str:
-    """The condition selecting rows after the row whose sort values are `last`, in the order `items` gives."""
-    if len(last) != len(items):
-        raise BadQuery("$skiptoken does not match this query's $orderby", target="$skiptoken")
-    if len(items) == 1 and not items[0].column.nullable and not items[0].descending:
-        return f"{items[0].column.sql} > {params.bind(last[0])}"
-    alternatives = []
-    for position, item in enumerate(items):
-        equal = [_equal(earlier.column, value, params) for earlier, value in zip(items[:position], last[:position], strict=True)]
-        after = _after(item, last[position], params)
-        if after is None:
-            continue
-        alternatives.append("(" + " and ".join(equal + [after]) + ")")
-    return "(" + " or ".join(alternatives) + ")" if alternatives else "false"
-
-
-def _equal(column: Column, value: Any, params: Params) -> str:
-    return f"{column.sql} is null" if value is None else f"{column.sql} = {params.bind(value)}"
-
-
-def _after(item: OrderItem, value: Any, params: Params) -> str | None:
-    """Rows after `value` in one column: asc puts nulls first, desc puts them last."""
-    column = item.column
-    if value is None:
-        return None if item.descending else f"{column.sql} is not null"
-    placeholder = params.bind(value)
-    if item.descending:
-        return f"({column.sql} < {placeholder} or {column.sql} is null)" if column.nullable else f"{column.sql} < {placeholder}"
-    return f"{column.sql} > {placeholder}"
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)

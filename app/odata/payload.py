@@ -10,6 +10,7 @@ IEEE754Compatible=true), dates `YYYY-MM-DD`, timestamps in UTC with `Z`, binary 
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import orjson
@@ -45,7 +46,7 @@ class _Int8StringLoader(Loader):
 class _FloatLoader(Loader):
     def load(self, data):
         value = float(bytes(data))
-        if value != value:
+        if math.isnan(value):
             return "NaN"
         if value in (float("inf"), float("-inf")):
             return "INF" if value > 0 else "-INF"

@@ -16,7 +16,15 @@ from urllib.parse import unquote, unquote_plus
 
 from app.odata import BadQuery, NotImplementedFeature
 from app.odata.catalog import EntitySet
-from app.odata.compiler import OrderItem, Params, compile_filter, compile_keyset, compile_order, compile_search, complete_order
+from app.odata.compiler import (
+    OrderItem,
+    Params,
+    compile_filter,
+    compile_keyset,
+    compile_order,
+    compile_search,
+    complete_order,
+)
 from app.odata.filter import Node, parse_filter
 
 SYSTEM_OPTIONS = frozenset({
@@ -51,9 +59,12 @@ def split_query_string(raw: str) -> list[tuple[str, str, str]]:
             continue
         name, _, value = part.partition("=")
         try:
-            pairs.append((unquote_plus(name, errors="strict"), unquote_plus(value, errors="strict"), part))
+            decoded = (unquote_plus(name, errors="strict"), unquote_plus(value, errors="strict"))
         except UnicodeDecodeError:
             raise BadQuery(f"the query option {unquote(name)!r} is not valid UTF-8 once decoded") from None
+        if "\x00" in decoded[0] or "\x00" in decoded[1]:
+            raise BadQuery(f"the query option {decoded[0]!r} holds a NUL character")
+        pairs.append((*decoded, part))
     return pairs
 
 

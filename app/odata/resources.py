@@ -21,8 +21,20 @@ from app.odata.auth import Feed
 from app.odata.catalog import EntitySet, find_entity_set, read_entity_sets
 from app.odata.csdl import render_csdl_json, render_csdl_xml, render_service_document
 from app.odata.filter import Literal, parse_expression
-from app.odata.paging import MAX_PAGE_SIZE, Position, decode_skiptoken, encode_skiptoken, next_link
-from app.odata.payload import CHUNK_ROWS, JSON_OPTIONS, encode_entity, iter_collection, register_loaders
+from app.odata.paging import (
+    MAX_PAGE_SIZE,
+    Position,
+    decode_skiptoken,
+    encode_skiptoken,
+    next_link,
+)
+from app.odata.payload import (
+    CHUNK_ROWS,
+    JSON_OPTIONS,
+    encode_entity,
+    iter_collection,
+    register_loaders,
+)
 from app.odata.query import (
     ODataQuery,
     count_statement,
@@ -240,7 +252,7 @@ def _context(call: Call, entity_set: EntitySet, query: ODataQuery) -> str:
 
 def key_value(entity_set: EntitySet, text: str) -> Any:
     """The key value in `Set(<text>)`: `'abc'`, `id='abc'` or a number."""
-    named = re.match(r"\s*([A-Za-z_]\w*)\s*=(.*)$", text, re.S)
+    named = re.match(r"\s*([A-Za-z_]\w*)\s*=(.*)$", text, re.DOTALL)
     if named:
         if entity_set.column(named.group(1), target="key").name != entity_set.key.name:
             raise BadQuery(f"key: {named.group(1)!r} is not the key of {entity_set.name}", target="key")

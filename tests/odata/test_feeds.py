@@ -96,8 +96,8 @@ def test_credentials_show_reset_revoke(run, flask_app):
     for password in (created["password"], reset["password"]):  # both work during the grace period
         assert FeedClient(flask_app, _credential(name, created["user"], password)).get("people").status_code == 200
     revoked = run("credentials", "revoke", name)
-    assert (revoked.exit_code, revoked.stdout) == (0, f"feed {name}: revoked 2 credential(s); "
-                                                      f"`orgfeed credentials reset {name}` issues a new one\n")
+    assert (revoked.exit_code, revoked.stdout) == (0, (f"feed {name}: revoked 2 credential(s); "
+                                                       f"`orgfeed credentials reset {name}` issues a new one\n"))
     assert FeedClient(flask_app, _credential(name, created["user"], reset["password"])).get("people").status_code == 401
     assert run("credentials", "show", name).exit_code == 1
 
@@ -138,14 +138,14 @@ def test_a_write_through_the_feeds_role_fails_in_the_database(odata_database_url
 
 
 def test_a_request_cannot_write_even_without_a_role(engine, odata_database_url):
-    from app.odata.session import ReadSession
     import time
+
+    from app.odata.session import ReadSession
 
     session = ReadSession(engine, None, started=time.monotonic())
     try:
-        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-            with session.cursor() as cursor:
-                cursor.execute("insert into people_src (id, geo) values ('zz', 'X')")
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), session.cursor() as cursor:
+            cursor.execute("insert into people_src (id, geo) values ('zz', 'X')")
     finally:
         session.close()
 

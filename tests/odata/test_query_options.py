@@ -6,9 +6,21 @@ import pytest
 
 from app.odata import BadQuery, NotImplementedFeature
 from app.odata.catalog import EntitySet, column_for
-from app.odata.compiler import OrderItem, Params, compile_keyset, compile_order, complete_order
+from app.odata.compiler import (
+    OrderItem,
+    Params,
+    compile_keyset,
+    compile_order,
+    complete_order,
+)
 from app.odata.filter import Compare, Literal, Property
-from app.odata.paging import Position, decode_skiptoken, encode_skiptoken, next_link, preferred_page_size
+from app.odata.paging import (
+    Position,
+    decode_skiptoken,
+    encode_skiptoken,
+    next_link,
+    preferred_page_size,
+)
 from app.odata.query import ODataQuery, page_statement, parse_query, selected_columns
 
 PEOPLE = EntitySet("people", "people", (

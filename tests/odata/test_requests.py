@@ -191,6 +191,11 @@ def test_odata_version_on_every_response(client, flask_app):
     assert all(r.get_json()["error"]["code"] for r in responses[1:])
 
 
+def test_the_same_app_serves_the_dashboard_behind_its_own_password(flask_app):
+    response = flask_app.test_client().get("/")
+    assert (response.status_code, response.headers["WWW-Authenticate"]) == (401, 'Basic realm="orgfeed dashboard"')
+
+
 def test_json_format_and_accept_variants(client):
     for path, headers in (("people?$top=1&$format=json", {}), ("people?$top=1", {"Accept": "application/json"}),
                           ("people?$top=1", {"Accept": "application/json;q=0.2;odata.metadata=minimal"}),
@@ -260,8 +265,28 @@ def test_option_and_property_names_are_case_insensitive(client):
 def test_a_statement_cannot_outlive_the_request_budget(engine):
     session = ReadSession(engine, None, started=time.monotonic(), budget=0.3)
     try:
-        with pytest.raises(psycopg.errors.QueryCanceled):
-            with session.cursor() as cursor:
-                cursor.execute("select pg_sleep(2)")
+        with pytest.raises(psycopg.errors.QueryCanceled), session.cursor() as cursor:
+            cursor.execute("select pg_sleep(2)")
     finally:
         session.close()
+
+
+def test_views_are_read_from_odata_database_url_and_feeds_from_database_url(odata_database_url, database_url, feed):
+    from dataclasses import replace
+
+    from app.odata.app import create_app
+
+    from .conftest import FeedClient, settings_for
+
+    settings = settings_for(odata_database_url)
+    follower_without_views = replace(settings, database=replace(settings.database, odata_url=database_url))
+    app = create_app(follower_without_views)
+    try:
+        client = FeedClient(app, feed)
+        assert client.json("")["value"] == []  # authenticated against DATABASE_URL, no views on the "follower"
+        assert client.get("people").status_code == 404
+    finally:
+        extension = app.extensions["orgfeed.odata"]
+        extension.access_log.flush()
+        extension.engine.dispose()
+        extension.odata_engine.dispose()
