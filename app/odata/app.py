@@ -25,7 +25,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings
 from app.odata import BadQuery, NotImplementedFeature, ODataError
-from app.odata.auth import AccessLog, authenticate, basic_credentials
+from app.odata.accesslog import AccessLog
+from app.odata.auth import authenticate, basic_credentials
 from app.odata.credentials import FailureThrottle, ThrottlePolicy, VerifiedCache
 from app.odata.paging import preferred_page_size
 from app.odata.query import split_query_string
@@ -98,6 +99,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, odata_engine
     app.register_error_handler(ODataError, odata_error_response)
     app.register_error_handler(HTTPException, http_error_response)
     app.register_error_handler(psycopg.Error, database_error_response)
+    app.register_error_handler(Exception, internal_error_response)
     app.after_request(add_common_headers)
     app.wsgi_app = GzipRequestBody(app.wsgi_app)
     if trusted_proxies:
@@ -223,6 +225,9 @@ def finish_odata_request(response: Response) -> Response:
 
 def add_common_headers(response: Response) -> Response:
     response.headers["OData-Version"] = "4.0"
+    if request.headers.get("X-CSRF-Token", "").lower() == "fetch":
+        # Salesforce Connect may fetch a CSRF token before writes; the feed is read-only and requires none.
+        response.headers["X-CSRF-Token"] = "unused"
     if response.status_code == 401:
         response.headers.setdefault("WWW-Authenticate", REALM)
     return compress_response(response)
@@ -248,6 +253,12 @@ def odata_error_response(error: ODataError) -> Response:
 def http_error_response(error: HTTPException) -> Response:
     code = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}.get(error.code or 500, "Error")
     return error_body(error.code or 500, code, error.description or error.name)
+
+
+def internal_error_response(error: Exception) -> Response:
+    """A bug: logged with its traceback, answered as an OData error body."""
+    log.exception("unexpected error serving %s", request.path, exc_info=error)
+    return error_body(500, "InternalError", "the server failed to answer this request")
 
 
 def database_error_response(error: psycopg.Error) -> Response:

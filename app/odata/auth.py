@@ -1,4 +1,4 @@
-"""HTTP Basic authentication of a request against a feed's credentials, and the access log.
+"""HTTP Basic authentication of a request against a feed's credentials.
 
 One query reads the feed (views, read role) and the username's usable credentials; the
 password is checked against each in constant time. Unknown feeds and users cost the same
@@ -7,21 +7,13 @@ scrypt as a wrong password, and every failure is answered alike (401).
 
 from __future__ import annotations
 
-import atexit
 import base64
 import binascii
-import logging
-import queue
-import threading
-import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
 from app.odata.credentials import VerifiedCache, burn_verification
-from app.warehouse.metadata import access_log
-
-log = logging.getLogger(__name__)
 
 _FEED_SQL = """
 select f.views, f.role_name, c.password_hash
@@ -74,49 +66,3 @@ def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str,
         return None
     views, role_name, _ = rows[0]
     return Feed(feed, tuple(views), role_name, username)
-
-
-class AccessLog:
-    """Writes access-log rows in the background, in batches, so no request waits for the log's commit.
-
-    `flush()` waits until everything recorded so far is written (tests, shutdown).
-    """
-
-    BATCH = 500
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self._queue: queue.Queue[dict] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def record(self, entry: dict) -> None:
-        self._queue.put(entry)
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="orgfeed-access-log", daemon=True)
-                    self._thread.start()
-                    atexit.register(self.flush)
-
-    def flush(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < self.BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(insert(access_log), batch)
-            except Exception:  # the responses have gone out: losing log lines must not stop the server
-                log.exception("could not write %d access log entries", len(batch))
-            finally:
-                for _ in batch:
-                    self._queue.task_done()

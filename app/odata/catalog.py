@@ -44,6 +44,7 @@ MAX_DECIMAL_PRECISION = 18
 # A text column has no length: a String without MaxLength becomes Text(128) in Salesforce, so declare
 # one. The key and geo become Text(255) (filterable); other text columns LongTextArea's maximum.
 KEY_TEXT_LENGTH = 255
+API_NAME_LENGTH = 40  # Salesforce field and object names (before the __c / __x suffix)
 TEXT_LENGTH = 131072
 
 
@@ -91,15 +92,16 @@ class EntitySet:
         raise BadQuery(f"{target}: {self.name} has no property {name!r}", target=target)
 
 
-def api_name(name: str) -> str:
-    """`name` as a Salesforce API name: letters, digits and single underscores, starting with a letter.
+def api_name(name: str, suffix: str = "") -> str:
+    """`name` as a Salesforce API name: letters, digits and single underscores, starting with a letter, at most
+    API_NAME_LENGTH characters including `suffix` (used to tell apart names that would collide).
 
     `wellness__c` becomes `wellness_c`, `2fa` becomes `x2fa`. Salesforce appends `__c`/`__x` itself.
     """
     cleaned = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
     if not cleaned or not cleaned[0].isalpha():
         cleaned = "x" + cleaned
-    return cleaned
+    return cleaned[: API_NAME_LENGTH - len(suffix)].rstrip("_") + suffix
 
 
 _CATALOG_SQL = """
@@ -133,10 +135,9 @@ def read_entity_sets(pg_conn, views: Sequence[str]) -> tuple[EntitySet, ...]:
 def _columns(rows: Iterable[tuple]) -> Iterable[Column]:
     taken: set[str] = set()
     for attname, typname, typmod, notnull in rows:
-        prop = api_name(attname)
-        suffix = 2
+        prop, number = api_name(attname), 2
         while prop.lower() in taken:
-            prop, suffix = f"{api_name(attname)}_{suffix}", suffix + 1
+            prop, number = api_name(attname, f"_{number}"), number + 1
         taken.add(prop.lower())
         yield column_for(attname, prop, typname, typmod, notnull or attname == KEY)
 
@@ -167,9 +168,9 @@ def column_for(name: str, prop: str, typname: str, typmod: int, notnull: bool) -
 def _unique_set_names(sets: list[EntitySet]) -> Iterable[EntitySet]:
     taken: set[str] = set()
     for entity_set in sets:
-        name, suffix = entity_set.name, 2
+        name, number = entity_set.name, 2
         while name.lower() in taken:
-            name, suffix = f"{entity_set.name}_{suffix}", suffix + 1
+            name, number = api_name(entity_set.view, f"_{number}"), number + 1
         taken.add(name.lower())
         yield EntitySet(name=name, view=entity_set.view, columns=entity_set.columns)
 

@@ -1,4 +1,4 @@
-"""OData expressions to PostgreSQL: `$filter`, `$search`, `$orderby` and keyset conditions as SQL text.
+"""OData expressions to PostgreSQL: `$filter` and `$search` conditions as SQL text.
 
 Pure: an AST and an entity set in, SQL text with named placeholders (`%(p1)s`) plus their values
 out. Identifiers come only from the entity set's real columns (through `quote_identifier`);
@@ -9,16 +9,13 @@ The OData rules a naive translation breaks (OData 4.01 Part 2 §5.1.1):
   too; functions of null are null and `and`/`or`/`not` are three-valued, as in SQL. So `not` is
   pushed down to the leaves (De Morgan): a negated comparison becomes `(leaf) is not true`, a
   negated function or boolean column `not (leaf)` (`not contains(null, 'a')` stays null: no row);
-- `contains`, `startswith` and `endswith` are substring tests: LIKE's `%`, `_` and `\\` are escaped;
-- ascending order puts nulls first, descending last (Part 1 §11.2.6.2); the key is never null,
-  so it is ordered plainly and its index serves `order by id`.
+- `contains`, `startswith` and `endswith` are substring tests: LIKE's `%`, `_` and `\\` are escaped.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from app.odata import BadQuery, NotImplementedFeature

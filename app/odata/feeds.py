@@ -81,11 +81,7 @@ def create_feed(engine: Engine, name: str, views: Sequence[str], *, base_url: st
         raise FeedError(f"feed {name!r}: name at least one view (--views A,B)")
     with engine.begin() as conn:
         existing = conn.execute(select(feeds.c.name).where(feeds.c.name == name)).first()
-        present = set(conn.exec_driver_sql(
-            "select relname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
-            "where n.nspname = %(schema)s and c.relname = any(%(views)s) and c.relkind in ('v', 'm', 'r', 'p', 'f')",
-            {"schema": VIEW_SCHEMA, "views": list(views)},
-        ).scalars())
+        present = _present_views(conn, views)
         role, problem = _set_up_role(conn, role_name_for(name), [view for view in views if view in present])
         if existing:
             conn.execute(update(feeds).where(feeds.c.name == name).values(views=list(views), role_name=role))
@@ -93,6 +89,31 @@ def create_feed(engine: Engine, name: str, views: Sequence[str], *, base_url: st
             conn.execute(insert(feeds).values(name=name, views=list(views), role_name=role))
         credential = None if existing else _add_credential(conn, name, generate_username(name), base_url)
     return FeedCreated(name, views, tuple(view for view in views if view not in present), role, problem, credential)
+
+
+def refresh_grants(engine: Engine) -> list[str]:
+    """Re-grants every feed's read role SELECT on its views that exist now; the names of the feeds refreshed.
+
+    Call after views are dropped and re-created (a materialized view is rebuilt that way): PostgreSQL drops
+    the grants with the view, and the feed would answer 503 until then.
+    """
+    refreshed = []
+    with engine.begin() as conn:
+        for name, views, role in conn.execute(select(feeds.c.name, feeds.c.views, feeds.c.role_name)
+                                              .where(feeds.c.role_name.is_not(None)).order_by(feeds.c.name)).all():
+            present = _present_views(conn, views)
+            role_name, _ = _set_up_role(conn, role, [view for view in views if view in present])
+            if role_name:
+                refreshed.append(name)
+    return refreshed
+
+
+def _present_views(conn, views: Sequence[str]) -> set[str]:
+    return set(conn.exec_driver_sql(
+        "select relname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %(schema)s and c.relname = any(%(views)s) and c.relkind in ('v', 'm', 'r', 'p', 'f')",
+        {"schema": VIEW_SCHEMA, "views": list(views)},
+    ).scalars())
 
 
 def _set_up_role(conn, role: str, views: list[str]) -> tuple[str | None, str | None]:

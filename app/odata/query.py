@@ -16,16 +16,9 @@ from urllib.parse import unquote, unquote_plus
 
 from app.odata import BadQuery, NotImplementedFeature
 from app.odata.catalog import EntitySet
-from app.odata.compiler import (
-    OrderItem,
-    Params,
-    compile_filter,
-    compile_keyset,
-    compile_order,
-    compile_search,
-    complete_order,
-)
+from app.odata.compiler import Params, compile_filter, compile_search
 from app.odata.filter import Node, parse_filter
+from app.odata.ordering import OrderItem, compile_keyset, compile_order, complete_order
 
 SYSTEM_OPTIONS = frozenset({
     "select", "filter", "orderby", "top", "skip", "count", "search", "skiptoken", "format",

@@ -89,7 +89,12 @@ def test_suspend_and_resume_need_the_pages_header(synced, engine):
 def test_the_page_in_chromium_shows_status_failure_log_feed_and_suspends(synced, engine, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), "install Debian's chromium (apt-get install chromium): .ci/run does"
+    if not Path(CHROMIUM).exists():
+        # CI installs Chromium (.ci/run) and must never skip this; a fresh development machine may lack it.
+        message = "Debian's chromium is not installed: apt-get install chromium (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     server = make_server("127.0.0.1", 0, dashboard_app(synced, engine), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

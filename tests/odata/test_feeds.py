@@ -175,3 +175,20 @@ def test_without_create_role_privilege_the_feed_falls_back_to_read_only_transact
         engine.dispose()
         with psycopg.connect(odata_database_url, autocommit=True) as conn:
             conn.execute(sql.SQL("drop owned by {0}; drop role {0}").format(sql.Identifier(user)))
+
+
+def test_refresh_grants_restores_select_after_a_view_is_recreated(odata_database_url, engine, feed_factory, flask_app):
+    from app.odata.feeds import refresh_grants
+
+    with psycopg.connect(odata_database_url, autocommit=True) as conn:
+        conn.execute("create materialized view people_snapshot as select id, geo, lastname from people_src")
+    credential = feed_factory(["people_snapshot"])
+    client = FeedClient(flask_app, credential)
+    assert len(client.json("people_snapshot")["value"]) == 8
+    with psycopg.connect(odata_database_url, autocommit=True) as conn:
+        conn.execute("drop materialized view people_snapshot; "
+                     "create materialized view people_snapshot as select id, geo, lastname from people_src")
+    lost = client.get("people_snapshot")
+    assert (lost.status_code, lost.get_json()["error"]["code"]) == (503, "FeedMisconfigured")
+    assert credential.feed in refresh_grants(engine)
+    assert len(client.json("people_snapshot")["value"]) == 8

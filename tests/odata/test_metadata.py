@@ -84,7 +84,16 @@ def test_a_view_that_does_not_exist_yet_is_absent_not_an_error(flask_app, feed_f
 
 @pytest.mark.parametrize(("name", "expected"), [
     ("wellness__c", "wellness_c"), ("global_assessment", "global_assessment"), ("2fa", "x2fa"),
-    ("_hc_lastop", "hc_lastop"), ("a--b", "a_b"), ("__", "x"),
+    ("_hc_lastop", "hc_lastop"), ("a--b", "a_b"), ("__", "x"), ("a" * 63, "a" * 40), ("b" * 39 + "_c", "b" * 39),
 ])
 def test_names_are_valid_salesforce_api_names(name, expected):
     assert api_name(name) == expected
+
+
+def test_colliding_names_get_numbered_within_forty_characters():
+    from app.odata.catalog import _columns
+
+    names = [column.property for column in _columns([("id", "text", -1, True), ("Wellness__c", "text", -1, False),
+                                                      ("wellness_c", "text", -1, False), ("x" * 50, "text", -1, False),
+                                                      ("x" * 45, "text", -1, False)])]
+    assert names == ["id", "Wellness_c", "wellness_c_2", "x" * 40, "x" * 38 + "_2"]

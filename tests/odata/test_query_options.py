@@ -6,14 +6,9 @@ import pytest
 
 from app.odata import BadQuery, NotImplementedFeature
 from app.odata.catalog import EntitySet, column_for
-from app.odata.compiler import (
-    OrderItem,
-    Params,
-    compile_keyset,
-    compile_order,
-    complete_order,
-)
+from app.odata.compiler import Params
 from app.odata.filter import Compare, Literal, Property
+from app.odata.ordering import OrderItem, compile_keyset, compile_order, complete_order
 from app.odata.paging import (
     Position,
     decode_skiptoken,

@@ -236,6 +236,17 @@ def test_gzip_request_bodies_are_accepted(client):
     assert client.client.post(client.root + "people", data=b"not gzip", headers=headers).status_code == 400
 
 
+def test_head_answers_like_get_without_a_body(client, engine):
+    response = client.client.head(client.root + "big?$select=id", headers=client.headers, buffered=True)
+    assert (response.status_code, response.data) == (200, b"")
+    client.client.application.extensions["orgfeed.odata"].access_log.flush()
+    assert engine.pool.checkedout() == 0  # the streamed body was closed: its connection went back to the pool
+
+
+def test_a_csrf_token_fetch_is_answered_but_never_required(client):
+    assert client.get("people?$top=1", headers={"X-CSRF-Token": "Fetch"}).headers["X-CSRF-Token"] == "unused"
+
+
 def test_batch_and_unsupported_options_are_501(client):
     assert client.client.post(client.root + "$batch", headers=client.headers).status_code == 501
     assert client.get("people?$expand=x").status_code == 501

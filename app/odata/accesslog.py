@@ -1,0 +1,61 @@
+"""The access log: one row per request in orgfeed.access_log, written in the background in batches."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+import time
+
+from sqlalchemy import Engine, insert
+
+from app.warehouse.metadata import access_log
+
+log = logging.getLogger(__name__)
+
+
+class AccessLog:
+    """Writes access-log rows in the background, in batches, so no request waits for the log's commit.
+
+    `flush()` waits until everything recorded so far is written (tests, shutdown).
+    """
+
+    BATCH = 500
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._queue: queue.Queue[dict] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def record(self, entry: dict) -> None:
+        self._queue.put(entry)
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="orgfeed-access-log", daemon=True)
+                    self._thread.start()
+                    atexit.register(self.flush)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(access_log), batch)
+            except Exception:  # the responses have gone out: losing log lines must not stop the server
+                log.exception("could not write %d access log entries", len(batch))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
