@@ -36,6 +36,7 @@ from app.warehouse.migrate import upgrade_database
 SEED = 7
 FEED = "global"
 SAMPLE_VIEW = "global_contact"
+SYNC_SECONDS = 15
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,13 @@ def run_demo(database: DatabaseSettings, options: DemoOptions, *, echo: Callable
         credential = created.credential or reset_credentials(engine, FEED, base_url=base_url)
         _write_state(folder, {"rows": options.rows})
         threading.Thread(target=server.serve_forever, name="demo-web", daemon=True).start()
+        syncing = threading.Thread(target=_keep_syncing, args=(settings, engine, stop), name="demo-sync", daemon=True)
+        syncing.start()
         echo(_banner(base_url, credential.username, credential.password or "", admin_password, url, database,
-                     time.monotonic() - started))
+                     time.monotonic() - started, emulator))
         stop.wait()
         echo("stopping…")
+        syncing.join(timeout=30)
     finally:
         if server is not None:
             server.shutdown()
@@ -107,8 +111,14 @@ class DemoError(Exception):
     """The demo could not be built; the message says which step failed."""
 
 
+def _keep_syncing(settings, engine, stop: threading.Event) -> None:
+    """Syncs again every SYNC_SECONDS until `stop`, so changes made in the emulator reach the views."""
+    while not stop.wait(SYNC_SECONDS):
+        run_sync(settings, engine, SyncOptions(), stop=stop)
+
+
 def _banner(base_url: str, user: str, password: str, admin_password: str, url: str, database: DatabaseSettings,
-            seconds: float) -> str:
+            seconds: float, emulator: Emulator) -> str:
     service = f"{base_url}/odata/v4/{FEED}/"
     lines = [
         f"orgfeed demo is ready ({seconds:.0f} s): two emulated orgs mirrored into PostgreSQL, union views, an OData feed.",
@@ -119,7 +129,9 @@ def _banner(base_url: str, user: str, password: str, admin_password: str, url: s
         f"  dashboard           {base_url}/   (any user name, password {admin_password})",
         f"  try it              curl -u '{user}:{password}' '{service}{SAMPLE_VIEW}?$top=3&$count=true'",
         f"  psql                psql '{url}'" + ("" if database.is_embedded else "   (your DATABASE_URL)"),
+        f"  emulated orgs       {emulator.base_url}/__emulator/   (control API; CA {emulator.ca_bundle})",
         "",
+        f"The demo syncs again every {SYNC_SECONDS} s: change a record through the control API and watch it arrive.",
         "Press Ctrl-C to stop (the web server, the emulator"
         + (" and the embedded database)." if database.is_embedded else ")."),
     ]

@@ -132,6 +132,11 @@ class EmulatorProcess:
     def peak_rss_mb(self) -> float:
         return peak_rss_mb(self.process.pid)  # type: ignore[union-attr]
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the emulator process has used so far."""
+        times = psutil.Process(self.process.pid).cpu_times()  # type: ignore[union-attr]
+        return times.user + times.system
+
     def control(self, method: str, path: str, body: dict | None = None) -> dict:
         response = self.session.request(method, f"{self.base_url}/__emulator/{path}", json=body, timeout=600)
         response.raise_for_status()
@@ -195,6 +200,7 @@ def write_config(emulator: EmulatorProcess, directory: Path, database_url: str,
 class ProcessRun:
     seconds: float
     peak_rss_mb: float
+    cpu_seconds: float  # user + system
     output: str
 
 
@@ -211,7 +217,7 @@ def run_orgfeed(args: Sequence[str], env: dict[str, str]) -> ProcessRun:
         text = output.read().decode(errors="replace")
     if process.returncode != 0:
         raise RuntimeError(f"orgfeed {' '.join(args)} exited {process.returncode}:\n{text[-4000:]}")
-    return ProcessRun(round(seconds, 3), round(usage.ru_maxrss / 1024, 1), text)
+    return ProcessRun(round(seconds, 3), round(usage.ru_maxrss / 1024, 1), round(usage.ru_utime + usage.ru_stime, 2), text)
 
 
 def sync_summary(output: str) -> dict:
@@ -248,6 +254,12 @@ class RssSampler:
             except psutil.Error:
                 continue
             self.peak_total_mb = max(self.peak_total_mb, round(total, 1))
+
+
+def system_cpu_seconds() -> float:
+    """Busy CPU time of the whole machine so far (every core, every process: PostgreSQL's backends included)."""
+    times = psutil.cpu_times()
+    return times.user + times.system + times.nice + getattr(times, "irq", 0) + getattr(times, "softirq", 0)
 
 
 def growth(small: float, large: float, rows_small: int, rows_large: int) -> float | None:

@@ -29,6 +29,7 @@ from bench.harness import (
     median,
     rate,
     run_orgfeed,
+    system_cpu_seconds,
     sync_summary,
     table,
     write_config,
@@ -56,13 +57,17 @@ def measure_size(rows: int, runs: int) -> dict[str, object]:
             with fresh_database("load") as url:
                 env = write_config(emulator, directory, url)
                 run_orgfeed(["db", "upgrade"], env)
+                emulator_cpu, machine_cpu = emulator.cpu_seconds(), system_cpu_seconds()
                 loader = run_orgfeed(["sync", "--json"], env)
+                emulator_cpu, machine_cpu = emulator.cpu_seconds() - emulator_cpu, system_cpu_seconds() - machine_cpu
                 summary = sync_summary(loader.output)
                 if not summary["ok"]:
                     raise RuntimeError(f"the load failed: {summary}")
                 bound_seconds = copy_bound(url, csv_paths)
                 loaded = count_rows(url)
             measured.append({"loader_seconds": loader.seconds, "loader_peak_rss_mb": loader.peak_rss_mb,
+                             "loader_cpu_seconds": loader.cpu_seconds, "emulator_cpu_seconds": round(emulator_cpu, 2),
+                             "machine_cpu_seconds": round(machine_cpu, 2),
                              "bound_seconds": bound_seconds, "rows_loaded": loaded})
         emulator_rss = emulator.peak_rss_mb()
     loader_seconds = median([m["loader_seconds"] for m in measured])
@@ -73,6 +78,9 @@ def measure_size(rows: int, runs: int) -> dict[str, object]:
         "loader_rows_per_second": rate(rows, loader_seconds), "bound_rows_per_second": rate(rows, bound_seconds),
         "ratio_to_bound": round(loader_seconds / bound_seconds, 2),
         "loader_peak_rss_mb": max(m["loader_peak_rss_mb"] for m in measured),
+        "loader_cpu_seconds_median": median([m["loader_cpu_seconds"] for m in measured], 2),
+        "emulator_cpu_seconds_median": median([m["emulator_cpu_seconds"] for m in measured], 2),
+        "machine_cpu_seconds_median": median([m["machine_cpu_seconds"] for m in measured], 2),
         "emulator_peak_rss_mb": emulator_rss, "emulator_startup_seconds": emulator.startup_seconds,
     }
 
@@ -119,9 +127,11 @@ def render(report: dict[str, object]) -> str:
     lines = [f"Initial load: orgfeed sync of Employee from two emulated orgs (Bulk 2.0) vs a bare COPY of the same CSV "
              f"(targets at the largest size: <= {TARGET_RATIO}x the bound, peak RSS <= {TARGET_RSS_MB} MB)", ""]
     lines += table(
-        ["rows", "loader s", "bound s", "x bound", "loader rows/s", "bound rows/s", "loader RSS MB", "emulator RSS MB"],
+        ["rows", "loader s", "bound s", "x bound", "loader rows/s", "bound rows/s", "loader RSS MB", "emulator RSS MB",
+         "CPU s: loader", "emulator", "machine"],
         [[s["rows"], s["loader_seconds_median"], s["bound_seconds_median"], s["ratio_to_bound"],
-          s["loader_rows_per_second"], s["bound_rows_per_second"], s["loader_peak_rss_mb"], s["emulator_peak_rss_mb"]]
+          s["loader_rows_per_second"], s["bound_rows_per_second"], s["loader_peak_rss_mb"], s["emulator_peak_rss_mb"],
+          s["loader_cpu_seconds_median"], s["emulator_cpu_seconds_median"], s["machine_cpu_seconds_median"]]
          for s in sizes])
     if len(sizes) > 1:
         first, last = sizes[0], sizes[-1]
