@@ -68,6 +68,7 @@ SYNC_KEYS = {
     "reconcile_hours": Key("int", default=24, minimum=1),
     "workers": Key("int", default=4, minimum=1, maximum=64),
     "auto_apply_views": Key("bool", default=False),
+    "request_timeout_seconds": Key("int", default=120, minimum=1, maximum=600),
 }
 
 # Credential name -> the org key naming the environment variable that holds it.
@@ -208,6 +209,7 @@ class SyncConfig:
     reconcile_hours: int = 24
     workers: int = 4
     auto_apply_views: bool = False
+    request_timeout_seconds: int = 120  # read timeout of each Salesforce request; a slower answer is retried
 
 
 @dataclass(frozen=True)

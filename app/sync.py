@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from app.config import MappingConfig, OrgConfig, Settings
 from app.salesforce import ApiLimitReached, BulkJobFailed, DownloadInterrupted, SalesforceError
 from app.salesforce.bulk import iter_bulk_pages
-from app.salesforce.client import OrgClient
+from app.salesforce.client import OrgClient, RetryPolicy
 from app.salesforce.describe import SYSTEM_FIELDS, Field, describe_sobject, selectable_fields
 from app.salesforce.extract import count_rows, deleted_ids, iter_query_pages
 from app.salesforce.soql import build_count, build_select
@@ -195,7 +195,8 @@ class _Run:
             return [replace(report, status="skipped", message=f"throttled until {state.throttled_until:%H:%M} UTC")
                     for report in reports]
         try:
-            client = OrgClient(org, on_retry=lambda action, attempt, reason, delay: self.log(
+            client = OrgClient(org, retry=RetryPolicy(read_timeout=float(self.settings.sync.request_timeout_seconds)),
+                               on_retry=lambda action, attempt, reason, delay: self.log(
                 org.name, getattr(self.current, "sobject", None), action, "Retrying",
                 f"attempt {attempt} failed ({reason}); retrying in {delay:.1f} s"))
             with self.engine.begin() as conn:

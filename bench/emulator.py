@@ -2,7 +2,7 @@
 
 For each size, the emulator runs in its own process exactly as `orgfeed emulator --rows N/2`
 serves it (the rows split over the two demo orgs). Each run creates a queryAll job per org over
-every Employee field Bulk can select, polls it to JobComplete, and downloads every result page
+every Employee field Bulk can select (in the loader's order), polls it to JobComplete, and downloads every result page
 (`maxRecords` 50,000, following `Sforce-Locator` to `null`) through requests over HTTPS, as the
 loader does. The first run renders the CSV while the job is InProgress (as Salesforce prepares
 result files); later runs of the same projection reuse it. Reported: download rows/s and MB/s
@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from bench.harness import loader_fields
 
 DEFAULT_ROWS = [100_000, 1_000_000]
 TARGET_ROWS_PER_SECOND = 200_000
@@ -85,8 +87,8 @@ def _token(session: requests.Session, base_url: str, org: dict) -> str:
 def _bulk_fields(session: requests.Session, base_url: str, token: str) -> list[str]:
     described = session.get(f"{base_url}/services/data/v{API}/sobjects/Employee/describe",
                             headers={"Authorization": f"Bearer {token}"}).json()
-    # Bulk API 2.0 cannot select compound or base64 fields; the loader selects the rest.
-    return [f["name"] for f in described["fields"] if f["type"] not in ("address", "location", "base64")]
+    # Bulk API 2.0 cannot select compound or base64 fields; the loader selects the rest, in its order.
+    return loader_fields(described)
 
 
 def _one_run(session: requests.Session, base_url: str, tokens: list[str],

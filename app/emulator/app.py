@@ -28,6 +28,7 @@ from app.emulator.errors import (
 from app.emulator.faults import REQUEST_KINDS
 from app.emulator.responses import json_response, oauth_error, salesforce_error
 
+MALFORMED_BODY = b'{"totalSize": 1, "done": true, "records": [{"attributes": {"type": "Acc'  # cut off mid-string
 _VERSIONED = re.compile(r"^/services/data/v(\d+\.\d)(/|$)")
 
 
@@ -86,6 +87,8 @@ def _check_request() -> Response | None:
             time.sleep(fault.seconds)
         if fault.kind == "drop":
             _drop_connection()
+        if fault.kind == "malformed":
+            return Response(MALFORMED_BODY, status=200, content_type="application/json;charset=UTF-8")
     match = _VERSIONED.match(path)
     if match is None:
         return None

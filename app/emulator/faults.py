@@ -1,7 +1,8 @@
 """Fault injection: the next N requests whose path matches a pattern fail, stall, drop, or end a Bulk job.
 
 Kinds: `status` (an HTTP status with a Salesforce error code and message), `delay` (seconds before
-the request is handled normally), `drop` (the connection is closed with no response), and
+the request is handled normally), `drop` (the connection is closed with no response), `malformed`
+(200 with a JSON body cut off mid-value, as a proxy truncating a response would leave it), and
 `bulk_failed` / `bulk_aborted` (a query job created by a matching request ends Failed / Aborted).
 """
 
@@ -13,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 from app.emulator.errors import ControlError
 
-REQUEST_KINDS = ("status", "delay", "drop")
+REQUEST_KINDS = ("status", "delay", "drop", "malformed")
 BULK_KINDS = ("bulk_failed", "bulk_aborted")
 
 

@@ -3,7 +3,7 @@
 Written here rather than on top of `odata-query` because its lexer mis-reads names that start
 with keywords (`allowed`, `nullable`), needs a space in `not(`, a trailing comma in `in (1)`,
 four-digit years from 1000 and seconds in times, and knows no parameter aliases; see
-/work/shared/reference/odata-producers.md §2.2. Grammar: OData 4.01 Part 2 §5.1.1 and the ABNF
+the project's OData producer notes (shared/reference/odata-producers.md, §2.2). Grammar: OData 4.01 Part 2 §5.1.1 and the ABNF
 (odata-abnf-construction-rules.txt); names of operators and functions are case-insensitive (4.01).
 """
 

@@ -12,7 +12,8 @@ from sqlalchemy.exc import DBAPIError
 from app.config import Settings
 from app.views import ViewError
 from app.views.render import VIEW_SCHEMA
-from app.warehouse.identifiers import sql_identifier
+from app.warehouse.dependents import lock_view_rewrites
+from app.warehouse.identifiers import quote_identifier, sql_identifier
 
 COLLISIONS_SHOWN = 5
 
@@ -27,9 +28,15 @@ def apply_views(engine: Engine, files: dict[str, str], settings: Settings) -> li
     strategies = {view.name: view.id_strategy for view in settings.views}
     applied = []
     with engine.begin() as conn:
+        lock_view_rewrites(conn)  # a concurrent full reload must not read a view this transaction replaces
         for name in sorted(files):
             view = name.removesuffix(".sql")
+            readers = _select_grantees(conn, view)
             _apply_file(conn, view, files[name])
+            # A view dropped and created again (a changed column, a materialized view) loses its
+            # grants; the feeds' read roles must keep reading it.
+            for role in readers:
+                conn.exec_driver_sql(f"grant select on {VIEW_SCHEMA}.{sql_identifier(view)} to {quote_identifier(role)}")
             applied.append(view)
         for view in applied:
             _refuse_collisions(conn, view, strategies.get(view, "sfid"))
@@ -66,6 +73,16 @@ def views_not_in_database(engine: Engine, names: list[str]) -> list[str]:
             "select viewname from pg_views where schemaname = :s union select matviewname from pg_matviews where schemaname = :s"),
             {"s": VIEW_SCHEMA}).scalars())
     return [name for name in names if name not in present]
+
+
+def _select_grantees(conn: Connection, view: str) -> list[str]:
+    """Roles other than the owner that may SELECT the view now."""
+    # pg_class's ACL, not information_schema: the latter does not list materialized views.
+    return conn.execute(text(
+        "select distinct r.rolname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "cross join lateral aclexplode(c.relacl) acl join pg_roles r on r.oid = acl.grantee "
+        "where n.nspname = :s and c.relname = :v and acl.privilege_type = 'SELECT' and acl.grantee <> c.relowner "
+        "order by r.rolname"), {"s": VIEW_SCHEMA, "v": view}).scalars().all()
 
 
 def _apply_file(conn: Connection, view: str, sql: str) -> None:

@@ -100,13 +100,17 @@ def _render_indexes(view: ResolvedView) -> list[str]:
             expression = _id_expression(view, branch).replace(f"{sql_identifier(branch.table)}.", "")
             name = _index_name(branch.table, f"{view.name}_id")
             statements.append(f"create index if not exists {sql_identifier(name)} on {relation} ({expression});")
+        id_key = _id_expression(view, branch).replace(f"{sql_identifier(branch.table)}.", "")
         for column in view.columns:
             source = column.sources[index]
-            # Only a base-table column can serve an equality filter pushed into the branch.
+            # Only a base-table column can serve a filter or an order pushed into the branch. OData sorts
+            # ascending with nulls first and breaks ties by id: (column nulls first, id) serves both
+            # directions, keyset pages and equality filters with one index per table.
             if column.name not in view.indexed or source.alias != branch.table:
                 continue
             name = _index_name(branch.table, source.column)
-            statements.append(f"create index if not exists {sql_identifier(name)} on {relation} ({sql_identifier(source.column)});")
+            statements.append(f"create index if not exists {sql_identifier(name)} on {relation} "
+                              f"({sql_identifier(source.column)} nulls first, {id_key});")
     return statements
 
 

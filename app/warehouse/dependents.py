@@ -98,8 +98,22 @@ RELATION_GRANTS = text(
 )
 
 
+def lock_view_rewrites(conn: Connection) -> None:
+    """Serializes, until the caller's transaction ends, every transaction that drops and recreates views.
+
+    Without it two full reloads under one view (contact and account under global_contact) race: the
+    second reads the view's OID, the first commits a recreated view, and the second fails with
+    "could not open relation with OID …".
+    """
+    conn.execute(text("select pg_advisory_xact_lock(hashtextextended('ddl/view-rewrites', 1))"))
+
+
 def find_dependent_views(conn: Connection, schema: str, table: str) -> list[SavedView]:
-    """The views depending on `schema`.`table`, directly or through other views, in creation order."""
+    """The views depending on `schema`.`table`, directly or through other views, in creation order.
+
+    Takes the view-rewrite lock first, so the views found stay as they are until the caller commits.
+    """
+    lock_view_rewrites(conn)
     rows = conn.execute(DEPENDENT_VIEWS, {"relation": qualified_name(schema, table)}).all()
     if not rows:
         return []

@@ -56,7 +56,7 @@ comment on column public.global_contact.firstname is 'firstname: amer.contact.fi
 comment on column public.global_contact.email is 'email: amer.contact.email; emea.contact.email';
 comment on column public.global_contact.mobilephone is 'mobilephone: amer.contact.mobilephone; emea.contact.mobilephone';
 
-create index if not exists orgfeed_contact_lastname_idx on amer.contact (lastname);
-create index if not exists orgfeed_contact_email_idx on amer.contact (email);
-create index if not exists orgfeed_contact_lastname_idx on emea.contact (lastname);
-create index if not exists orgfeed_contact_email_idx on emea.contact (email);
+create index if not exists orgfeed_contact_lastname_idx on amer.contact (lastname nulls first, sfid);
+create index if not exists orgfeed_contact_email_idx on amer.contact (email nulls first, sfid);
+create index if not exists orgfeed_contact_lastname_idx on emea.contact (lastname nulls first, sfid);
+create index if not exists orgfeed_contact_email_idx on emea.contact (email nulls first, sfid);

@@ -49,6 +49,16 @@ def test_a_drop_fault_closes_the_connection_without_a_response(emulator: Emulato
     assert client.get("sobjects").status_code == 200
 
 
+def test_a_malformed_fault_answers_200_with_json_cut_off_mid_value(emulator: Emulator, client: OrgClient) -> None:
+    emulator.inject_fault("malformed", path="*/query*")
+    response = client.get("query", params={"q": "SELECT Id FROM Account"})
+    assert (response.status_code, response.headers["Content-Type"]) == (200, "application/json;charset=UTF-8")
+    assert response.content == b'{"totalSize": 1, "done": true, "records": [{"attributes": {"type": "Acc'
+    with pytest.raises(ValueError):
+        response.json()
+    assert client.get("query", params={"q": "SELECT Id FROM Account"}).json()["done"] is True
+
+
 def test_faults_apply_to_the_token_endpoint_too(emulator: Emulator, client: OrgClient) -> None:
     emulator.inject_fault("status", path="/services/oauth2/token", status=500, error_code="UNKNOWN_EXCEPTION")
     org = emulator.org("amer")

@@ -59,7 +59,7 @@ def test_parses(text, expected):
     assert parse_filter(text) == expected
 
 
-# The odata-query 0.10 bugs of /work/shared/reference/odata-producers.md §2.2, each parsing here.
+# The odata-query 0.10 bugs of the project's OData producer notes (shared/reference/odata-producers.md, §2.2), each parsing here.
 @pytest.mark.parametrize(("bug", "text", "expected"), [
     ("B1", "AllowedValue eq 'a'", Compare("eq", P("AllowedValue"), Literal("a", "string"))),
     ("B1", "anything eq 'a'", Compare("eq", P("anything"), Literal("a", "string"))),

@@ -247,3 +247,36 @@ def test_a_materialized_view_is_refreshed_concurrently_after_each_sync(engine):
         assert conn.execute(text("select lastname from contacts where id = '003A000000000001'")).scalar() == "Changed"
         kind = conn.execute(text("select count(*) from pg_matviews where matviewname = 'contacts'")).scalar()
     assert kind == 1
+
+
+def test_a_rebuilt_view_keeps_its_select_grants(engine):
+    import uuid
+
+    role = f"orgfeed_test_reader_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        make_org_tables(conn, "amer", 10, prefix="A")
+        conn.execute(text(f"create role {role} nologin"))
+    try:
+        view = replace(CONTACT_VIEW, materialized=True)   # materialized: every apply drops and creates it
+        settings = settings_for([org("amer")], [view])
+        apply(engine, settings)
+        with engine.begin() as conn:
+            conn.execute(text(f"grant select on contacts to {role}"))
+        apply(engine, settings)
+        with engine.connect() as conn:
+            assert conn.execute(text(f"select has_table_privilege('{role}', 'public.contacts', 'select')")).scalar()
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("drop materialized view if exists contacts"))
+            conn.execute(text(f"drop role {role}"))
+
+
+def test_an_indexed_column_orders_the_first_page_without_a_sort(engine):
+    with engine.begin() as conn:
+        make_org_tables(conn, "amer", 20000, prefix="A")
+        make_org_tables(conn, "emea", 20000, prefix="E")
+    apply(engine, settings_for([org("amer"), org("emea")], [CONTACT_VIEW]))
+    ascending = plan(engine, "select * from contacts order by lastname asc nulls first, id limit 26")
+    descending = plan(engine, "select * from contacts order by lastname desc nulls last, id desc limit 26")
+    for page in (ascending, descending):
+        assert "Merge Append" in page and "Sort  " not in page and page.count("orgfeed_contact_lastname_idx") == 2
