@@ -43,7 +43,7 @@ def cli() -> None:
     """Mirror Salesforce orgs into PostgreSQL, union them in views, serve the views over OData v4."""
 
 
-@cli.command()
+@cli.command(short_help="Run the demo: two emulated orgs, views, a feed, the dashboard.")
 @click.option("--port", default=8000, show_default=True, help="Port of the OData feed and the dashboard (0: any free port).")
 @click.option("--rows", default=300, show_default=True, help="Records per object in each emulated org.")
 def demo(port: int, rows: int) -> None:
@@ -57,7 +57,7 @@ def demo(port: int, rows: int) -> None:
         raise SystemExit(1) from error
 
 
-@cli.group(cls=_Commands)
+@cli.group(cls=_Commands, short_help="Upgrade the database, print its URL, stop the embedded one.")
 def db() -> None:
     """The database: DATABASE_URL, or an embedded PostgreSQL when it is unset."""
 
@@ -99,7 +99,7 @@ def db_stop() -> None:
         click.echo(f"the embedded PostgreSQL in {database.data_dir} was not running")
 
 
-@cli.group(cls=_Commands)
+@cli.group(cls=_Commands, short_help="Check orgfeed.toml and the environment.")
 def config() -> None:
     """orgfeed.toml ($ORGFEED_CONFIG, else ./orgfeed.toml) and the environment."""
 
@@ -130,7 +130,7 @@ def _unknown_names(kind: str, given: tuple[str, ...], known: list[str]) -> list[
     return [f"--{kind} {name}: not configured (known: {', '.join(known) or 'none'})" for name in given if name not in known]
 
 
-@cli.command()
+@cli.command(short_help="Mirror the orgs into their schemas.")
 @click.option("--org", "orgs", multiple=True, help="Only this org (repeatable).")
 @click.option("--object", "objects", multiple=True, help="Only this object (repeatable).")
 @click.option("--full", is_flag=True, help="Reload every row into a shadow table and swap it in.")
@@ -160,7 +160,7 @@ def sync(orgs: tuple[str, ...], objects: tuple[str, ...], full: bool, since, rec
         raise SystemExit(1)
 
 
-@cli.command()
+@cli.command(short_help="Show sync status per org and object, and the sync log.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON document.")
 @click.option("--log", "log_limit", default=20, show_default=True, help="How many sync-log entries to show.")
 def status(as_json: bool, log_limit: int) -> None:
@@ -177,7 +177,7 @@ def status(as_json: bool, log_limit: int) -> None:
     print_status(objects, log, find_stale_views(engine, settings), as_json=as_json)
 
 
-@cli.group(cls=_Commands)
+@cli.group(cls=_Commands, short_help="Suspend or resume an org.")
 def orgs() -> None:
     """Suspend or resume an org's syncing."""
 
@@ -210,7 +210,7 @@ def _set_suspended(name: str, suspended: bool) -> None:
     click.echo(f"org {name} {'suspended' if suspended else 'resumed'}")
 
 
-@cli.group(cls=_Commands)
+@cli.group(cls=_Commands, short_help="Generate, apply and check the union views.")
 def views() -> None:
     """The union views: generate sql/views/*.sql from the specs, apply them, check they are current."""
 
@@ -267,7 +267,7 @@ def views_check() -> None:
     click.echo("every view file is current")
 
 
-@cli.group(cls=_Commands)
+@cli.group(cls=_Commands, short_help="Create and list OData feeds.")
 def feeds() -> None:
     """OData feeds: service roots /odata/v4/<NAME>/ exposing chosen views, each with its own credentials."""
 
@@ -299,7 +299,7 @@ def feeds_list(base_url: str, as_json: bool) -> None:
     run_feeds_list(open_database(settings), base_url=base_url, as_json=as_json)
 
 
-@cli.group(cls=_Commands)
+@cli.group(cls=_Commands, short_help="Show, reset or revoke a feed's credentials.")
 def credentials() -> None:
     """A feed's HTTP Basic credentials: show, reset (the old password works 10 more minutes), revoke."""
 
@@ -339,7 +339,7 @@ def credentials_revoke(feed: str, as_json: bool) -> None:
     run_credentials(open_database(settings), "revoke", feed, base_url=DEFAULT_BASE_URL, as_json=as_json)
 
 
-@cli.command()
+@cli.command(short_help="Serve the feeds and the dashboard (development).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
@@ -351,12 +351,7 @@ def serve(host: str, port: int) -> None:
     serve_feeds(settings, host=host, port=port)
 
 
-def main() -> None:
-    """The console script's entry point."""
-    cli(prog_name="orgfeed")
-
-
-@cli.command()
+@cli.command(short_help="Run the Salesforce org emulator.")
 @click.option("--port", default=8443, show_default=True, help="HTTPS port on 127.0.0.1 (0: any free port).")
 @click.option("--rows", default=300, show_default=True, help="Records per demo object in each org.")
 @click.option("--json", "json_output", is_flag=True, help="Print the URLs, credentials and CA bundle as one JSON line.")
@@ -371,3 +366,8 @@ def emulator(port: int, rows: int, json_output: bool, config_out: str | None) ->
         serve_emulator(port=port, rows=rows, json_output=json_output, config_out=config_out)
     except EmulatorError as error:
         raise click.ClickException(str(error)) from None
+
+
+def main() -> None:
+    """The console script's entry point."""
+    cli(prog_name="orgfeed")

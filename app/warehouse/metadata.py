@@ -23,7 +23,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 SCHEMA = "orgfeed"
 
@@ -68,6 +68,7 @@ mappings = Table(
     Column("status", String(32), nullable=False, server_default=text("'new'")),
     Column("watermark", DateTime(timezone=True), comment="largest SystemModstamp committed"),
     Column("describe_modified", String(64), comment="Last-Modified of the describe last applied"),
+    Column("describe_body", JSONB, comment="that describe, reused when Salesforce answers 304 Not Modified"),
     Column("mapped_fields", Integer, nullable=False, server_default=text("0")),
     Column("salesforce_rows", BigInteger),
     Column("last_sync_at", DateTime(timezone=True)),

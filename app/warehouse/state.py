@@ -27,6 +27,7 @@ class MappingState:
     status: str = "new"
     watermark: datetime | None = None
     describe_modified: str | None = None
+    describe_body: dict | None = None
     mapped_fields: int = 0
     salesforce_rows: int | None = None
     last_sync_at: datetime | None = None
