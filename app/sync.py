@@ -197,7 +197,7 @@ class _Run:
         try:
             client = OrgClient(org, retry=RetryPolicy(read_timeout=float(self.settings.sync.request_timeout_seconds)),
                                on_retry=lambda action, attempt, reason, delay: self.log(
-                org.name, getattr(self.current, "sobject", None), action, "Retrying",
+                org.name, getattr(self.current, "sobject", None), _log_action(action), "Retrying",
                 f"attempt {attempt} failed ({reason}); retrying in {delay:.1f} s"))
             with self.engine.begin() as conn:
                 ensure_org_schema(conn, org.name, client.org_id or "", org.name)
@@ -384,7 +384,8 @@ class _Run:
             except BulkJobFailed as error:
                 if delivered:
                     raise
-                self.log(org.name, None, "Bulk", "Warning", f"{error}; falling back to REST", error_code=error.error_code)
+                self.log(org.name, getattr(self.current, "sobject", None), "Bulk", "Warning", f"{error}; falling back to REST",
+                         error_code=error.error_code)
         for page in iter_query_pages(client, soql, names, include_deleted=include_deleted):
             yield (lambda csv_bytes=page.csv: [csv_bytes])
 
@@ -455,6 +456,11 @@ class _Interrupted(WarehouseError):
 
     def __init__(self):
         super().__init__("interrupted by a stop request; the full load will start over next run")
+
+
+def _log_action(action: str) -> str:
+    """A client call's name as a sync-log action (at most 32 characters): "queryAll SELECT Id, …" becomes "queryAll"."""
+    return action if len(action) <= 32 else action.split(" ", 1)[0][:32]
 
 
 def _run_status(report_status: str) -> str:

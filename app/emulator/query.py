@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.emulator.columns import MinuteColumn
 from app.emulator.errors import SalesforceError
 from app.emulator.org import Org
 from app.emulator.soql import (
@@ -22,6 +23,7 @@ from app.emulator.soql import (
     make_invalid_type_error,
     parse_soql,
 )
+from app.emulator.soql_syntax import And, Comparison, Condition
 from app.emulator.table import Table
 
 DEFAULT_BATCH = 2000
@@ -54,13 +56,39 @@ def prepare_query(org: Org, text: str, include_deleted: bool,
                                  now=now)
     except SoqlError as error:
         raise SalesforceError(400, error.error_code, error.message) from None
-    candidates = table.rows(include_deleted)
+    candidates = _rows_past_seeded_stamps(table, query.where, include_deleted)
+    if candidates is None:
+        candidates = table.rows(include_deleted)
     if query.where is None and not query.order_by:
         start = compiled.offset or 0
         stop = None if compiled.limit is None else start + compiled.limit
         return table, compiled, candidates[start:stop]
     selected = compiled.select(table.view(row) for row in candidates)
     return table, compiled, [view.row for view in selected]  # type: ignore[attr-defined]
+
+
+def _rows_past_seeded_stamps(table: Table, where: Condition | None, include_deleted: bool) -> list[int] | None:
+    """The only rows that can match when `where` requires a recent SystemModstamp-like timestamp, else None.
+
+    An incremental sync asks for `SystemModstamp >= <watermark - lookback>`. Generated values grow
+    with the row, so only the rows from MinuteColumn.first_row_from on, written rows (overrides)
+    and inserted rows can match. Salesforce answers from an index; testing the predicate on every
+    row takes seconds per million rows. The predicate still runs on what this returns.
+    """
+    conditions = where.conditions if isinstance(where, And) else (where,)
+    for condition in conditions:
+        if not (isinstance(condition, Comparison) and condition.operator in (">", ">=")
+                and isinstance(condition.value, datetime)):
+            continue
+        field = table.sobject.field(condition.field)
+        column = table.columns.get(field.name) if field else None
+        if field is None or not isinstance(column, MinuteColumn):
+            continue
+        first = min(column.first_row_from(condition.value), table.seeded)
+        hidden = table.purged if include_deleted else table.purged | table.recycle_bin.keys()
+        written = {row for row, values in table.overrides.items() if row < first and field.name in values}
+        return sorted(row for row in written.union(range(first, table.size)) if row not in hidden)
+    return None
 
 
 def batch_size_of(header: str | None) -> int:

@@ -132,7 +132,14 @@ def batch_view(feed: str) -> Response:
 
 def resource_view(feed: str, path: str) -> Response:
     call = _read_call(feed)
-    return resource(_extension().odata_engine, _extension().catalog, call, parse_resource_path(path))
+    extension = _extension()
+    resource_path = parse_resource_path(path)
+    try:
+        return resource(extension.odata_engine, extension.catalog, call, resource_path)
+    except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable):
+        # A view was rebuilt with other columns (`views apply`) after the catalog was cached: read it again, once.
+        extension.catalog.forget(call.feed.views)
+        return resource(extension.odata_engine, extension.catalog, call, resource_path)
 
 
 # -- request handling --------------------------------------------------------------------------

@@ -80,6 +80,10 @@ class Catalog:
         self._cache[views] = (now + self.ttl, sets)
         return sets
 
+    def forget(self, views: tuple[str, ...]) -> None:
+        """Drops the cached entity sets of `views`: the next request reads the catalog again."""
+        self._cache.pop(views, None)
+
 
 class ClosingBody:
     """A response body that runs `on_close` once when the server closes it (even if it was never iterated)."""

@@ -39,7 +39,11 @@ def request_token(org: OrgConfig, session: requests.Session, *, timeout: float =
         raise LoginFailed(f"org {org.name!r}: cannot reach {url}: {_reason(error)} — check login_url") from error
     if response.status_code != 200:
         raise LoginFailed(_login_failure(org, response), error_code=_oauth_error(response), status=response.status_code)
-    body = response.json()
+    try:
+        body = response.json()
+    except ValueError as error:  # a proxy or a broken endpoint: nothing a retry within this run would fix reliably
+        raise LoginFailed(f"org {org.name!r}: login failed: the token endpoint {url} answered with a body that is not "
+                          f"JSON ({error})", error_code="MALFORMED_RESPONSE", status=response.status_code) from error
     org_id, user_id = _ids_from_identity_url(body.get("id", ""))
     return Token(access_token=body["access_token"], instance_url=body["instance_url"].rstrip("/"),
                  org_id=org_id, user_id=user_id)

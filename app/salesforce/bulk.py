@@ -91,8 +91,8 @@ def create_query_job(client: OrgClient, soql: str, *, include_deleted: bool) -> 
     """Creates a query (or queryAll) job and returns its id."""
     body = {"operation": "queryAll" if include_deleted else "query", "query": soql,
             "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF"}
-    response = client.request("create bulk query job", "POST", "jobs/query", json=body)
-    return response.json()["id"]
+    created, _ = client.request_json("create bulk query job", "POST", "jobs/query", json=body)
+    return created["id"]
 
 
 def wait_for_job(client: OrgClient, job_id: str, *, poll_seconds: float, timeout_seconds: float,
@@ -101,7 +101,7 @@ def wait_for_job(client: OrgClient, job_id: str, *, poll_seconds: float, timeout
     deadline = time.monotonic() + timeout_seconds
     delay = poll_seconds
     while True:
-        info = client.request(f"bulk job {job_id}", "GET", f"jobs/query/{job_id}").json()
+        info, _ = client.request_json(f"bulk job {job_id}", "GET", f"jobs/query/{job_id}")
         state = info.get("state")
         if state == "JobComplete":
             return info

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -184,19 +184,25 @@ class OrgClient:
 
     def request(self, action: str, method: str, path: str, **kwargs) -> requests.Response:
         """A plain HTTPS request to `path` (relative to base_url, or absolute from /services/...), retried like `call`."""
-        stream = kwargs.pop("stream", False)
-        extra_headers = kwargs.pop("headers", {})
+        return self.call(action, lambda sf: self._send(sf, action, method, path, **kwargs))
 
-        def send(sf: Salesforce) -> requests.Response:
-            url = path if path.startswith("https://") else (
-                f"https://{sf.sf_instance}{path}" if path.startswith("/") else sf.base_url + path)
-            headers = {**sf.headers, **extra_headers}
-            response = self.session.request(method, url, headers=headers, timeout=self.timeout, stream=stream, **kwargs)
-            if response.status_code >= 300:
-                exception_handler(response, name=action)
-            return response
+    def request_json(self, action: str, method: str, path: str, **kwargs) -> tuple[Any, requests.Response]:
+        """(the parsed JSON body, the response) of `request`; a body that is not JSON is retried like a 5xx."""
+        def send(sf: Salesforce) -> tuple[Any, requests.Response]:
+            response = self._send(sf, action, method, path, **kwargs)
+            return response.json(), response  # inside `call`: a truncated body raises ValueError and is retried
 
         return self.call(action, send)
+
+    def _send(self, sf: Salesforce, action: str, method: str, path: str, *, stream: bool = False,
+              headers: dict | None = None, **kwargs) -> requests.Response:
+        url = path if path.startswith("https://") else (
+            f"https://{sf.sf_instance}{path}" if path.startswith("/") else sf.base_url + path)
+        response = self.session.request(method, url, headers={**sf.headers, **(headers or {})}, timeout=self.timeout,
+                                        stream=stream, **kwargs)
+        if response.status_code >= 300:
+            exception_handler(response, name=action)
+        return response
 
     def _relogin(self, generation: int) -> None:
         """Logs in again unless another thread already did since `generation` was current."""

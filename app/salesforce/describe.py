@@ -67,8 +67,8 @@ def parse_describe(body: dict, last_modified: str | None = None) -> SObject:
 def describe_sobject(client: OrgClient, name: str, *, if_modified_since: str | None = None) -> SObject:
     """The describe of object `name`; raises NotModified when `if_modified_since` is still current."""
     headers = {"If-Modified-Since": if_modified_since} if if_modified_since else {}
-    response = client.request(f"describe {name}", "GET", f"sobjects/{name}/describe", headers=headers)
-    return parse_describe(response.json(), response.headers.get("Last-Modified"))
+    body, response = client.request_json(f"describe {name}", "GET", f"sobjects/{name}/describe", headers=headers)
+    return parse_describe(body, response.headers.get("Last-Modified"))
 
 
 def selectable_fields(sobject: SObject, wanted: tuple[str, ...] | None) -> tuple[tuple[Field, ...], tuple[str, ...]]:

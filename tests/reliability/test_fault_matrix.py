@@ -68,6 +68,10 @@ CASES = {
         {"kind": "malformed", "path": "*/jobs/query/*", "method": "GET"},
         {"Employee": "succeeded"}, [("Employee", "Retrying", None)], objects=("Employee",), full=True,
         sync={"bulk_threshold": 0}),
+    "malformed_json_token": Case(
+        {"kind": "malformed", "path": "/services/oauth2/token"},
+        {"Account": "failed"}, [(None, "Failed", "MALFORMED_RESPONSE")], objects=("Account",),
+        message="login failed: the token endpoint"),
     "bulk_job_failed": Case(
         {"kind": "bulk_failed"},
         {"Employee": "succeeded"}, [("Employee", "Warning", "Failed")], objects=("Employee",), full=True,
@@ -103,7 +107,9 @@ def change_the_orgs(emu, objects) -> None:
             name_field = "Name" if sobject == "Account" else "LastName"
             emu.update(org, sobject, [{"Id": ids[0], name_field: "Faulted"}, {"Id": ids[1], name_field: "Faulted too"}])
             emu.delete(org, sobject, [ids[2]])
-            emu.insert(org, sobject, [{name_field: f"Inserted in {org}"}])
+            required = {"Email": f"new@{org}.example.com", "EmployeeNumber": f"NEW-{org}",
+                        "EmployeeStatus": "Active"} if sobject == "Employee" else {}
+            emu.insert(org, sobject, [{name_field: f"Inserted in {org}", **required}])
     emu.advance_clock(60)
 
 

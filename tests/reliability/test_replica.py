@@ -1,0 +1,155 @@
+"""The feed served from a real streaming replica (ODATA_DATABASE_URL) while the loader writes to the primary.
+
+The test makes its own pair of throw-away PostgreSQL clusters on 127.0.0.1 (the machine's cluster is
+never touched): a primary from initdb with wal_level=replica, and a standby cloned from it by
+`pg_basebackup -R`. Both are stopped, and their directories removed, whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from sqlalchemy import text
+
+from app.odata.feeds import create_feed
+from app.warehouse.database import create_database_engine
+from app.warehouse.migrate import upgrade_database
+
+from .conftest import (
+    free_port,
+    run_orgfeed,
+    start_emulator,
+    web_server,
+    write_full_config,
+)
+
+BIN = Path("/usr/lib/postgresql/15/bin")
+pytestmark = pytest.mark.skipif(not (BIN / "pg_basebackup").exists(), reason=f"needs PostgreSQL 15 binaries in {BIN}")
+
+
+def as_postgres(*command: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Runs a PostgreSQL binary, as the `postgres` OS user when we are root (the server refuses to run as root)."""
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    result = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{command[0]} failed: {result.stdout[-2000:]} {result.stderr[-2000:]}"
+    return result
+
+
+@contextlib.contextmanager
+def primary_and_standby() -> Iterator[tuple[str, str]]:
+    """(primary URL, standby URL) of two new clusters; stops both and removes their files on exit."""
+    base = Path(tempfile.mkdtemp(prefix="orgfeed-replica-"))
+    base.chmod(0o755)
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    primary, standby = base / "primary", base / "standby"
+    ports = free_port(), free_port()
+    started: list[Path] = []
+    try:
+        as_postgres(str(BIN / "initdb"), "-D", str(primary), "-U", "postgres", "--auth=trust", "--no-sync")
+        with (primary / "postgresql.conf").open("a") as conf:
+            conf.write(f"\nport = {ports[0]}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{base}'\n"
+                       "wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\nfsync = off\n"
+                       "synchronous_commit = off\nfull_page_writes = off\n")
+        with (primary / "pg_hba.conf").open("a") as hba:
+            hba.write("host replication postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 trust\n")
+        as_postgres(str(BIN / "pg_ctl"), "-D", str(primary), "-l", str(base / "primary.log"), "-w", "start")
+        started.append(primary)
+        as_postgres(str(BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(ports[0]), "-U", "postgres",
+                    "-D", str(standby), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync")
+        with (standby / "postgresql.conf").open("a") as conf:
+            conf.write(f"\nport = {ports[1]}\n")
+        as_postgres(str(BIN / "pg_ctl"), "-D", str(standby), "-l", str(base / "standby.log"), "-w", "start")
+        started.append(standby)
+        yield f"postgresql://postgres@127.0.0.1:{ports[0]}", f"postgresql://postgres@127.0.0.1:{ports[1]}"
+    finally:
+        for cluster in reversed(started):
+            subprocess.run([*(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []),
+                            str(BIN / "pg_ctl"), "-D", str(cluster), "-m", "fast", "-w", "stop"],
+                           capture_output=True, timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def feed_count(session: requests.Session, root: str, view: str, filter_: str = "") -> int:
+    response = session.get(f"{root}{view}/$count" + (f"?$filter={filter_}" if filter_ else ""), timeout=30)
+    assert response.status_code == 200, response.text[:500]
+    return response.json()
+
+
+@pytest.mark.slow
+def test_the_feed_reads_a_streaming_replica_keeps_answering_while_the_primary_loads_and_catches_up(tmp_path):
+    with primary_and_standby() as (primary_server, standby_server):
+        with psycopg.connect(f"{primary_server}/postgres", autocommit=True) as conn:
+            conn.execute("create database orgfeed")
+        primary, standby = f"{primary_server}/orgfeed", f"{standby_server}/orgfeed"
+        upgrade_database(primary)
+        engine = create_database_engine(primary, pool_size=2)
+        emu = start_emulator({"Employee": 2000, "EmployeeCrisisAssessment": 1500, "Account": 300, "Contact": 1200}, seed=41)
+        try:
+            config, env = write_full_config(emu, tmp_path, primary, bulk_threshold=1000)
+            first = run_orgfeed(env, "sync", "--json")
+            assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+            credential = create_feed(engine, "replica", ["global_contact"], base_url="http://localhost").credential
+            with engine.connect() as conn:
+                total = conn.execute(text("select count(*) from public.global_contact")).scalar()
+            with psycopg.connect(standby) as conn:
+                assert conn.execute("select pg_is_in_recovery()").fetchone() == (True,)
+            with psycopg.connect(f"{primary_server}/postgres") as conn:
+                assert conn.execute("select state from pg_stat_replication").fetchall() == [("streaming",)]
+
+            with web_server(primary, config, odata_database_url=standby, workers=1) as url:
+                session = requests.Session()
+                session.auth = (credential.username, credential.password)
+                root = f"{url}/odata/v4/replica/"
+                deadline = time.monotonic() + 30
+                while feed_count(session, root, "global_contact") != total:  # the standby replays the first load
+                    assert time.monotonic() < deadline, "the standby never caught up with the first load"
+                    time.sleep(0.2)
+                with psycopg.connect(standby) as conn:  # the feed's reads really are on the standby
+                    assert conn.execute("select count(*) from pg_stat_activity where application_name = 'orgfeed-odata'"
+                                        ).fetchone()[0] >= 1
+
+                ids = emu.ids("emea", "Contact")[:200]
+                emu.update("emea", "Contact", [{"Id": record_id, "LastName": "Replicated"} for record_id in ids])
+                emu.insert("amer", "Contact", [{"LastName": f"Replicated new {n}"} for n in range(50)])
+                emu.advance_clock(60)
+                answers, failures, stop = [], [], threading.Event()
+
+                def read_while_loading() -> None:
+                    reader = requests.Session()
+                    reader.auth = session.auth
+                    while not stop.is_set():
+                        try:
+                            answers.append(feed_count(reader, root, "global_contact"))
+                        except (AssertionError, requests.RequestException) as error:
+                            failures.append(str(error))
+
+                reader = threading.Thread(target=read_while_loading)
+                reader.start()
+                full = run_orgfeed(env, "sync", "--json", "--full")   # a full reload: every table swapped on the primary
+                incremental = run_orgfeed(env, "sync", "--json")
+                stop.set()
+                reader.join(timeout=60)
+                assert (full.returncode, incremental.returncode) == (0, 0), full.stderr[-2000:] + incremental.stderr[-2000:]
+                assert failures == [] and len(answers) >= 5, (failures[:5], len(answers))
+                assert set(answers) <= {total, total + 50}, sorted(set(answers))  # whole views only, old or new
+
+                deadline = time.monotonic() + 30
+                while (feed_count(session, root, "global_contact"), feed_count(session, root, "global_contact",
+                                                                                "lastname eq 'Replicated'")) != (total + 50, 200):
+                    assert time.monotonic() < deadline, "the feed never caught up with the primary"
+                    time.sleep(0.2)
+        finally:
+            emu.stop()
+            engine.dispose()
