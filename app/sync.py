@@ -8,6 +8,7 @@ and a failing org never stops the other orgs.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -108,16 +109,22 @@ def run_sync(settings: Settings, engine: Engine, options: SyncOptions = SyncOpti
             record_org(conn, org.name)
     run = _Run(settings, engine, options, on_event, stop, run_id)
     report = SyncReport(run_id)
-    with ThreadPoolExecutor(max_workers=max(1, len(orgs)), thread_name_prefix="org") as pool:
-        for reports in pool.map(run.sync_org, orgs):
-            report.objects.extend(reports)
-    run.after_sync()
-    status = "interrupted" if stop.is_set() else ("succeeded" if report.ok else "failed")
-    with engine.begin() as conn:
-        finish_run(conn, run_id, status,
-                   rows_upserted=sum(item.upserted for item in report.objects),
-                   rows_tombstoned=sum(item.deleted for item in report.objects),
-                   api_calls=sum(item.api_calls for item in report.objects))
+    status = "interrupted"  # what the run row says if something escapes below (a second Ctrl-C, a lost database)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(orgs)), thread_name_prefix="org") as pool:
+            for reports in pool.map(run.sync_org, orgs):
+                report.objects.extend(reports)
+        run.after_sync()
+        status = "interrupted" if stop.is_set() else ("succeeded" if report.ok else "failed")
+    except Exception:
+        status = "failed"
+        raise
+    finally:
+        with engine.begin() as conn:
+            finish_run(conn, run_id, status,
+                       rows_upserted=sum(item.upserted for item in report.objects),
+                       rows_tombstoned=sum(item.deleted for item in report.objects),
+                       api_calls=sum(item.api_calls for item in report.objects))
     return report
 
 
@@ -209,6 +216,10 @@ class _Run:
         except (SalesforceError, WarehouseError) as error:
             self.log(org.name, None, "Login", "Failed", str(error), error_code=getattr(error, "error_code", None))
             return [replace(report, status="failed", message=str(error)) for report in reports]
+        except Exception as error:  # one org's surprise must not stop the other orgs
+            message = _unexpected(error, f"org {org.name}")
+            self.log(org.name, None, "Login", "Failed", message, error_code="INTERNAL_ERROR")
+            return [replace(report, status="failed", message=message) for report in reports]
         workers = max(1, min(self.settings.sync.workers, len(mappings)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{org.name}-object") as pool:
             return list(pool.map(lambda item: self.sync_object(org, client, *item), zip(mappings, reports)))
@@ -243,6 +254,9 @@ class _Run:
             except (SalesforceError, WarehouseError) as error:
                 report.status, report.message = "failed", str(error)
                 self.log(org.name, mapping.object, "Sync", "Failed", str(error), error_code=getattr(error, "error_code", None))
+            except Exception as error:  # one object's surprise must not stop the other objects
+                report.status, report.message = "failed", _unexpected(error, f"org {org.name}, object {mapping.object}")
+                self.log(org.name, mapping.object, "Sync", "Failed", report.message, error_code="INTERNAL_ERROR")
             finally:
                 report.api_calls = client.calls_in_this_thread() - calls_before
                 report.seconds = (datetime.now(UTC) - started).total_seconds()
@@ -260,7 +274,10 @@ class _Run:
 
     def _sync_object(self, org: OrgConfig, client: OrgClient, mapping: MappingConfig, report: ObjectReport) -> None:
         client.check_budget()
-        sobject = describe_sobject(client, mapping.object)
+        with self.engine.connect() as conn:
+            cached = read_mapping_state(conn, org.name, mapping.object)
+        sobject, body = describe_sobject(client, mapping.object, cached=cached.describe_body,
+                                         modified=cached.describe_modified)
         fields, missing = selectable_fields(sobject, mapping.fields)
         for name in missing:
             self.log(org.name, mapping.object, "Describe", "Warning",
@@ -306,7 +323,8 @@ class _Run:
         with self.engine.begin() as conn:
             database_rows, errored = count_table_rows(conn, org.name, mapping.object)
             save_mapping_state(conn, org.name, mapping.object, mapped_fields=len(fields),
-                               salesforce_rows=total, last_sync_at=datetime.now(UTC))
+                               salesforce_rows=total, last_sync_at=datetime.now(UTC),
+                               describe_modified=sobject.last_modified, describe_body=body)
         report.errored = errored
 
     @staticmethod
@@ -456,6 +474,12 @@ class _Interrupted(WarehouseError):
 
     def __init__(self):
         super().__init__("interrupted by a stop request; the full load will start over next run")
+
+
+def _unexpected(error: Exception, where: str) -> str:
+    """The message for an error nobody anticipated: logged with its traceback, summarised for the sync log."""
+    logging.getLogger(__name__).error("%s: unexpected error", where, exc_info=error)
+    return f"unexpected {type(error).__name__}: {error} (a bug in orgfeed: the traceback is in the process log)"
 
 
 def _log_action(action: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.salesforce import NotModified
 from app.salesforce.client import OrgClient
 
 # The fields every mirrored table holds as system columns, whatever the mapping lists.
@@ -64,11 +65,19 @@ def parse_describe(body: dict, last_modified: str | None = None) -> SObject:
     )
 
 
-def describe_sobject(client: OrgClient, name: str, *, if_modified_since: str | None = None) -> SObject:
-    """The describe of object `name`; raises NotModified when `if_modified_since` is still current."""
-    headers = {"If-Modified-Since": if_modified_since} if if_modified_since else {}
-    body, response = client.request_json(f"describe {name}", "GET", f"sobjects/{name}/describe", headers=headers)
-    return parse_describe(body, response.headers.get("Last-Modified"))
+def describe_sobject(client: OrgClient, name: str, *, cached: dict | None = None, modified: str | None = None
+                     ) -> tuple[SObject, dict]:
+    """The describe of object `name` and its body, asking If-Modified-Since when a cached body is given.
+
+    Salesforce answers 304 Not Modified when nothing changed since `modified`; the cached body
+    serves then, which spares transferring a large describe on every run.
+    """
+    headers = {"If-Modified-Since": modified} if cached is not None and modified else {}
+    try:
+        body, response = client.request_json(f"describe {name}", "GET", f"sobjects/{name}/describe", headers=headers)
+    except NotModified:
+        return parse_describe(cached, modified), cached
+    return parse_describe(body, response.headers.get("Last-Modified")), body
 
 
 def selectable_fields(sobject: SObject, wanted: tuple[str, ...] | None) -> tuple[tuple[Field, ...], tuple[str, ...]]:

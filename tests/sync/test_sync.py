@@ -1,3 +1,4 @@
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
@@ -309,3 +310,40 @@ def test_a_full_reload_in_hard_delete_mode_keeps_no_deleted_rows(emulator, engin
         kept = conn.execute(text("select count(*) from amer.account where sfid = any(:ids)"), {"ids": doomed}).scalar()
         live = conn.execute(text("select count(*) from amer.account")).scalar()
     assert kept == 0 and live == len(emulator.ids("amer", "Account"))
+
+
+def test_an_unexpected_error_in_one_object_fails_only_that_object_and_the_run_is_finished(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account", "Contact"))
+    # A describe answered 200 with an error list as its body: nothing orgfeed anticipates.
+    emulator.inject_fault("status", path="*/sobjects/Contact/describe*", count=10, status=200,
+                          error_code="SURPRISE", message="not a describe")
+    report = sync(settings, engine)
+    assert {(r.org, r.sobject, r.status) for r in report.objects} == {
+        ("amer", "Account", "succeeded"), ("emea", "Account", "succeeded"),
+        ("amer", "Contact", "failed"), ("emea", "Contact", "failed")}
+    contact = next(r for r in report.objects if r.sobject == "Contact")
+    assert contact.message.startswith("unexpected TypeError: ")
+    assert {code for *_, code, _, _ in log_entries(engine, status="Failed")} == {"INTERNAL_ERROR"}
+    with engine.connect() as conn:
+        assert tuple(conn.execute(text("select status, finished_at is not null from orgfeed.sync_runs")).one()) == ("failed", True)
+
+
+def test_an_unchanged_describe_is_answered_304_and_the_stored_one_is_used(emulator, engine, database_url):
+    settings = make_settings(emulator, database_url, objects=("Account",))
+    assert sync(settings, engine, orgs=("amer",)).ok
+    with engine.begin() as conn:
+        stored = conn.execute(text("select describe_modified, describe_body from orgfeed.mappings where org = 'amer'")).one()
+        assert stored.describe_modified and {f["name"] for f in stored.describe_body["fields"]} >= {"Id", "Name", "Industry"}
+        # Leave Industry out of the stored copy: only a 304 that reuses it can make the next sync miss the field.
+        trimmed = {**stored.describe_body, "fields": [f for f in stored.describe_body["fields"] if f["name"] != "Industry"]}
+        conn.execute(text("update orgfeed.mappings set describe_body = cast(:body as jsonb) where org = 'amer'"),
+                     {"body": json.dumps(trimmed)})
+    settings = replace(settings, mappings=(replace(settings.mappings[0], fields=("Name", "Industry")),))
+    assert sync(settings, engine, orgs=("amer",)).ok
+    assert [(sobject, code) for _, sobject, _, _, code, *_ in log_entries(engine, status="Warning")] == [
+        ("Account", "FIELD_NOT_FOUND")]
+    emulator.add_field("amer", "Account", "Tier__c", "string", length=10)   # the describe changes: a full body again
+    assert sync(settings, engine, orgs=("amer",)).ok
+    with engine.connect() as conn:
+        names = {f["name"] for f in conn.execute(text("select describe_body from orgfeed.mappings where org = 'amer'")).scalar()["fields"]}
+    assert {"Industry", "Tier__c"} <= names
