@@ -1,6 +1,6 @@
 """Soak tests: the full-size versions of tests/reliability, skipped unless ORGFEED_SOAK=1.
 
-Run them with `ORGFEED_SOAK=1 pytest tests/soak` (about 30-45 minutes on two cores; check that the
+Run them with `ORGFEED_SOAK=1 pytest tests/soak` (about 10 minutes on two idle cores; check that the
 machine is otherwise idle). They share their code with tests/reliability, at larger sizes.
 """
 
