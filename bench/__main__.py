@@ -2,7 +2,8 @@
 
 One `--rows N` above 100,000 measures 100,000 and N (how the figures grow); repeat `--rows` to
 choose the sizes exactly. `all` runs every benchmark, then prints the targets met and missed
-(bench/summary.py) and writes one JSON file per benchmark plus all.json.
+(bench/summary.py), writes one JSON file per benchmark plus all.json, and the README's
+Performance section as README-performance.md.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import importlib
 import json
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
+
+from bench import harness
 
 BENCHMARKS = {"emulator": "bench.emulator", "load": "bench.load", "incremental": "bench.incremental",
               "serve": "bench.serve"}
@@ -31,13 +35,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path,
                         help="where the JSON goes: a file for one benchmark, a directory for all "
                              f"(default {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS})")
+    parser.add_argument("--database-url", help="an admin URL of the PostgreSQL server to create databases on "
+                                               "(default $BENCH_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/postgres)")
+    parser.add_argument("--embedded", action="store_true", help="use a throw-away embedded PostgreSQL instead")
     options = parser.parse_args(argv)
+    with ExitStack() as stack:
+        if options.embedded:
+            harness.use_server(stack.enter_context(harness.embedded_server()))
+        elif options.database_url:
+            harness.use_server(options.database_url)
+        return _main(options, argv)
+
+
+def _main(options: argparse.Namespace, argv: list[str] | None) -> int:
     sizes = _sizes(options.rows)
     if options.name != "all":
         report = _run(options.name, sizes, options.runs)
         path = options.out or RESULTS / f"{options.name}.json"
         _write(path, report)
         return 0
+    from bench.performance import render_markdown
     from bench.summary import machine_report, render_summary
 
     directory = options.out or RESULTS
@@ -51,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + text)
     reports["summary"] = text
     _write(directory / "all.json", reports)
+    markdown = directory / "README-performance.md"
+    markdown.write_text(render_markdown(reports))
+    print(f"wrote {markdown}")
     return 0
 
 

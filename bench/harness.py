@@ -9,6 +9,7 @@ database of its own, dropped afterwards.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -25,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import psycopg
@@ -33,6 +35,7 @@ import requests
 from app.salesforce.describe import SYSTEM_FIELDS
 
 ROOT = Path(__file__).parents[1]
+# An admin URL of the server the benchmarks create their databases on (`--database-url`, `--embedded`).
 SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 API = "62.0"
 SEED = 7
@@ -42,7 +45,7 @@ EMULATOR = """
 import signal, sys, threading, orjson
 from app.emulator.demo import demo_orgs
 from app.emulator.emulator import Emulator
-emulator = Emulator(demo_orgs(rows={"Employee": int(sys.argv[1])}, seed=%d))
+emulator = Emulator(demo_orgs(rows={"Employee": int(sys.argv[1])}, seed=SEED))
 emulator.start(port=0, warm=True)
 stop = threading.Event()
 for sig in (signal.SIGINT, signal.SIGTERM):
@@ -51,7 +54,7 @@ orgs = [{**o, "jwt": {k: v for k, v in o["jwt"].items() if k != "certificate_pem
 print(orjson.dumps({"base_url": emulator.base_url, "ca_bundle": str(emulator.ca_bundle), "orgs": orgs}).decode(), flush=True)
 stop.wait()
 emulator.stop()
-""" % SEED
+""".replace("SEED", str(SEED))
 
 
 def median(values: Sequence[float], digits: int = 3) -> float:
@@ -75,6 +78,26 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def use_server(url: str) -> None:
+    """Create the benchmarks' databases on the server `url` (an admin URL) from now on."""
+    global SERVER_URL
+    SERVER_URL = url
+
+
+@contextmanager
+def embedded_server() -> Iterator[str]:
+    """An embedded PostgreSQL (as orgfeed uses without DATABASE_URL) in a temporary directory; its admin URL."""
+    from app.warehouse.embedded import start_embedded_server, stop_embedded_server
+
+    data_dir = Path(tempfile.mkdtemp(prefix="orgfeed-bench-embedded-")) / "data"
+    url = start_embedded_server(data_dir)
+    try:
+        yield urlunsplit(urlsplit(url)._replace(path="/postgres"))
+    finally:
+        stop_embedded_server(data_dir)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
 def machine() -> dict[str, object]:
     """CPU model, cores, memory and PostgreSQL version: the machine the figures came from."""
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -92,7 +115,7 @@ def fresh_database(label: str) -> Iterator[str]:
     with psycopg.connect(SERVER_URL, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
     try:
-        yield SERVER_URL.rsplit("/", 1)[0] + "/" + name
+        yield urlunsplit(urlsplit(SERVER_URL)._replace(path=f"/{name}"))
     finally:
         with psycopg.connect(SERVER_URL, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{name}" with (force)')
@@ -226,7 +249,7 @@ def run_orgfeed(args: Sequence[str], env: dict[str, str]) -> ProcessRun:
         peak = 0.0
         while True:
             reading = peak_rss_mb(process.pid)
-            if reading == reading:  # not NaN: still running
+            if not math.isnan(reading):  # NaN: the process has exited
                 peak = max(peak, reading)
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:

@@ -7,7 +7,8 @@ updates 1 % of the live rows (FirstName) and deletes 0.1 % (to the recycle bin) 
 control API, spread evenly over both orgs, and times `orgfeed sync` in its own process. The
 rows come from a random sample of the table. Target: the incremental sync takes at most 5 %
 of the initial load's time. The database is checked afterwards: every update arrived and every
-deleted row is `isdeleted`.
+deleted row is `isdeleted`. Also reported: a sync with nothing to do (before the first round),
+the floor every incremental run pays (process start, login, describe, row counts).
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from pathlib import Path
 
 import psycopg
 
-from bench.harness import EmulatorProcess, fresh_database, median, run_orgfeed, sync_summary, table, write_config
+from bench.harness import (
+    EmulatorProcess,
+    fresh_database,
+    median,
+    run_orgfeed,
+    sync_summary,
+    table,
+    write_config,
+)
 
 DEFAULT_ROWS = [100_000, 1_000_000]
 TARGET_FRACTION = 0.05
@@ -41,6 +50,8 @@ def measure_size(rows: int, runs: int) -> dict[str, object]:
         load = run_orgfeed(["sync", "--json"], env)
         if not sync_summary(load.output)["ok"]:
             raise RuntimeError(f"the initial load failed:\n{load.output[-2000:]}")
+        # The floor: a sync with nothing to do (process start, login, describe, counts, an empty query).
+        idle = run_orgfeed(["sync", "--json"], env)
         measured = []
         for round_number in range(1, runs + 1):
             emulator.control("POST", "clock", {"advance_seconds": 3600})
@@ -57,7 +68,7 @@ def measure_size(rows: int, runs: int) -> dict[str, object]:
     seconds = median([m["seconds"] for m in measured])
     return {"rows": rows, "initial_load_seconds": load.seconds, "initial_load_peak_rss_mb": load.peak_rss_mb,
             "runs": measured, "incremental_seconds_median": seconds,
-            "fraction_of_load": round(seconds / load.seconds, 4),
+            "fraction_of_load": round(seconds / load.seconds, 4), "idle_sync_seconds": idle.seconds,
             "incremental_peak_rss_mb": max(m["peak_rss_mb"] for m in measured), "emulator_peak_rss_mb": emulator_rss}
 
 
@@ -96,9 +107,11 @@ def render(report: dict[str, object]) -> str:
     sizes = report["sizes"]
     lines = [f"Incremental sync: {UPDATED:.0%} of the rows updated and {DELETED:.1%} deleted, then orgfeed sync "
              f"(target: <= {TARGET_FRACTION:.0%} of the initial load's time)", ""]
-    lines += table(["rows", "updated", "deleted", "sync s", "initial load s", "fraction", "sync RSS MB"],
+    lines += table(["rows", "updated", "deleted", "sync s", "initial load s", "fraction", "sync RSS MB",
+                    "no-change sync s"],
                    [[s["rows"], s["runs"][0]["updated"], s["runs"][0]["deleted"], s["incremental_seconds_median"],
-                     s["initial_load_seconds"], f"{s['fraction_of_load']:.1%}", s["incremental_peak_rss_mb"]]
+                     s["initial_load_seconds"], f"{s['fraction_of_load']:.1%}", s["incremental_peak_rss_mb"],
+                     s["idle_sync_seconds"]]
                     for s in sizes])
     if len(sizes) > 1:
         first, last = sizes[0], sizes[-1]

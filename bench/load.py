@@ -25,12 +25,11 @@ from app.warehouse.types import column_name
 from bench.harness import (
     EmulatorProcess,
     fresh_database,
-    growth,
     median,
     rate,
     run_orgfeed,
-    system_cpu_seconds,
     sync_summary,
+    system_cpu_seconds,
     table,
     write_config,
 )
@@ -65,6 +64,8 @@ def measure_size(rows: int, runs: int) -> dict[str, object]:
                     raise RuntimeError(f"the load failed: {summary}")
                 bound_seconds = copy_bound(url, csv_paths)
                 loaded = count_rows(url)
+                if loaded != csv_rows:
+                    raise RuntimeError(f"the loader stored {loaded} rows, the orgs hold {csv_rows}")
             measured.append({"loader_seconds": loader.seconds, "loader_peak_rss_mb": loader.peak_rss_mb,
                              "loader_cpu_seconds": loader.cpu_seconds, "emulator_cpu_seconds": round(emulator_cpu, 2),
                              "machine_cpu_seconds": round(machine_cpu, 2),

@@ -12,9 +12,10 @@ requests.Session with keep-alive and Basic auth:
     bound's rows/s.
 (b) first page `$top=26&$count=true&$orderby=lastname`: p50 and p99; target p50 <= 150 ms.
 (c) key lookup by `$filter=id eq '…'` and by key segment `('…')`, random live ids: p99 <= 7 ms.
-(d) 16 concurrent clients replaying Salesforce Connect's request shapes (list pages with
-    $select/$orderby/$top=26/$count=true and $skip, detail by `id eq`, contains() search over
-    the text columns, $metadata) for 30 s: errors (must be 0), requests/s and p50/p99.
+(d) 16 concurrent clients replaying Salesforce Connect's request shapes (REPLAY_MIX: list pages
+    with $select/$orderby/$top=26/$count=true and $skip, ordered by the indexed lastname or the
+    key; list pages filtered by `lastname eq`; detail by `id eq`; contains() search over the text
+    columns; $metadata) for 30 s: errors (must be 0), requests/s, p50/p99 overall and per shape.
 Peak RSS: gunicorn's master and workers (each process's VmHWM, and the sampled sum).
 """
 
@@ -27,6 +28,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -42,7 +44,8 @@ import psycopg.rows
 import requests
 from sqlalchemy import create_engine
 
-from app.odata.feeds import create_feed
+from app.odata.feeds import create_feed, role_name_for
+from bench import harness
 from bench.harness import (
     ROOT,
     EmulatorProcess,
@@ -73,8 +76,10 @@ TARGET_SCAN_FRACTION = 0.5
 TARGET_FIRST_PAGE_P50_MS = 150
 TARGET_LOOKUP_P99_MS = 7
 CLIENTS = 16
-REPLAY_SECONDS = float(os.environ.get("BENCH_REPLAY_SECONDS", 30))
+REPLAY_SECONDS = float(os.environ.get("BENCH_REPLAY_SECONDS", "30"))
 SAMPLES = {"first_page": 60, "lookup": 300}
+# Salesforce Connect's request shapes in (d) and their weights (DESIGN 4.4, reference/salesforce-connect.md).
+REPLAY_MIX = {"list": 5, "filtered_list": 2, "detail": 4, "search": 1, "metadata": 1}
 
 
 def run(sizes: list[int], runs: int, replay_seconds: float = REPLAY_SECONDS) -> dict[str, object]:
@@ -86,6 +91,22 @@ def run(sizes: list[int], runs: int, replay_seconds: float = REPLAY_SECONDS) -> 
 
 
 def measure_size(rows: int, runs: int, replay_seconds: float = REPLAY_SECONDS) -> dict[str, object]:
+    try:
+        return _measure_size(rows, runs, replay_seconds)
+    finally:
+        drop_feed_role()
+
+
+def drop_feed_role() -> None:
+    """Drops the feed's read role, which outlives the dropped database (roles belong to the server)."""
+    with psycopg.connect(harness.SERVER_URL, autocommit=True) as conn:
+        try:
+            conn.execute(f'drop role if exists "{role_name_for(FEED)}"')
+        except psycopg.errors.DependentObjectsStillReferenced:
+            pass  # another database still grants it something: not ours to remove
+
+
+def _measure_size(rows: int, runs: int, replay_seconds: float) -> dict[str, object]:
     with (EmulatorProcess(rows // 2) as emulator, tempfile.TemporaryDirectory(prefix="orgfeed-bench-") as folder,
           fresh_database("serve") as url):
         env = write_config(emulator, Path(folder), url, VIEW_CONFIG)
@@ -106,7 +127,7 @@ def measure_size(rows: int, runs: int, replay_seconds: float = REPLAY_SECONDS) -
             engine.dispose()
         with Gunicorn(port, env) as server:
             client = Client(f"{base_url}/odata/v4/{FEED}", credential.username, credential.password)
-            client.wait_ready()
+            client.wait_ready(server)
             ids = _sample_ids(url, SAMPLES["lookup"])
             with RssSampler(server.process.pid) as sampler:
                 scans = [client.scan() for _ in range(runs)]
@@ -147,15 +168,16 @@ class Client:
             raise RuntimeError(f"GET {path}: {response.status_code} {response.text[:500]}")
         return response
 
-    def wait_ready(self, seconds: float = 60) -> None:
+    def wait_ready(self, server: Gunicorn, seconds: float = 60) -> None:
+        """Returns once the feed answers; raises with gunicorn's log when it exits or does not answer in time."""
         deadline = time.monotonic() + seconds
         while True:
             try:
                 self.get("/$metadata")
                 return
             except (requests.ConnectionError, RuntimeError):
-                if time.monotonic() > deadline:
-                    raise
+                if time.monotonic() > deadline or server.process.poll() is not None:  # type: ignore[union-attr]
+                    raise RuntimeError(f"gunicorn did not serve the feed:\n{server.read_log()[-3000:]}") from None
                 time.sleep(0.2)
 
     def scan(self) -> dict[str, float]:
@@ -211,7 +233,7 @@ class NumericAsJson(psycopg.adapt.Loader):
 
 def run_replay(client: Client, ids: list[str], seconds: float) -> dict[str, object]:
     """CLIENTS threads replaying Salesforce Connect's request shapes for `seconds`; counts, errors and latencies."""
-    shapes = replay_shapes(ids)
+    shapes = replay_shapes(ids, _sample_lastnames(client))
     deadline = time.monotonic() + seconds
     results: list[tuple[str, float, bool]] = []
     errors: list[str] = []
@@ -254,40 +276,52 @@ def run_replay(client: Client, ids: list[str], seconds: float) -> dict[str, obje
         mine = [ms for shape, ms, _ in results if shape == name]
         if mine and name not in per_shape:
             per_shape[name] = {"requests": len(mine), **_summary_ms(mine)}
-    return {"requests": len(results), "errors": len(errors), "error_samples": errors[:5],
+    return {"mix": REPLAY_MIX, "requests": len(results), "errors": len(errors), "error_samples": errors[:5],
             "requests_per_second": round(len(results) / elapsed, 1), **_summary_ms(latencies), "per_shape": per_shape}
 
 
-def replay_shapes(ids: list[str]) -> list[tuple[str, Callable[[random.Random], str]]]:
-    """(name, path maker) pairs, repeated to weight them: mostly list pages and details, some searches, $metadata."""
+def replay_shapes(ids: list[str], names: list[str]) -> list[tuple[str, Callable[[random.Random], str]]]:
+    """(name, path maker) pairs, repeated to weight them: list pages, filtered list pages and record details
+    (ordered and filtered by the view's indexed column or its key, as a list view over an `indexed` column
+    is), the search box (contains() over every text column: a scan of the whole view), and $metadata."""
     select = "$select=" + ",".join(["id", "firstname", "lastname", "email", "employeestatus"])
-    letters = "ABCDEFGHIJKLMNOPRSTW"
 
     def list_page(chooser: random.Random) -> str:
-        order = chooser.choice(["lastname", "lastname desc", "firstname", "id", "startdate desc"])
+        order = chooser.choice(["lastname", "lastname desc", "id", "id desc"])
         skip = chooser.choice([0, 0, 0, 25, 50])
         return f"/{VIEW}?{select}&$orderby={quote(order)}&$count=true&$top=26" + (f"&$skip={skip}" if skip else "")
 
     def filtered_list(chooser: random.Random) -> str:
-        status = chooser.choice(["Active", "Inactive", "Leave of Absence"])
-        return (f"/{VIEW}?{select}&$orderby=lastname&$count=true&$top=26&$filter="
-                + quote(f"employeestatus eq '{status}'"))
+        return (f"/{VIEW}?{select}&$orderby=firstname&$count=true&$top=26&$filter="
+                + quote(f"lastname eq {_literal(chooser.choice(names))}"))
 
     def detail(chooser: random.Random) -> str:
         return f"/{VIEW}?{select}&$filter=" + quote(f"id eq '{chooser.choice(ids)}'")
 
     def search(chooser: random.Random) -> str:
-        term = chooser.choice(letters) + chooser.choice("aeiou") + chooser.choice("lnrst")
-        condition = " or ".join(f"contains({column},'{term}') eq true" for column in TEXT_COLUMNS)
+        term = chooser.choice(names)[:4]
+        condition = " or ".join(f"contains({column},{_literal(term)}) eq true" for column in TEXT_COLUMNS)
         return f"/{VIEW}?{select}&$count=true&$top=26&$filter=" + quote(condition)
 
-    return ([("list", list_page)] * 5 + [("filtered_list", filtered_list)] * 2 + [("detail", detail)] * 4
-            + [("search", search)] + [("metadata", lambda chooser: "/$metadata")])
+    makers = {"list": list_page, "filtered_list": filtered_list, "detail": detail, "search": search,
+              "metadata": lambda chooser: "/$metadata"}
+    return [(name, makers[name]) for name, weight in REPLAY_MIX.items() for _ in range(weight)]
+
+
+def _literal(text: str) -> str:
+    """An OData string literal: quoted, with ' doubled."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _summary_ms(values: list[float]) -> dict[str, float]:
     return {"p50_ms": round(percentile(values, 0.5), 2), "p99_ms": round(percentile(values, 0.99), 2),
             "max_ms": round(max(values), 2), "samples": len(values)}
+
+
+def _sample_lastnames(client: Client) -> list[str]:
+    """A few last names present in the view, read through the feed (for filtered lists and searches)."""
+    page = client.get(f"/{VIEW}?$select=id,lastname&$top=200").json()["value"]
+    return sorted({row["lastname"] for row in page if row["lastname"]}) or ["Smith"]
 
 
 def _sample_ids(url: str, count: int) -> list[str]:
@@ -326,6 +360,10 @@ class Gunicorn:
             self.process.wait()
         self.log.close()
 
+    def read_log(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
     def peak_rss(self) -> dict[str, object]:
         """VmHWM of the master and of each worker, in MB."""
         assert self.process is not None
@@ -342,7 +380,7 @@ def procfile_web_command(port: int) -> str:
     # Keep gunicorn from the virtualenv that runs the benchmark.
     first, _, rest = command.partition(" ")
     if first == "gunicorn":
-        command = shlex.quote(os.path.join(os.path.dirname(os.sys.executable), "gunicorn")) + " " + rest
+        command = shlex.quote(os.path.join(os.path.dirname(sys.executable), "gunicorn")) + " " + rest
     return re.sub(r"\s+", " ", command)
 
 

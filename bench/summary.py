@@ -13,7 +13,7 @@ def machine_report() -> dict[str, object]:
     """The machine: CPU model, cores, memory (`free -h`), PostgreSQL and Python versions."""
     report = machine()
     try:
-        report["free_h"] = subprocess.run(["free", "-h"], capture_output=True, text=True).stdout.splitlines()[1]
+        report["free_h"] = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout.splitlines()[1]
     except (OSError, IndexError):
         pass
     return report
