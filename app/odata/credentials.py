@@ -77,6 +77,12 @@ class VerifiedCache:
     def _mark(self, stored: str, password: str) -> bytes:
         return hmac.new(self._key, f"{stored}\x00{password}".encode(), hashlib.sha256).digest()
 
+    def knows(self, password: str, stored: str) -> bool:
+        """True when this pair verified before (no scrypt)."""
+        mark = self._mark(stored, password)
+        with self._lock:
+            return mark in self._seen
+
     def verify(self, password: str, stored: str) -> bool:
         mark = self._mark(stored, password)
         with self._lock:

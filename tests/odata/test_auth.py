@@ -122,3 +122,16 @@ def test_every_request_lands_in_the_access_log(flask_app, feed_factory, engine):
         (credential.username, "GET", root + "people", None, None, 401),
     ]
     assert all(row.duration_ms >= 0 for row in rows)
+
+
+def test_the_verified_cache_knows_only_pairs_that_verified():
+    from app.odata.credentials import VerifiedCache, hash_password
+
+    cache = VerifiedCache()
+    old = hash_password("old-secret", n=2**4)
+    new = hash_password("new-secret", n=2**4)
+    known_before = cache.knows("new-secret", new)
+    verified = cache.verify("new-secret", new)
+    known_after = cache.knows("new-secret", new)
+    wrong_pair = (cache.knows("new-secret", old), cache.verify("new-secret", old), cache.knows("old-secret", new))
+    assert (known_before, verified, known_after, wrong_pair) == (False, True, True, (False, False, False))
