@@ -22,7 +22,7 @@ from app.salesforce import ApiLimitReached, BulkJobFailed, DownloadInterrupted, 
 from app.salesforce.bulk import iter_bulk_pages
 from app.salesforce.client import OrgClient, RetryPolicy
 from app.salesforce.describe import SYSTEM_FIELDS, Field, describe_sobject, selectable_fields
-from app.salesforce.extract import count_rows, deleted_ids, iter_query_pages
+from app.salesforce.extract import count_rows, deleted_ids, ids_from_csv_pages, iter_query_pages
 from app.salesforce.soql import build_count, build_select
 from app.warehouse import WarehouseError
 from app.warehouse.load import copy_csv_into, count_rows as count_table_rows, find_missing, tombstone, upsert_csv
@@ -44,58 +44,14 @@ from app.warehouse.state import (
 from app.warehouse.tables import ensure_org_schema, ensure_table
 from app.warehouse.types import Column, SourceField, column_for
 
+# The run's records live in app.syncreport; importing them from here keeps working.
+from app.syncreport import EventSink, ObjectReport, SyncEvent, SyncOptions, SyncReport, mapping_status, run_status  # noqa: E402
+
+__all__ = ["EventSink", "ObjectReport", "SyncEvent", "SyncOptions", "SyncReport", "mappings_for", "run_sync", "watch_sync"]
+
 MAX_ROW_ERRORS_LOGGED = 100  # per object and run; the rest are counted in one summary entry
 PAGE_ATTEMPTS = 3  # a result page whose download breaks off is fetched again from its locator
 DELETED_RETENTION = timedelta(days=29)  # the `deleted` endpoint looks back at most 30 days
-
-
-@dataclass(frozen=True)
-class SyncOptions:
-    orgs: tuple[str, ...] = ()      # empty: every org orgfeed loads
-    objects: tuple[str, ...] = ()   # empty: every mapped object
-    full: bool = False
-    since: datetime | None = None   # a full load takes only rows modified after this
-    reconcile: bool = False
-
-
-@dataclass(frozen=True)
-class SyncEvent:
-    """Progress for the console: kind is "start", "rows", "finish" or "log"."""
-
-    kind: str
-    org: str
-    sobject: str | None = None
-    rows: int = 0
-    total: int | None = None
-    status: str | None = None
-    message: str | None = None
-
-
-@dataclass
-class ObjectReport:
-    org: str
-    sobject: str
-    status: str = "running"   # succeeded | failed | skipped | throttled | interrupted
-    mode: str = ""            # full | incremental
-    upserted: int = 0
-    deleted: int = 0
-    errored: int = 0
-    api_calls: int = 0
-    seconds: float = 0.0
-    message: str = ""
-
-
-@dataclass
-class SyncReport:
-    run_id: int
-    objects: list[ObjectReport] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(report.status in ("succeeded", "skipped") for report in self.objects)
-
-
-EventSink = Callable[[SyncEvent], None]
 
 
 def run_sync(settings: Settings, engine: Engine, options: SyncOptions = SyncOptions(), *,
@@ -262,10 +218,10 @@ class _Run:
                 report.seconds = (datetime.now(UTC) - started).total_seconds()
                 with self.engine.begin() as conn:
                     if run_object_started:
-                        finish_run_object(conn, self.run_id, org.name, mapping.object, _run_status(report.status),
+                        finish_run_object(conn, self.run_id, org.name, mapping.object, run_status(report.status),
                                           rows_upserted=report.upserted, rows_tombstoned=report.deleted,
                                           api_calls=report.api_calls, error=report.message or None)
-                    save_mapping_state(conn, org.name, mapping.object, status=_mapping_status(report.status),
+                    save_mapping_state(conn, org.name, mapping.object, status=mapping_status(report.status),
                                        last_error=report.message or None)
                 unlock_mapping(lock_conn, org.name, mapping.object)
         self.on_event(SyncEvent("finish", org.name, mapping.object, rows=report.upserted, status=report.status,
@@ -447,7 +403,7 @@ class _Run:
     def _reconcile(self, org: OrgConfig, client: OrgClient, sobject: str, total: int, report: ObjectReport) -> None:
         """Compares every live Id with the table and tombstones rows deleted or purged without a trace."""
         soql = build_select(sobject, ["Id"])
-        live = _ids_from_csv(self._pages(org, client, soql, ["Id"], bulk=total > self.settings.sync.bulk_threshold,
+        live = ids_from_csv_pages(self._pages(org, client, soql, ["Id"], bulk=total > self.settings.sync.bulk_threshold,
                                          include_deleted=False))
         with self.engine.begin() as conn:
             missing = find_missing(conn, org.name, sobject, live)
@@ -485,34 +441,3 @@ def _unexpected(error: Exception, where: str) -> str:
 def _log_action(action: str) -> str:
     """A client call's name as a sync-log action (at most 32 characters): "queryAll SELECT Id, …" becomes "queryAll"."""
     return action if len(action) <= 32 else action.split(" ", 1)[0][:32]
-
-
-def _run_status(report_status: str) -> str:
-    """A report status in the sync_run_objects vocabulary (running, succeeded, failed, interrupted)."""
-    return {"throttled": "failed", "skipped": "succeeded"}.get(report_status, report_status)
-
-
-def _mapping_status(report_status: str) -> str:
-    return {"succeeded": "synced", "failed": "failed", "throttled": "throttled",
-            "interrupted": "interrupted", "skipped": "skipped"}.get(report_status, report_status)
-
-
-def _ids_from_csv(pages: Iterable[Callable[[], Iterable[bytes]]]) -> Iterator[str]:
-    """The Id column of single-column CSV documents, streamed (header lines skipped)."""
-    for open_page in pages:
-        chunks = open_page()
-        buffered = b""
-        header_seen = False
-        for chunk in chunks:
-            buffered += chunk
-            *lines, buffered = buffered.split(b"\n")
-            for line in lines:
-                if not header_seen:
-                    header_seen = True
-                    continue
-                value = line.strip().strip(b'"')
-                if value:
-                    yield value.decode()
-        tail = buffered.strip().strip(b'"')
-        if tail and header_seen:
-            yield tail.decode()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,3 +77,24 @@ def deleted_ids(client: OrgClient, sobject: str, start: datetime, end: datetime)
     ids = [item["id"] for item in body.get("deletedRecords", [])]
     latest = body.get("latestDateCovered")
     return ids, datetime.fromisoformat(latest.replace("Z", "+00:00")) if latest else None
+
+
+def ids_from_csv_pages(pages: Iterable[Callable[[], Iterable[bytes]]]) -> Iterator[str]:
+    """The Id column of single-column CSV documents, streamed (header lines skipped)."""
+    for open_page in pages:
+        chunks = open_page()
+        buffered = b""
+        header_seen = False
+        for chunk in chunks:
+            buffered += chunk
+            *lines, buffered = buffered.split(b"\n")
+            for line in lines:
+                if not header_seen:
+                    header_seen = True
+                    continue
+                value = line.strip().strip(b'"')
+                if value:
+                    yield value.decode()
+        tail = buffered.strip().strip(b'"')
+        if tail and header_seen:
+            yield tail.decode()
