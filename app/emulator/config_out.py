@@ -58,6 +58,7 @@ def render_config(orgs: Sequence[Mapping[str, object]], ca_bundle: Path) -> str:
         '    "Email",',
         '    "MobilePhone",',
         "]",
+        'indexed = ["lastname", "email"]',
         "",
         "[[feeds]]",
         'name = "global"',

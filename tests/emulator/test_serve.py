@@ -33,6 +33,7 @@ def test_config_out_writes_a_config_orgfeed_accepts(tmp_path: Path) -> None:
     assert all(str(o.ca_bundle) == str(tmp_path / "emulator-ca.pem") for o in settings.orgs)
     assert [m.object for m in settings.mappings] == ["Employee", "EmployeeCrisisAssessment", "Account", "Contact"]
     assert [v.name for v in settings.views] == ["global_assessment", "global_contact"]
+    assert settings.views[1].indexed == ("lastname", "email")   # as the repository's orgfeed.toml declares
     assert [(f.name, tuple(f.views)) for f in settings.feeds] == [("global", ("global_assessment", "global_contact"))]
     assert (tmp_path / "emea-jwt-key.pem").read_text() == keys["emea"]
 
