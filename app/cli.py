@@ -44,7 +44,9 @@ def cli() -> None:
 
 
 @cli.command(short_help="Run the demo: two emulated orgs, views, a feed, the dashboard.")
-@click.option("--port", default=8000, show_default=True, help="Port of the OData feed and the dashboard (0: any free port).")
+@click.option(
+    "--port", default=8000, show_default=True, help="Port of the OData feed and the dashboard (0: any free port)."
+)
 @click.option("--rows", default=300, show_default=True, help="Records per object in each emulated org.")
 def demo(port: int, rows: int) -> None:
     """Mirror two emulated orgs, apply the views and serve a feed and the dashboard, until Ctrl-C."""
@@ -108,13 +110,13 @@ def config() -> None:
 @click.option("--no-secrets", is_flag=True, help="Do not require the orgs' credential variables to be set.")
 def config_check(no_secrets: bool) -> None:
     """Validate orgfeed.toml and the environment; list every problem, or summarise what is configured."""
-    from app.configsummary import describe_settings
+    from app.config.summary import describe_settings
 
     settings = load_settings(resolve_secrets=not no_secrets)
     click.echo(describe_settings(settings))
 
 
-def open_database(settings) -> "Engine":
+def open_database(settings) -> Engine:
     """An engine on the configured database, after checking it is reachable and migrated."""
     from app.warehouse.database import check_database, create_database_engine, resolve_database_url
     from app.warehouse.migrate import require_current_schema
@@ -127,25 +129,31 @@ def open_database(settings) -> "Engine":
 
 def _unknown_names(kind: str, given: tuple[str, ...], known: list[str]) -> list[str]:
     """A problem line for each name in `given` that is not in `known`."""
-    return [f"--{kind} {name}: not configured (known: {', '.join(known) or 'none'})" for name in given if name not in known]
+    return [
+        f"--{kind} {name}: not configured (known: {', '.join(known) or 'none'})" for name in given if name not in known
+    ]
 
 
 @cli.command(short_help="Mirror the orgs into their schemas.")
 @click.option("--org", "orgs", multiple=True, help="Only this org (repeatable).")
 @click.option("--object", "objects", multiple=True, help="Only this object (repeatable).")
 @click.option("--full", is_flag=True, help="Reload every row into a shadow table and swap it in.")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-              help="With a full load: only rows modified on or after this UTC date or time.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="With a full load: only rows modified on or after this UTC date or time.",
+)
 @click.option("--reconcile", is_flag=True, help="Compare every Id now to catch hard deletes and purges.")
 @click.option("--watch", is_flag=True, help="Keep syncing each mapping every poll_seconds until stopped.")
 @click.option("--json", "json_lines", is_flag=True, help="One JSON line per event even on a terminal.")
-def sync(orgs: tuple[str, ...], objects: tuple[str, ...], full: bool, since, reconcile: bool, watch: bool,
-         json_lines: bool) -> None:
+def sync(
+    orgs: tuple[str, ...], objects: tuple[str, ...], full: bool, since, reconcile: bool, watch: bool, json_lines: bool
+) -> None:
     """Mirror the configured orgs into their schemas (exit status 1 when anything failed)."""
     from datetime import UTC
 
-    from app.console import run_sync_in_console
-    from app.sync import SyncOptions
+    from app.sync.console import run_sync_in_console
+    from app.sync.report import SyncOptions
 
     settings = load_settings()
     problems = _unknown_names("org", orgs, [org.name for org in settings.orgs if org.is_loaded])
@@ -154,8 +162,9 @@ def sync(orgs: tuple[str, ...], objects: tuple[str, ...], full: bool, since, rec
         problems.append("--since limits a full load: add --full")
     if problems:
         raise ConfigError(problems)
-    options = SyncOptions(orgs=orgs, objects=objects, full=full, reconcile=reconcile,
-                          since=since.replace(tzinfo=UTC) if since else None)
+    options = SyncOptions(
+        orgs=orgs, objects=objects, full=full, reconcile=reconcile, since=since.replace(tzinfo=UTC) if since else None
+    )
     if not run_sync_in_console(settings, open_database(settings), options, watch=watch, json_lines=json_lines):
         raise SystemExit(1)
 
@@ -165,10 +174,9 @@ def sync(orgs: tuple[str, ...], objects: tuple[str, ...], full: bool, since, rec
 @click.option("--log", "log_limit", default=20, show_default=True, help="How many sync-log entries to show.")
 def status(as_json: bool, log_limit: int) -> None:
     """Per org and object: Status, Mapped Fields, Salesforce Rows, Database Rows, Errored Rows, last sync; the log."""
-    from app.console import print_status
-    from app.warehouse.status import read_status
-
+    from app.sync.console import print_status
     from app.views.lifecycle import find_stale_views
+    from app.warehouse.status import read_status
 
     settings = load_settings(resolve_secrets=False)
     engine = open_database(settings)
@@ -232,8 +240,11 @@ def views_generate() -> None:
 
 
 @views.command("apply")
-@click.option("--if-ready", is_flag=True,
-              help="Skip, with a notice, views whose org tables do not exist yet (for a release phase before the first sync).")
+@click.option(
+    "--if-ready",
+    is_flag=True,
+    help="Skip, with a notice, views whose org tables do not exist yet (for a release phase before the first sync).",
+)
 def views_apply(if_ready: bool) -> None:
     """Apply every sql/views/*.sql file in one transaction (all or nothing)."""
     from app.views.apply import apply_views, views_without_tables
@@ -247,7 +258,9 @@ def views_apply(if_ready: bool) -> None:
     engine = open_database(settings)
     if if_ready:
         for name, missing in views_without_tables(engine, files).items():
-            click.echo(f"skipped view {name}: {missing} does not exist yet (the worker creates the view after its first sync)")
+            click.echo(
+                f"skipped view {name}: {missing} does not exist yet (the worker creates the view after its first sync)"
+            )
             files.pop(f"{name}.sql")
     for name in apply_views(engine, files, settings):
         click.echo(f"applied view {name}")
@@ -307,7 +320,9 @@ def credentials() -> None:
 @credentials.command("show")
 @click.argument("feed")
 @click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Where the web process is reachable.")
-@click.option("--json", "as_json", is_flag=True, help="Print user, password (null: stored hashed) and service URL as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print user, password (null: stored hashed) and service URL as JSON."
+)
 def credentials_show(feed: str, base_url: str, as_json: bool) -> None:
     """Show FEED's username and service URL (passwords are stored hashed: reset to get a new one)."""
     from app.odata.commands import run_credentials
@@ -355,8 +370,11 @@ def serve(host: str, port: int) -> None:
 @click.option("--port", default=8443, show_default=True, help="HTTPS port on 127.0.0.1 (0: any free port).")
 @click.option("--rows", default=300, show_default=True, help="Records per demo object in each org.")
 @click.option("--json", "json_output", is_flag=True, help="Print the URLs, credentials and CA bundle as one JSON line.")
-@click.option("--config-out", type=click.Path(dir_okay=False),
-              help="Write an orgfeed.toml for the emulated orgs here, with its .env beside it.")
+@click.option(
+    "--config-out",
+    type=click.Path(dir_okay=False),
+    help="Write an orgfeed.toml for the emulated orgs here, with its .env beside it.",
+)
 def emulator(port: int, rows: int, json_output: bool, config_out: str | None) -> None:
     """Run the Salesforce org emulator with the demo orgs AMER and EMEA until Ctrl-C."""
     from app.emulator.errors import EmulatorError

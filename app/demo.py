@@ -22,11 +22,12 @@ from werkzeug.serving import make_server
 
 from app.config import DatabaseSettings, load_settings
 from app.emulator.config_out import write_config
-from app.emulator.demo import demo_orgs
+from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
 from app.odata.app import create_app
 from app.odata.feeds import create_feed, reset_credentials
-from app.sync import SyncEvent, SyncOptions, run_sync
+from app.sync.report import SyncEvent, SyncOptions
+from app.sync.run import run_sync
 from app.views.apply import apply_views
 from app.views.generate import render_views, views_directory, write_views
 from app.warehouse.database import check_database, create_database_engine, resolve_database_url
@@ -51,8 +52,13 @@ def demo_directory(database: DatabaseSettings) -> Path:
     return database.data_dir.parent / "demo"
 
 
-def run_demo(database: DatabaseSettings, options: DemoOptions, *, echo: Callable[[str], None],
-             stop: threading.Event | None = None) -> None:
+def run_demo(
+    database: DatabaseSettings,
+    options: DemoOptions,
+    *,
+    echo: Callable[[str], None],
+    stop: threading.Event | None = None,
+) -> None:
     """Builds and serves the demo, then blocks until `stop` is set (SIGINT or SIGTERM set it)."""
     stop = stop or _stop_on_signals()
     started = time.monotonic()
@@ -65,17 +71,26 @@ def run_demo(database: DatabaseSettings, options: DemoOptions, *, echo: Callable
         upgrade_database(url)
         emulator = Emulator(demo_orgs(rows=options.rows, seed=SEED), run_dir=folder / "emulator").start()
         engine = create_database_engine(url, application_name="orgfeed-demo", pool_size=10)
-        config_path, _ = write_config(folder / "orgfeed.toml", emulator.describe_orgs(), emulator.ca_bundle,
-                                      {"emea": emulator.org("emea").app.private_key_pem})
+        config_path, _ = write_config(
+            folder / "orgfeed.toml",
+            emulator.describe_orgs(),
+            emulator.ca_bundle,
+            {"emea": emulator.org("emea").app.private_key_pem},
+        )
         admin_password = _read_or_create_secret(folder / "admin-password")
         environ = {**os.environ, "DATABASE_URL": url, "ORGFEED_ADMIN_PASSWORD": admin_password}
         settings = load_settings(environ=environ, path=config_path)
         previous = _read_state(folder)
         echo(f"syncing the emulated orgs amer and emea ({options.rows} records per object)…")
-        report = run_sync(settings, engine, SyncOptions(full=previous.get("rows") != options.rows), on_event=_progress(echo))
+        report = run_sync(
+            settings, engine, SyncOptions(full=previous.get("rows") != options.rows), on_event=_progress(echo)
+        )
         if not report.ok:
-            failed = [f"{item.org}/{item.sobject}: {item.message}" for item in report.objects
-                      if item.status not in ("succeeded", "skipped")]
+            failed = [
+                f"{item.org}/{item.sobject}: {item.message}"
+                for item in report.objects
+                if item.status not in ("succeeded", "skipped")
+            ]
             raise DemoError("the demo sync failed: " + "; ".join(failed))
         with engine.connect() as conn:
             rendered = render_views(conn, settings)
@@ -90,8 +105,18 @@ def run_demo(database: DatabaseSettings, options: DemoOptions, *, echo: Callable
         threading.Thread(target=server.serve_forever, name="demo-web", daemon=True).start()
         syncing = threading.Thread(target=_keep_syncing, args=(settings, engine, stop), name="demo-sync", daemon=True)
         syncing.start()
-        echo(_banner(base_url, credential.username, credential.password or "", admin_password, url, database,
-                     time.monotonic() - started, emulator))
+        echo(
+            _banner(
+                base_url,
+                credential.username,
+                credential.password or "",
+                admin_password,
+                url,
+                database,
+                time.monotonic() - started,
+                emulator,
+            )
+        )
         stop.wait()
         echo("stopping…")
         syncing.join(timeout=30)
@@ -117,8 +142,16 @@ def _keep_syncing(settings, engine, stop: threading.Event) -> None:
         run_sync(settings, engine, SyncOptions(), stop=stop)
 
 
-def _banner(base_url: str, user: str, password: str, admin_password: str, url: str, database: DatabaseSettings,
-            seconds: float, emulator: Emulator) -> str:
+def _banner(
+    base_url: str,
+    user: str,
+    password: str,
+    admin_password: str,
+    url: str,
+    database: DatabaseSettings,
+    seconds: float,
+    emulator: Emulator,
+) -> str:
     service = f"{base_url}/odata/v4/{FEED}/"
     lines = [
         f"orgfeed demo is ready ({seconds:.0f} s): two emulated orgs mirrored into PostgreSQL, union views, an OData feed.",
@@ -145,6 +178,7 @@ def _progress(echo: Callable[[str], None]) -> Callable[[SyncEvent], None]:
         if event.kind == "finish":
             with lock:
                 echo(f"  {event.org} {event.sobject}: {event.status}, {event.rows} rows")
+
     return show
 
 

@@ -18,25 +18,37 @@ from pathlib import Path
 
 from bench import harness
 
-BENCHMARKS = {"emulator": "bench.emulator", "load": "bench.load", "incremental": "bench.incremental",
-              "serve": "bench.serve"}
+BENCHMARKS = {
+    "emulator": "bench.emulator",
+    "load": "bench.load",
+    "incremental": "bench.incremental",
+    "serve": "bench.serve",
+}
 ORDER = ("emulator", "load", "incremental", "serve")
 RESULTS = Path(__file__).parent / "results"
 BASELINE_ROWS = 100_000
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("name", choices=[*sorted(BENCHMARKS), "all"])
-    parser.add_argument("--rows", type=int, action="append",
-                        help="data size (repeatable); each benchmark has its own defaults")
+    parser.add_argument(
+        "--rows", type=int, action="append", help="data size (repeatable); each benchmark has its own defaults"
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per size; medians are reported")
-    parser.add_argument("--out", type=Path,
-                        help="where the JSON goes: a file for one benchmark, a directory for all "
-                             f"(default {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS})")
-    parser.add_argument("--database-url", help="an admin URL of the PostgreSQL server to create databases on "
-                                               "(default $BENCH_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/postgres)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where the JSON goes: a file for one benchmark, a directory for all "
+        f"(default {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS})",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="an admin URL of the PostgreSQL server to create databases on "
+        "(default $BENCH_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/postgres)",
+    )
     parser.add_argument("--embedded", action="store_true", help="use a throw-away embedded PostgreSQL instead")
     options = parser.parse_args(argv)
     with ExitStack() as stack:

@@ -43,7 +43,7 @@ SEED = 7
 # `orgfeed emulator` starts with 50,000 rows or more per object.
 EMULATOR = """
 import signal, sys, threading, orjson
-from app.emulator.demo import demo_orgs
+from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
 emulator = Emulator(demo_orgs(rows={"Employee": int(sys.argv[1])}, seed=SEED))
 emulator.start(port=0, warm=True)
@@ -100,12 +100,24 @@ def embedded_server() -> Iterator[str]:
 
 def machine() -> dict[str, object]:
     """CPU model, cores, memory and PostgreSQL version: the machine the figures came from."""
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     with psycopg.connect(SERVER_URL) as conn:
         version = conn.execute("show server_version").fetchone()[0]
-    return {"cpu": model, "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "postgresql": version, "python": platform.python_version(), "kernel": platform.release()}
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "postgresql": version,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
 
 
 @contextmanager
@@ -133,8 +145,9 @@ class EmulatorProcess:
 
     def __enter__(self) -> EmulatorProcess:
         started = time.monotonic()
-        self.process = subprocess.Popen([sys.executable, "-c", EMULATOR, str(self.rows_per_org)],
-                                        stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", EMULATOR, str(self.rows_per_org)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
         line = self.process.stdout.readline()  # type: ignore[union-attr]
         if not line:
             raise RuntimeError("the emulator did not start")
@@ -179,8 +192,11 @@ class EmulatorProcess:
         api = f"{self.base_url}/services/data/v{API}"
         described = self.session.get(f"{api}/sobjects/Employee/describe", headers=headers).json()
         fields = loader_fields(described)
-        created = self.session.post(f"{api}/jobs/query", headers=headers,
-                                    json={"operation": "queryAll", "query": f"SELECT {', '.join(fields)} FROM Employee"})
+        created = self.session.post(
+            f"{api}/jobs/query",
+            headers=headers,
+            json={"operation": "queryAll", "query": f"SELECT {', '.join(fields)} FROM Employee"},
+        )
         created.raise_for_status()
         job = created.json()["id"]
         while self.session.get(f"{api}/jobs/query/{job}", headers=headers).json()["state"] != "JobComplete":
@@ -207,21 +223,29 @@ def loader_fields(described: dict) -> list[str]:
     return first + [name for name in names if name not in first]
 
 
-def write_config(emulator: EmulatorProcess, directory: Path, database_url: str,
-                 views: str = "") -> dict[str, str]:
+def write_config(emulator: EmulatorProcess, directory: Path, database_url: str, views: str = "") -> dict[str, str]:
     """orgfeed.toml (Employee with `fields = "*"` from amer and emea, Bulk from 100 rows, plus `views`) and its environment."""
     orgs = {org["name"]: org for org in emulator.summary["orgs"]}
     ca = emulator.summary["ca_bundle"]
     config = directory / "orgfeed.toml"
     # Both orgs log in by client credentials: the incremental benchmark moves the emulator's clock
     # an hour on, which a JWT bearer assertion (signed with this machine's time) would not survive.
-    config.write_text("[sync]\nbulk_threshold = 100\n\n" + "".join(
-        f'[[orgs]]\nname = "{name}"\nlogin_url = "{orgs[name]["login_url"]}"\nauth = "client_credentials"\n'
-        f'client_id_env = "{name.upper()}_CLIENT_ID"\nclient_secret_env = "{name.upper()}_CLIENT_SECRET"\n'
-        f'ca_bundle = "{ca}"\n\n' for name in ("amer", "emea"))
-        + '[[mappings]]\nobject = "Employee"\nfields = "*"\n\n' + views)
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("ORGFEED_", "DATABASE_URL", "ODATA_DATABASE_URL", "REQUESTS_CA_BUNDLE"))}
+    config.write_text(
+        "[sync]\nbulk_threshold = 100\n\n"
+        + "".join(
+            f'[[orgs]]\nname = "{name}"\nlogin_url = "{orgs[name]["login_url"]}"\nauth = "client_credentials"\n'
+            f'client_id_env = "{name.upper()}_CLIENT_ID"\nclient_secret_env = "{name.upper()}_CLIENT_SECRET"\n'
+            f'ca_bundle = "{ca}"\n\n'
+            for name in ("amer", "emea")
+        )
+        + '[[mappings]]\nobject = "Employee"\nfields = "*"\n\n'
+        + views
+    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ORGFEED_", "DATABASE_URL", "ODATA_DATABASE_URL", "REQUESTS_CA_BUNDLE"))
+    }
     env.update({"ORGFEED_CONFIG": str(config), "DATABASE_URL": database_url})
     for name in ("amer", "emea"):
         env[f"{name.upper()}_CLIENT_ID"] = orgs[name]["client_credentials"]["client_id"]

@@ -41,8 +41,12 @@ ORGS = ("amer", "emea")
 
 
 def run(sizes: list[int], runs: int) -> dict[str, object]:
-    return {"benchmark": "load", "target_ratio_to_bound": TARGET_RATIO, "target_peak_rss_mb": TARGET_RSS_MB,
-            "sizes": [measure_size(rows, runs) for rows in sizes]}
+    return {
+        "benchmark": "load",
+        "target_ratio_to_bound": TARGET_RATIO,
+        "target_peak_rss_mb": TARGET_RSS_MB,
+        "sizes": [measure_size(rows, runs) for rows in sizes],
+    }
 
 
 def measure_size(rows: int, runs: int) -> dict[str, object]:
@@ -66,23 +70,36 @@ def measure_size(rows: int, runs: int) -> dict[str, object]:
                 loaded = count_rows(url)
                 if loaded != csv_rows:
                     raise RuntimeError(f"the loader stored {loaded} rows, the orgs hold {csv_rows}")
-            measured.append({"loader_seconds": loader.seconds, "loader_peak_rss_mb": loader.peak_rss_mb,
-                             "loader_cpu_seconds": loader.cpu_seconds, "emulator_cpu_seconds": round(emulator_cpu, 2),
-                             "machine_cpu_seconds": round(machine_cpu, 2),
-                             "bound_seconds": bound_seconds, "rows_loaded": loaded})
+            measured.append(
+                {
+                    "loader_seconds": loader.seconds,
+                    "loader_peak_rss_mb": loader.peak_rss_mb,
+                    "loader_cpu_seconds": loader.cpu_seconds,
+                    "emulator_cpu_seconds": round(emulator_cpu, 2),
+                    "machine_cpu_seconds": round(machine_cpu, 2),
+                    "bound_seconds": bound_seconds,
+                    "rows_loaded": loaded,
+                }
+            )
         emulator_rss = emulator.peak_rss_mb()
     loader_seconds = median([m["loader_seconds"] for m in measured])
     bound_seconds = median([m["bound_seconds"] for m in measured])
     return {
-        "rows": rows, "csv_rows": csv_rows, "csv_mb": csv_mb, "runs": measured,
-        "loader_seconds_median": loader_seconds, "bound_seconds_median": bound_seconds,
-        "loader_rows_per_second": rate(rows, loader_seconds), "bound_rows_per_second": rate(rows, bound_seconds),
+        "rows": rows,
+        "csv_rows": csv_rows,
+        "csv_mb": csv_mb,
+        "runs": measured,
+        "loader_seconds_median": loader_seconds,
+        "bound_seconds_median": bound_seconds,
+        "loader_rows_per_second": rate(rows, loader_seconds),
+        "bound_rows_per_second": rate(rows, bound_seconds),
         "ratio_to_bound": round(loader_seconds / bound_seconds, 2),
         "loader_peak_rss_mb": max(m["loader_peak_rss_mb"] for m in measured),
         "loader_cpu_seconds_median": median([m["loader_cpu_seconds"] for m in measured], 2),
         "emulator_cpu_seconds_median": median([m["emulator_cpu_seconds"] for m in measured], 2),
         "machine_cpu_seconds_median": median([m["machine_cpu_seconds"] for m in measured], 2),
-        "emulator_peak_rss_mb": emulator_rss, "emulator_startup_seconds": emulator.startup_seconds,
+        "emulator_peak_rss_mb": emulator_rss,
+        "emulator_startup_seconds": emulator.startup_seconds,
     }
 
 
@@ -100,7 +117,10 @@ def copy_bound(url: str, csv_paths: dict[str, Path]) -> float:
             with psycopg.connect(url) as conn, path.open("rb") as source:
                 header = next(csv.reader([source.readline().decode().rstrip("\r\n")]))
                 columns = [column_name(name) for name in header]
-                with conn.cursor() as cursor, cursor.copy(copy_statement("bench_bound", f"{org}_employee", columns)) as copy:
+                with (
+                    conn.cursor() as cursor,
+                    cursor.copy(copy_statement("bench_bound", f"{org}_employee", columns)) as copy,
+                ):
                     while chunk := source.read(1 << 20):
                         copy.write(chunk)
         except BaseException as error:  # reported by the caller
@@ -125,22 +145,57 @@ def count_rows(url: str) -> int:
 
 def render(report: dict[str, object]) -> str:
     sizes = report["sizes"]
-    lines = [f"Initial load: orgfeed sync of Employee from two emulated orgs (Bulk 2.0) vs a bare COPY of the same CSV "
-             f"(targets at the largest size: <= {TARGET_RATIO}x the bound, peak RSS <= {TARGET_RSS_MB} MB)", ""]
+    lines = [
+        f"Initial load: orgfeed sync of Employee from two emulated orgs (Bulk 2.0) vs a bare COPY of the same CSV "
+        f"(targets at the largest size: <= {TARGET_RATIO}x the bound, peak RSS <= {TARGET_RSS_MB} MB)",
+        "",
+    ]
     lines += table(
-        ["rows", "loader s", "bound s", "x bound", "loader rows/s", "bound rows/s", "loader RSS MB", "emulator RSS MB",
-         "CPU s: loader", "emulator", "machine"],
-        [[s["rows"], s["loader_seconds_median"], s["bound_seconds_median"], s["ratio_to_bound"],
-          s["loader_rows_per_second"], s["bound_rows_per_second"], s["loader_peak_rss_mb"], s["emulator_peak_rss_mb"],
-          s["loader_cpu_seconds_median"], s["emulator_cpu_seconds_median"], s["machine_cpu_seconds_median"]]
-         for s in sizes])
+        [
+            "rows",
+            "loader s",
+            "bound s",
+            "x bound",
+            "loader rows/s",
+            "bound rows/s",
+            "loader RSS MB",
+            "emulator RSS MB",
+            "CPU s: loader",
+            "emulator",
+            "machine",
+        ],
+        [
+            [
+                s["rows"],
+                s["loader_seconds_median"],
+                s["bound_seconds_median"],
+                s["ratio_to_bound"],
+                s["loader_rows_per_second"],
+                s["bound_rows_per_second"],
+                s["loader_peak_rss_mb"],
+                s["emulator_peak_rss_mb"],
+                s["loader_cpu_seconds_median"],
+                s["emulator_cpu_seconds_median"],
+                s["machine_cpu_seconds_median"],
+            ]
+            for s in sizes
+        ],
+    )
     if len(sizes) > 1:
         first, last = sizes[0], sizes[-1]
-        lines += ["", f"growth {first['rows']:,} -> {last['rows']:,} rows (x{last['rows'] / first['rows']:g}): "
-                  f"loader time x{last['loader_seconds_median'] / first['loader_seconds_median']:.2f}, "
-                  f"bound time x{last['bound_seconds_median'] / first['bound_seconds_median']:.2f}, "
-                  f"loader peak RSS x{last['loader_peak_rss_mb'] / first['loader_peak_rss_mb']:.2f}"]
-    lines.append("per run (loader s, bound s, loader RSS MB): " + "; ".join(
-        f"{s['rows']:,}: " + ", ".join(f"({r['loader_seconds']}, {r['bound_seconds']}, {r['loader_peak_rss_mb']})"
-                                       for r in s["runs"]) for s in sizes))
+        lines += [
+            "",
+            f"growth {first['rows']:,} -> {last['rows']:,} rows (x{last['rows'] / first['rows']:g}): "
+            f"loader time x{last['loader_seconds_median'] / first['loader_seconds_median']:.2f}, "
+            f"bound time x{last['bound_seconds_median'] / first['bound_seconds_median']:.2f}, "
+            f"loader peak RSS x{last['loader_peak_rss_mb'] / first['loader_peak_rss_mb']:.2f}",
+        ]
+    lines.append(
+        "per run (loader s, bound s, loader RSS MB): "
+        + "; ".join(
+            f"{s['rows']:,}: "
+            + ", ".join(f"({r['loader_seconds']}, {r['bound_seconds']}, {r['loader_peak_rss_mb']})" for r in s["runs"])
+            for s in sizes
+        )
+    )
     return "\n".join(lines)

@@ -64,12 +64,26 @@ from bench.harness import (
 DEFAULT_ROWS = [100_000, 1_000_000]
 VIEW = "bench_employee"
 FEED = "bench"
-COLUMNS = ["FirstName", "LastName", "Email", "WorkPhone", "EmployeeNumber", "EmployeeStatus", "WorkerType",
-           "CurrentWellnessStatus", "StartDate", "HourlyRate__c", "FtePercent__c", "ManagerId"]
+COLUMNS = [
+    "FirstName",
+    "LastName",
+    "Email",
+    "WorkPhone",
+    "EmployeeNumber",
+    "EmployeeStatus",
+    "WorkerType",
+    "CurrentWellnessStatus",
+    "StartDate",
+    "HourlyRate__c",
+    "FtePercent__c",
+    "ManagerId",
+]
 TEXT_COLUMNS = ["firstname", "lastname", "email", "workphone", "employeenumber"]
-VIEW_CONFIG = (f'[[views]]\nname = "{VIEW}"\nobject = "Employee"\n'
-               "columns = [" + ", ".join(f'"{c}"' for c in COLUMNS) + ']\nindexed = ["lastname"]\n\n'
-               f'[[feeds]]\nname = "{FEED}"\nviews = ["{VIEW}"]\n')
+VIEW_CONFIG = (
+    f'[[views]]\nname = "{VIEW}"\nobject = "Employee"\n'
+    "columns = [" + ", ".join(f'"{c}"' for c in COLUMNS) + ']\nindexed = ["lastname"]\n\n'
+    f'[[feeds]]\nname = "{FEED}"\nviews = ["{VIEW}"]\n'
+)
 PAGE = 2000
 FIRST_PAGE = "$top=26&$count=true&$orderby=lastname"
 TARGET_SCAN_FRACTION = 0.5
@@ -83,11 +97,21 @@ REPLAY_MIX = {"list": 5, "filtered_list": 2, "detail": 4, "search": 1, "metadata
 
 
 def run(sizes: list[int], runs: int, replay_seconds: float = REPLAY_SECONDS) -> dict[str, object]:
-    return {"benchmark": "serve", "view": VIEW, "columns": ["id", "geo", *[c.lower() for c in COLUMNS]],
-            "page_size": PAGE, "clients": CLIENTS, "replay_seconds": replay_seconds,
-            "targets": {"scan_fraction_of_bound": TARGET_SCAN_FRACTION, "first_page_p50_ms": TARGET_FIRST_PAGE_P50_MS,
-                        "lookup_p99_ms": TARGET_LOOKUP_P99_MS, "replay_errors": 0},
-            "sizes": [measure_size(rows, runs, replay_seconds) for rows in sizes]}
+    return {
+        "benchmark": "serve",
+        "view": VIEW,
+        "columns": ["id", "geo", *[c.lower() for c in COLUMNS]],
+        "page_size": PAGE,
+        "clients": CLIENTS,
+        "replay_seconds": replay_seconds,
+        "targets": {
+            "scan_fraction_of_bound": TARGET_SCAN_FRACTION,
+            "first_page_p50_ms": TARGET_FIRST_PAGE_P50_MS,
+            "lookup_p99_ms": TARGET_LOOKUP_P99_MS,
+            "replay_errors": 0,
+        },
+        "sizes": [measure_size(rows, runs, replay_seconds) for rows in sizes],
+    }
 
 
 def measure_size(rows: int, runs: int, replay_seconds: float = REPLAY_SECONDS) -> dict[str, object]:
@@ -107,8 +131,11 @@ def drop_feed_role() -> None:
 
 
 def _measure_size(rows: int, runs: int, replay_seconds: float) -> dict[str, object]:
-    with (EmulatorProcess(rows // 2) as emulator, tempfile.TemporaryDirectory(prefix="orgfeed-bench-") as folder,
-          fresh_database("serve") as url):
+    with (
+        EmulatorProcess(rows // 2) as emulator,
+        tempfile.TemporaryDirectory(prefix="orgfeed-bench-") as folder,
+        fresh_database("serve") as url,
+    ):
         env = write_config(emulator, Path(folder), url, VIEW_CONFIG)
         run_orgfeed(["db", "upgrade"], env)
         if not sync_summary(run_orgfeed(["sync", "--json"], env).output)["ok"]:
@@ -134,8 +161,11 @@ def _measure_size(rows: int, runs: int, replay_seconds: float) -> dict[str, obje
                 bounds = [scan_bound(url) for _ in range(runs)]
                 first_page = client.latencies(lambda: client.get(f"/{VIEW}?{FIRST_PAGE}"), SAMPLES["first_page"])
                 lookups_filter = client.latencies(
-                    lambda: client.get(f"/{VIEW}?$filter=" + quote(f"id eq '{random.choice(ids)}'")), SAMPLES["lookup"])
-                lookups_key = client.latencies(lambda: client.get(f"/{VIEW}('{random.choice(ids)}')"), SAMPLES["lookup"])
+                    lambda: client.get(f"/{VIEW}?$filter=" + quote(f"id eq '{random.choice(ids)}'")), SAMPLES["lookup"]
+                )
+                lookups_key = client.latencies(
+                    lambda: client.get(f"/{VIEW}('{random.choice(ids)}')"), SAMPLES["lookup"]
+                )
                 replay = run_replay(client, ids, replay_seconds)
             server_rss = server.peak_rss()
             server_rss["sampled_total_mb"] = sampler.peak_total_mb
@@ -144,12 +174,21 @@ def _measure_size(rows: int, runs: int, replay_seconds: float) -> dict[str, obje
     scan_rate = median([s["rows_per_second"] for s in scans], 0)
     bound_rate = median([b["rows_per_second"] for b in bounds], 0)
     return {
-        "rows": rows, "view_rows": scan_rows,
-        "scan": {"runs": scans, "rows_per_second_median": scan_rate, "bound_runs": bounds,
-                 "bound_rows_per_second_median": bound_rate, "fraction_of_bound": round(scan_rate / bound_rate, 3)},
+        "rows": rows,
+        "view_rows": scan_rows,
+        "scan": {
+            "runs": scans,
+            "rows_per_second_median": scan_rate,
+            "bound_runs": bounds,
+            "bound_rows_per_second_median": bound_rate,
+            "fraction_of_bound": round(scan_rate / bound_rate, 3),
+        },
         "first_page": _summary_ms(first_page),
-        "lookup_filter": _summary_ms(lookups_filter), "lookup_key": _summary_ms(lookups_key),
-        "replay": replay, "server_peak_rss_mb": server_rss, "emulator_peak_rss_mb": emulator_rss,
+        "lookup_filter": _summary_ms(lookups_filter),
+        "lookup_key": _summary_ms(lookups_key),
+        "replay": replay,
+        "server_peak_rss_mb": server_rss,
+        "emulator_peak_rss_mb": emulator_rss,
     }
 
 
@@ -193,8 +232,13 @@ class Client:
             pages += 1
             url = page.get("@odata.nextLink")
         seconds = time.perf_counter() - started
-        return {"rows": rows, "pages": pages, "seconds": round(seconds, 3), "rows_per_second": rate(rows, seconds),
-                "mb": round(size / 1e6, 1)}
+        return {
+            "rows": rows,
+            "pages": pages,
+            "seconds": round(seconds, 3),
+            "rows_per_second": rate(rows, seconds),
+            "mb": round(size / 1e6, 1),
+        }
 
     def latencies(self, request: Callable[[], object], count: int) -> list[float]:
         """Milliseconds of `count` sequential requests, after 3 warm-up requests."""
@@ -221,7 +265,12 @@ def scan_bound(url: str) -> dict[str, float]:
             size += len(orjson.dumps({"value": batch}))
             rows += len(batch)
     seconds = time.perf_counter() - started
-    return {"rows": rows, "seconds": round(seconds, 3), "rows_per_second": rate(rows, seconds), "mb": round(size / 1e6, 1)}
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "rows_per_second": rate(rows, seconds),
+        "mb": round(size / 1e6, 1),
+    }
 
 
 class NumericAsJson(psycopg.adapt.Loader):
@@ -276,8 +325,15 @@ def run_replay(client: Client, ids: list[str], seconds: float) -> dict[str, obje
         mine = [ms for shape, ms, _ in results if shape == name]
         if mine and name not in per_shape:
             per_shape[name] = {"requests": len(mine), **_summary_ms(mine)}
-    return {"mix": REPLAY_MIX, "requests": len(results), "errors": len(errors), "error_samples": errors[:5],
-            "requests_per_second": round(len(results) / elapsed, 1), **_summary_ms(latencies), "per_shape": per_shape}
+    return {
+        "mix": REPLAY_MIX,
+        "requests": len(results),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "requests_per_second": round(len(results) / elapsed, 1),
+        **_summary_ms(latencies),
+        "per_shape": per_shape,
+    }
 
 
 def replay_shapes(ids: list[str], names: list[str]) -> list[tuple[str, Callable[[random.Random], str]]]:
@@ -292,8 +348,9 @@ def replay_shapes(ids: list[str], names: list[str]) -> list[tuple[str, Callable[
         return f"/{VIEW}?{select}&$orderby={quote(order)}&$count=true&$top=26" + (f"&$skip={skip}" if skip else "")
 
     def filtered_list(chooser: random.Random) -> str:
-        return (f"/{VIEW}?{select}&$orderby=firstname&$count=true&$top=26&$filter="
-                + quote(f"lastname eq {_literal(chooser.choice(names))}"))
+        return f"/{VIEW}?{select}&$orderby=firstname&$count=true&$top=26&$filter=" + quote(
+            f"lastname eq {_literal(chooser.choice(names))}"
+        )
 
     def detail(chooser: random.Random) -> str:
         return f"/{VIEW}?{select}&$filter=" + quote(f"id eq '{chooser.choice(ids)}'")
@@ -303,8 +360,13 @@ def replay_shapes(ids: list[str], names: list[str]) -> list[tuple[str, Callable[
         condition = " or ".join(f"contains({column},{_literal(term)}) eq true" for column in TEXT_COLUMNS)
         return f"/{VIEW}?{select}&$count=true&$top=26&$filter=" + quote(condition)
 
-    makers = {"list": list_page, "filtered_list": filtered_list, "detail": detail, "search": search,
-              "metadata": lambda chooser: "/$metadata"}
+    makers = {
+        "list": list_page,
+        "filtered_list": filtered_list,
+        "detail": detail,
+        "search": search,
+        "metadata": lambda chooser: "/$metadata",
+    }
     return [(name, makers[name]) for name, weight in REPLAY_MIX.items() for _ in range(weight)]
 
 
@@ -314,8 +376,12 @@ def _literal(text: str) -> str:
 
 
 def _summary_ms(values: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(percentile(values, 0.5), 2), "p99_ms": round(percentile(values, 0.99), 2),
-            "max_ms": round(max(values), 2), "samples": len(values)}
+    return {
+        "p50_ms": round(percentile(values, 0.5), 2),
+        "p99_ms": round(percentile(values, 0.99), 2),
+        "max_ms": round(max(values), 2),
+        "samples": len(values),
+    }
 
 
 def _sample_lastnames(client: Client) -> list[str]:
@@ -346,8 +412,9 @@ class Gunicorn:
 
     def __enter__(self) -> Gunicorn:
         # `exec` so that the shell (which expands ${WEB_CONCURRENCY:-2}) becomes gunicorn's master.
-        self.process = subprocess.Popen(["bash", "-c", "exec " + self.command], env=self.env, cwd=ROOT,
-                                        stdout=subprocess.DEVNULL, stderr=self.log)
+        self.process = subprocess.Popen(
+            ["bash", "-c", "exec " + self.command], env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -368,8 +435,10 @@ class Gunicorn:
         """VmHWM of the master and of each worker, in MB."""
         assert self.process is not None
         workers = psutil.Process(self.process.pid).children()
-        return {"master_mb": peak_rss_mb(self.process.pid),
-                "workers_mb": [peak_rss_mb(worker.pid) for worker in workers]}
+        return {
+            "master_mb": peak_rss_mb(self.process.pid),
+            "workers_mb": [peak_rss_mb(worker.pid) for worker in workers],
+        }
 
 
 def procfile_web_command(port: int) -> str:
@@ -386,36 +455,92 @@ def procfile_web_command(port: int) -> str:
 
 def render(report: dict[str, object]) -> str:
     sizes = report["sizes"]
-    lines = [f"Serving the union view {VIEW} ({len(report['columns'])} columns) through gunicorn (the Procfile's web line)",
-             "", f"(a) full scan following @odata.nextLink, {PAGE:,}-row pages, vs in-process psycopg + orjson "
-             f"(target >= {TARGET_SCAN_FRACTION:.0%} of the bound)"]
-    lines += table(["rows", "HTTP rows/s", "bound rows/s", "fraction", "scan s", "bound s"],
-                   [[s["rows"], s["scan"]["rows_per_second_median"], s["scan"]["bound_rows_per_second_median"],
-                     f"{s['scan']['fraction_of_bound']:.1%}", median([r["seconds"] for r in s["scan"]["runs"]]),
-                     median([r["seconds"] for r in s["scan"]["bound_runs"]])] for s in sizes])
-    lines += ["", f"(b) first page {FIRST_PAGE} (target p50 <= {TARGET_FIRST_PAGE_P50_MS} ms); "
-              f"(c) key lookups (target p99 <= {TARGET_LOOKUP_P99_MS} ms)"]
-    lines += table(["rows", "first p50 ms", "first p99 ms", "id eq p50", "id eq p99", "key p50", "key p99"],
-                   [[s["rows"], s["first_page"]["p50_ms"], s["first_page"]["p99_ms"], s["lookup_filter"]["p50_ms"],
-                     s["lookup_filter"]["p99_ms"], s["lookup_key"]["p50_ms"], s["lookup_key"]["p99_ms"]] for s in sizes])
-    lines += ["", f"(d) {report['clients']} concurrent clients replaying Salesforce Connect requests for "
-              f"{report['replay_seconds']:g} s (target: 0 errors)"]
-    lines += table(["rows", "requests", "errors", "req/s", "p50 ms", "p99 ms", "list p99", "detail p99", "search p99",
-                    "server RSS MB (max process)", "sum"],
-                   [[s["rows"], s["replay"]["requests"], s["replay"]["errors"], s["replay"]["requests_per_second"],
-                     s["replay"]["p50_ms"], s["replay"]["p99_ms"],
-                     s["replay"]["per_shape"].get("list", {}).get("p99_ms"),
-                     s["replay"]["per_shape"].get("detail", {}).get("p99_ms"),
-                     s["replay"]["per_shape"].get("search", {}).get("p99_ms"),
-                     max([s["server_peak_rss_mb"]["master_mb"], *s["server_peak_rss_mb"]["workers_mb"]]),
-                     s["server_peak_rss_mb"]["sampled_total_mb"]] for s in sizes])
+    lines = [
+        f"Serving the union view {VIEW} ({len(report['columns'])} columns) through gunicorn (the Procfile's web line)",
+        "",
+        f"(a) full scan following @odata.nextLink, {PAGE:,}-row pages, vs in-process psycopg + orjson "
+        f"(target >= {TARGET_SCAN_FRACTION:.0%} of the bound)",
+    ]
+    lines += table(
+        ["rows", "HTTP rows/s", "bound rows/s", "fraction", "scan s", "bound s"],
+        [
+            [
+                s["rows"],
+                s["scan"]["rows_per_second_median"],
+                s["scan"]["bound_rows_per_second_median"],
+                f"{s['scan']['fraction_of_bound']:.1%}",
+                median([r["seconds"] for r in s["scan"]["runs"]]),
+                median([r["seconds"] for r in s["scan"]["bound_runs"]]),
+            ]
+            for s in sizes
+        ],
+    )
+    lines += [
+        "",
+        f"(b) first page {FIRST_PAGE} (target p50 <= {TARGET_FIRST_PAGE_P50_MS} ms); "
+        f"(c) key lookups (target p99 <= {TARGET_LOOKUP_P99_MS} ms)",
+    ]
+    lines += table(
+        ["rows", "first p50 ms", "first p99 ms", "id eq p50", "id eq p99", "key p50", "key p99"],
+        [
+            [
+                s["rows"],
+                s["first_page"]["p50_ms"],
+                s["first_page"]["p99_ms"],
+                s["lookup_filter"]["p50_ms"],
+                s["lookup_filter"]["p99_ms"],
+                s["lookup_key"]["p50_ms"],
+                s["lookup_key"]["p99_ms"],
+            ]
+            for s in sizes
+        ],
+    )
+    lines += [
+        "",
+        f"(d) {report['clients']} concurrent clients replaying Salesforce Connect requests for "
+        f"{report['replay_seconds']:g} s (target: 0 errors)",
+    ]
+    lines += table(
+        [
+            "rows",
+            "requests",
+            "errors",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "list p99",
+            "detail p99",
+            "search p99",
+            "server RSS MB (max process)",
+            "sum",
+        ],
+        [
+            [
+                s["rows"],
+                s["replay"]["requests"],
+                s["replay"]["errors"],
+                s["replay"]["requests_per_second"],
+                s["replay"]["p50_ms"],
+                s["replay"]["p99_ms"],
+                s["replay"]["per_shape"].get("list", {}).get("p99_ms"),
+                s["replay"]["per_shape"].get("detail", {}).get("p99_ms"),
+                s["replay"]["per_shape"].get("search", {}).get("p99_ms"),
+                max([s["server_peak_rss_mb"]["master_mb"], *s["server_peak_rss_mb"]["workers_mb"]]),
+                s["server_peak_rss_mb"]["sampled_total_mb"],
+            ]
+            for s in sizes
+        ],
+    )
     if len(sizes) > 1:
         first, last = sizes[0], sizes[-1]
-        lines += ["", f"growth {first['rows']:,} -> {last['rows']:,} rows: scan rows/s "
-                  f"x{last['scan']['rows_per_second_median'] / first['scan']['rows_per_second_median']:.2f}, "
-                  f"first page p50 x{last['first_page']['p50_ms'] / first['first_page']['p50_ms']:.2f}, "
-                  f"lookup p99 x{last['lookup_filter']['p99_ms'] / first['lookup_filter']['p99_ms']:.2f}, "
-                  f"replay req/s x{last['replay']['requests_per_second'] / first['replay']['requests_per_second']:.2f}"]
+        lines += [
+            "",
+            f"growth {first['rows']:,} -> {last['rows']:,} rows: scan rows/s "
+            f"x{last['scan']['rows_per_second_median'] / first['scan']['rows_per_second_median']:.2f}, "
+            f"first page p50 x{last['first_page']['p50_ms'] / first['first_page']['p50_ms']:.2f}, "
+            f"lookup p99 x{last['lookup_filter']['p99_ms'] / first['lookup_filter']['p99_ms']:.2f}, "
+            f"replay req/s x{last['replay']['requests_per_second'] / first['replay']['requests_per_second']:.2f}",
+        ]
     for s in sizes:
         if s["replay"]["error_samples"]:
             lines.append(f"errors at {s['rows']:,}: " + " | ".join(s["replay"]["error_samples"]))

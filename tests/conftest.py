@@ -20,7 +20,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy import Connection
 
-from app.emulator.demo import demo_orgs
+from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
 from app.warehouse.database import create_database_engine
 from app.warehouse.embedded import start_embedded_server, stop_embedded_server

@@ -18,14 +18,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run(args: list[str], **env: str):
     """Runs `orgfeed args` in-process with exactly the orgfeed variables given (others cleared)."""
-    cleared = {name: None for name in ("DATABASE_URL", "ODATA_DATABASE_URL", "ORGFEED_CONFIG", "ORGFEED_DATA_DIR")}
+    cleared = dict.fromkeys(("DATABASE_URL", "ODATA_DATABASE_URL", "ORGFEED_CONFIG", "ORGFEED_DATA_DIR"))
     return CliRunner().invoke(cli, args, env={**cleared, **env}, catch_exceptions=False)
 
 
 def test_db_upgrade_migrates_then_reports_nothing_to_do(fresh_database_url):
     first = run(["db", "upgrade"], DATABASE_URL=fresh_database_url)
     second = run(["db", "upgrade"], DATABASE_URL=fresh_database_url)
-    assert (first.exit_code, first.stdout) == (0, f"orgfeed schema upgraded from an empty database to revision {head_revision()}\n")
+    assert (first.exit_code, first.stdout) == (
+        0,
+        f"orgfeed schema upgraded from an empty database to revision {head_revision()}\n",
+    )
     assert (second.exit_code, second.stdout) == (0, f"orgfeed schema already at revision {head_revision()}\n")
 
 
@@ -60,8 +63,10 @@ def test_db_stop_refuses_when_database_url_is_set():
 
 def test_config_check_lists_every_problem_and_exits_2(tmp_path):
     path = tmp_path / "orgfeed.toml"
-    path.write_text('[[orgs]]\nname = "EMEA"\nauth = "client_credentials"\nlogin_url = "https://x.example.com"\n'
-                    'client_id_env = "E_ID"\nclient_secret_env = "E_SECRET"\nfoo = 1\n')
+    path.write_text(
+        '[[orgs]]\nname = "EMEA"\nauth = "client_credentials"\nlogin_url = "https://x.example.com"\n'
+        'client_id_env = "E_ID"\nclient_secret_env = "E_SECRET"\nfoo = 1\n'
+    )
     result = run(["config", "check"], ORGFEED_CONFIG=str(path), E_ID="id")
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
@@ -77,7 +82,9 @@ def test_config_check_lists_every_problem_and_exits_2(tmp_path):
 
 def test_config_check_summarises_a_valid_configuration(tmp_path):
     data_dir = tmp_path / "pg"
-    result = run(["config", "check", "--no-secrets"], ORGFEED_CONFIG=str(ROOT / "orgfeed.toml"), ORGFEED_DATA_DIR=str(data_dir))
+    result = run(
+        ["config", "check", "--no-secrets"], ORGFEED_CONFIG=str(ROOT / "orgfeed.toml"), ORGFEED_DATA_DIR=str(data_dir)
+    )
     assert result.exit_code == 0
     assert result.stdout.splitlines()[:4] == [
         f"{ROOT / 'orgfeed.toml'}: valid",

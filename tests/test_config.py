@@ -56,7 +56,9 @@ def test_example_config_documents_a_valid_configuration():
         "username": "integration@emea.example.com",
         "private_key": "-----BEGIN PRIVATE KEY-----\n...",
     }
-    assert settings.mappings[1] == MappingConfig(object="EmployeeCrisisAssessment", fields=None, orgs=None, poll_seconds=600)
+    assert settings.mappings[1] == MappingConfig(
+        object="EmployeeCrisisAssessment", fields=None, orgs=None, poll_seconds=600
+    )
     assert [view.name for view in settings.views] == ["global_assessment", "global_contact"]
     view = settings.views[0]
     assert view.joins == (JoinConfig(lookup="EmployeeId", object="Employee"),)
@@ -89,33 +91,43 @@ def test_secrets_are_not_required_when_not_resolved(tmp_path):
 BAD_CONFIGS = [
     pytest.param(
         GOOD_ORG + 'colour = "blue"\n',
-        ["orgs.amer.colour: unknown key (known keys here: api_budget_percent, api_version, audience, auth, "
-         "ca_bundle, client_id_env, client_secret_env, delete_mode, geo, instance_url, login_url, managed_by, "
-         "name, password_env, private_key_env, security_token_env, session_id_env, username_env)"],
+        [
+            "orgs.amer.colour: unknown key (known keys here: api_budget_percent, api_version, audience, auth, "
+            "ca_bundle, client_id_env, client_secret_env, delete_mode, geo, instance_url, login_url, managed_by, "
+            "name, password_env, private_key_env, security_token_env, session_id_env, username_env)"
+        ],
         id="unknown-key",
     ),
     pytest.param(
-        GOOD_ORG + "[sync]\nworkers = \"four\"\nlookback_minutes = true\n",
-        ["sync.lookback_minutes: must be an integer, got a boolean True",
-         "sync.workers: must be an integer, got a string 'four'"],
+        GOOD_ORG + '[sync]\nworkers = "four"\nlookback_minutes = true\n',
+        [
+            "sync.lookback_minutes: must be an integer, got a boolean True",
+            "sync.workers: must be an integer, got a string 'four'",
+        ],
         id="wrong-types",
     ),
     pytest.param(
         GOOD_ORG.replace('"AMER_SECRET"', '"AMER_UNSET_SECRET"'),
-        ["orgs.amer.client_secret_env: environment variable AMER_UNSET_SECRET is not set: "
-         "org 'amer' needs its client secret there"],
+        [
+            "orgs.amer.client_secret_env: environment variable AMER_UNSET_SECRET is not set: "
+            "org 'amer' needs its client secret there"
+        ],
         id="missing-secret",
     ),
     pytest.param(
-        GOOD_ORG + GOOD_ORG.replace('geo', 'x'),
-        ["orgs.amer: two orgs have the same schema name 'amer': each must be unique",
-         "orgs.amer.geo: two orgs have the same geo 'AMER': each must be unique"],
+        GOOD_ORG + GOOD_ORG.replace("geo", "x"),
+        [
+            "orgs.amer: two orgs have the same schema name 'amer': each must be unique",
+            "orgs.amer.geo: two orgs have the same geo 'AMER': each must be unique",
+        ],
         id="duplicate-org",
     ),
     pytest.param(
         GOOD_ORG.replace('"amer"', '"Amer-West"'),
-        ["orgs.Amer-West.name: 'Amer-West' is not a valid schema name: use lower-case letters, digits and "
-         "underscores, starting with a letter or underscore, at most 63 characters"],
+        [
+            "orgs.Amer-West.name: 'Amer-West' is not a valid schema name: use lower-case letters, digits and "
+            "underscores, starting with a letter or underscore, at most 63 characters"
+        ],
         id="bad-schema-name",
     ),
     pytest.param(
@@ -124,10 +136,13 @@ BAD_CONFIGS = [
         id="reserved-schema-name",
     ),
     pytest.param(
-        GOOD_ORG + '[[mappings]]\nobject = "Employee"\norgs = ["emea"]\n'
+        GOOD_ORG
+        + '[[mappings]]\nobject = "Employee"\norgs = ["emea"]\n'
         + '[[views]]\nname = "v"\nobject = "Employee"\norgs = ["apac"]\n',
-        ["mappings.Employee.orgs: names org 'emea', which is not defined in [[orgs]]",
-         "views.v.orgs: names org 'apac', which is not defined in [[orgs]]"],
+        [
+            "mappings.Employee.orgs: names org 'emea', which is not defined in [[orgs]]",
+            "views.v.orgs: names org 'apac', which is not defined in [[orgs]]",
+        ],
         id="unknown-org-reference",
     ),
     pytest.param(
@@ -137,9 +152,11 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         GOOD_ORG.replace('auth = "client_credentials"', 'auth = "jwt"'),
-        ["orgs.amer.client_secret_env: not used with auth = 'jwt' (it needs client_id_env, username_env, private_key_env)",
-         "orgs.amer.username_env: missing: auth = 'jwt' needs it",
-         "orgs.amer.private_key_env: missing: auth = 'jwt' needs it"],
+        [
+            "orgs.amer.client_secret_env: not used with auth = 'jwt' (it needs client_id_env, username_env, private_key_env)",
+            "orgs.amer.username_env: missing: auth = 'jwt' needs it",
+            "orgs.amer.private_key_env: missing: auth = 'jwt' needs it",
+        ],
         id="keys-of-another-auth",
     ),
     pytest.param(
@@ -148,19 +165,24 @@ BAD_CONFIGS = [
         id="credentials-on-heroku-connect-org",
     ),
     pytest.param(
-        GOOD_ORG + '[[views]]\nname = "v"\nobject = "Contact"\ncolumns = ["Account.Name", "Email as E-mail"]\n'
+        GOOD_ORG
+        + '[[views]]\nname = "v"\nobject = "Contact"\ncolumns = ["Account.Name", "Email as E-mail"]\n'
         + '[[feeds]]\nname = "f"\nviews = ["w"]\n',
-        ["views.v.columns: 'Account.Name' names 'Account', which is not one of this view's joins",
-         "views.v.columns: 'Email as E-mail' is not a column: write \"Field\", \"Parent.Field\", optionally followed by \"as alias\"",
-         "feeds.f.views: names view 'w', which is not defined in [[views]]"],
+        [
+            "views.v.columns: 'Account.Name' names 'Account', which is not one of this view's joins",
+            'views.v.columns: \'Email as E-mail\' is not a column: write "Field", "Parent.Field", optionally followed by "as alias"',
+            "feeds.f.views: names view 'w', which is not defined in [[views]]",
+        ],
         id="bad-view-and-feed",
     ),
     pytest.param(
         "[[orgs]]\ngeo = 'X'\n[[mappings]]\nfields = []\n",
-        ["orgs[1].name: missing: the org's name, also its PostgreSQL schema (e.g. \"amer\")",
-         "orgs[1].auth: missing: client_credentials | jwt | password | session",
-         "mappings[1].object: missing: the Salesforce object's API name (e.g. \"Employee\")",
-         "mappings[1].fields: is empty: list at least one name, or \"*\" for all"],
+        [
+            'orgs[1].name: missing: the org\'s name, also its PostgreSQL schema (e.g. "amer")',
+            "orgs[1].auth: missing: client_credentials | jwt | password | session",
+            'mappings[1].object: missing: the Salesforce object\'s API name (e.g. "Employee")',
+            'mappings[1].fields: is empty: list at least one name, or "*" for all',
+        ],
         id="missing-required-keys",
     ),
     pytest.param("[[orgs]\nname = 1\n", None, id="not-toml"),
@@ -232,4 +254,6 @@ def test_a_dotenv_beside_the_config_fills_in_unset_variables(tmp_path):
 
 def test_a_malformed_dotenv_line_is_reported_with_its_number(tmp_path):
     (tmp_path / ".env").write_text("AMER_ID=x\nnot a pair\n")
-    assert problems_of(tmp_path, GOOD_ORG, {"AMER_SECRET": "s"}) == [f"{tmp_path / '.env'}: line 2: expected KEY=value, got 'not a pair'"]
+    assert problems_of(tmp_path, GOOD_ORG, {"AMER_SECRET": "s"}) == [
+        f"{tmp_path / '.env'}: line 2: expected KEY=value, got 'not a pair'"
+    ]

@@ -14,8 +14,13 @@ from .conftest import embedded_data_dir
 
 
 def start_demo(env) -> tuple[subprocess.Popen, list[str]]:
-    process = subprocess.Popen([sys.executable, "-m", "app", "demo", "--port", "0", "--rows", "120"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "demo", "--port", "0", "--rows", "120"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines = []
     for line in process.stdout:
         lines.append(line.rstrip("\n"))
@@ -44,8 +49,10 @@ def test_demo_serves_a_working_feed_and_dashboard_and_a_second_run_reuses_it():
         try:
             assert lines[0] == "syncing the emulated orgs amer and emea (120 records per object)…"
             assert sorted(line.strip() for line in lines[1:9]) == sorted(
-                f"{org} {sobject}: succeeded, 120 rows" for org in ("amer", "emea")
-                for sobject in ("Employee", "EmployeeCrisisAssessment", "Account", "Contact"))
+                f"{org} {sobject}: succeeded, 120 rows"
+                for org in ("amer", "emea")
+                for sobject in ("Employee", "EmployeeCrisisAssessment", "Account", "Contact")
+            )
             curl = shlex.split(field(lines, "try it"))
             assert curl[:2] == ["curl", "-u"]
             user, password = curl[2].split(":", 1)
@@ -64,10 +71,11 @@ def test_demo_serves_a_working_feed_and_dashboard_and_a_second_run_reuses_it():
 
         again, lines_again = start_demo(env)
         try:
-            assert field(lines_again, "feed user") == user                      # the same feed, a new password
+            assert field(lines_again, "feed user") == user  # the same feed, a new password
             assert field(lines_again, "feed password") != password
-            assert all(line.endswith("succeeded, 1 rows") or line.endswith("succeeded, 0 rows")
-                       for line in lines_again[1:9]), lines_again               # incremental: nothing reloaded
+            assert all(
+                line.endswith(("succeeded, 1 rows", "succeeded, 0 rows")) for line in lines_again[1:9]
+            ), lines_again  # incremental: nothing reloaded
         finally:
             stop_demo(again)
     finally:

@@ -30,7 +30,11 @@ def create_dashboard(settings: Settings, engine: Engine) -> Blueprint:
         credentials = request.authorization
         given = credentials.password if credentials and credentials.type == "basic" else None
         if not password or given is None or not hmac.compare_digest(given.encode(), password.encode()):
-            message = "set ORGFEED_ADMIN_PASSWORD to use the dashboard" if not password else "the dashboard needs its password"
+            message = (
+                "set ORGFEED_ADMIN_PASSWORD to use the dashboard"
+                if not password
+                else "the dashboard needs its password"
+            )
             return Response(message + "\n", 401, {"WWW-Authenticate": REALM, "Content-Type": "text/plain"})
         return None
 
@@ -68,10 +72,14 @@ def read_dashboard(engine: Engine, settings: Settings, host_url: str) -> dict:
         suspended = {row.name: row.suspended for row in conn.execute(select(orgs.c.name, orgs.c.suspended))}
         feed_rows = conn.execute(select(feeds.c.name, feeds.c.views).order_by(feeds.c.name)).all()
     record = status_record(objects, log)
-    record["orgs"] = [{"name": org.name, "geo": org.geo, "suspended": bool(suspended.get(org.name, False))}
-                      for org in settings.orgs if org.is_loaded]
+    record["orgs"] = [
+        {"name": org.name, "geo": org.geo, "suspended": bool(suspended.get(org.name, False))}
+        for org in settings.orgs
+        if org.is_loaded
+    ]
     base = host_url.rstrip("/")
-    record["feeds"] = [{"name": name, "views": list(views), "service_url": f"{base}/odata/v4/{name}/"}
-                       for name, views in feed_rows]
+    record["feeds"] = [
+        {"name": name, "views": list(views), "service_url": f"{base}/odata/v4/{name}/"} for name, views in feed_rows
+    ]
     record["generated_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
     return record

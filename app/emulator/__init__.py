@@ -6,7 +6,7 @@ the tests and bench/ import it. Start with `Emulator(demo_orgs(rows=300, seed=7)
 beside this file documents the endpoints and the control API.
 """
 
-from app.emulator.demo import demo_orgs
+from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
 from app.emulator.faults import Fault
 

@@ -14,7 +14,6 @@ import time
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from app.emulator import bulk_routes, control_routes, rest_routes
 from app.emulator.describe import API_VERSIONS
 from app.emulator.emulator import Emulator
 from app.emulator.errors import (
@@ -26,7 +25,10 @@ from app.emulator.errors import (
     request_limit_exceeded,
 )
 from app.emulator.faults import REQUEST_KINDS
-from app.emulator.responses import json_response, oauth_error, salesforce_error
+from app.emulator.routes import bulk as bulk_routes
+from app.emulator.routes import control as control_routes
+from app.emulator.routes import rest as rest_routes
+from app.emulator.routes.responses import json_response, oauth_error, salesforce_error
 
 MALFORMED_BODY = b'{"totalSize": 1, "done": true, "records": [{"attributes": {"type": "Acc'  # cut off mid-string
 _VERSIONED = re.compile(r"^/services/data/v(\d+\.\d)(/|$)")
@@ -37,32 +39,9 @@ def create_app(emulator: Emulator) -> Flask:
     app.extensions["emulator"] = emulator
     app.url_map.strict_slashes = False
     data = "/services/data/v<version>"
-    rules = [
-        ("/services/oauth2/token", rest_routes.token, ["POST"]),
-        ("/id/<org_id>/<user_id>", rest_routes.identity, ["GET"]),
-        ("/services/data", rest_routes.versions, ["GET"]),
-        (f"{data}", rest_routes.resources, ["GET"]),
-        (f"{data}/limits", rest_routes.limits, ["GET"]),
-        (f"{data}/sobjects", rest_routes.describe_global, ["GET"]),
-        (f"{data}/sobjects/<sobject>", rest_routes.sobject_info, ["GET"]),
-        (f"{data}/sobjects/<sobject>", rest_routes.create, ["POST"]),
-        (f"{data}/sobjects/<sobject>/describe", rest_routes.describe, ["GET"]),
-        (f"{data}/sobjects/<sobject>/updated", rest_routes.updated, ["GET"]),
-        (f"{data}/sobjects/<sobject>/deleted", rest_routes.deleted, ["GET"]),
-        (f"{data}/sobjects/<sobject>/<record_id>", rest_routes.record, ["GET", "PATCH", "DELETE"]),
-        (f"{data}/sobjects/<sobject>/<record_id>/<field>", rest_routes.blob, ["GET"]),
-        (f"{data}/query", rest_routes.query, ["GET"]),
-        (f"{data}/queryAll", rest_routes.query_all, ["GET"]),
-        (f"{data}/query/<locator>", rest_routes.query_more, ["GET"]),
-        (f"{data}/queryAll/<locator>", rest_routes.query_more, ["GET"]),
-        (f"{data}/jobs/query", bulk_routes.create_job, ["POST"]),
-        (f"{data}/jobs/query", bulk_routes.list_jobs, ["GET"]),
-        (f"{data}/jobs/query/<job_id>", bulk_routes.job, ["GET", "PATCH", "DELETE"]),
-        (f"{data}/jobs/query/<job_id>/results", bulk_routes.results, ["GET"]),
-    ] + control_routes.RULES
+    rules = [("/services/oauth2/token", rest_routes.token, ["POST"]), ("/id/<org_id>/<user_id>", rest_routes.identity, ["GET"]), ("/services/data", rest_routes.versions, ["GET"]), (f"{data}", rest_routes.resources, ["GET"]), (f"{data}/limits", rest_routes.limits, ["GET"]), (f"{data}/sobjects", rest_routes.describe_global, ["GET"]), (f"{data}/sobjects/<sobject>", rest_routes.sobject_info, ["GET"]), (f"{data}/sobjects/<sobject>", rest_routes.create, ["POST"]), (f"{data}/sobjects/<sobject>/describe", rest_routes.describe, ["GET"]), (f"{data}/sobjects/<sobject>/updated", rest_routes.updated, ["GET"]), (f"{data}/sobjects/<sobject>/deleted", rest_routes.deleted, ["GET"]), (f"{data}/sobjects/<sobject>/<record_id>", rest_routes.record, ["GET", "PATCH", "DELETE"]), (f"{data}/sobjects/<sobject>/<record_id>/<field>", rest_routes.blob, ["GET"]), (f"{data}/query", rest_routes.query, ["GET"]), (f"{data}/queryAll", rest_routes.query_all, ["GET"]), (f"{data}/query/<locator>", rest_routes.query_more, ["GET"]), (f"{data}/queryAll/<locator>", rest_routes.query_more, ["GET"]), (f"{data}/jobs/query", bulk_routes.create_job, ["POST"]), (f"{data}/jobs/query", bulk_routes.list_jobs, ["GET"]), (f"{data}/jobs/query/<job_id>", bulk_routes.job, ["GET", "PATCH", "DELETE"]), (f"{data}/jobs/query/<job_id>/results", bulk_routes.results, ["GET"]), *control_routes.RULES]
     for path, view, methods in rules:
-        app.add_url_rule(path, f"{view.__module__}.{view.__name__}.{'.'.join(methods)}", view,
-                         methods=methods)
+        app.add_url_rule(path, f"{view.__module__}.{view.__name__}.{'.'.join(methods)}", view, methods=methods)
     app.before_request(_check_request)
     app.after_request(_add_limit_info)
     app.register_error_handler(SalesforceError, salesforce_error)
@@ -132,8 +111,15 @@ def _add_limit_info(response: Response) -> Response:
 def _http_error(error: HTTPException) -> Response:
     if request.path.startswith("/services/"):
         if error.code == 405:
-            return json_response([{"message": f"HTTP Method '{request.method}' not allowed. Allowed are "
-                                   + ",".join(sorted(error.valid_methods or [])),  # type: ignore[attr-defined]
-                                   "errorCode": "METHOD_NOT_ALLOWED"}], 405)
+            return json_response(
+                [
+                    {
+                        "message": f"HTTP Method '{request.method}' not allowed. Allowed are "
+                        + ",".join(sorted(error.valid_methods or [])),  # type: ignore[attr-defined]
+                        "errorCode": "METHOD_NOT_ALLOWED",
+                    }
+                ],
+                405,
+            )
         return salesforce_error(not_found())
     return json_response({"error": error.description}, error.code or 500)

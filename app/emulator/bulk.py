@@ -25,12 +25,13 @@ from app.emulator.query import prepare_query
 from app.emulator.table import BLOCK_ROWS, CsvChunk, Table
 
 TERMINAL_STATES = ("JobComplete", "Failed", "Aborted")
-MAX_JOBS = 100   # jobs kept with their results; older finished ones are deleted
+MAX_JOBS = 100  # jobs kept with their results; older finished ones are deleted
 
 
 @dataclass
 class BulkJob:
     """One query job and, once complete, the rows it found."""
+
     id: str
     org: str
     operation: str
@@ -58,13 +59,21 @@ class BulkJob:
     def info(self) -> dict[str, object]:
         """Return the job info JSON."""
         body: dict[str, object] = {
-            "id": self.id, "operation": self.operation, "object": self.sobject,
-            "createdById": self.created_by, "createdDate": format_datetime(self.created_at),
+            "id": self.id,
+            "operation": self.operation,
+            "object": self.sobject,
+            "createdById": self.created_by,
+            "createdDate": format_datetime(self.created_at),
             "systemModstamp": format_datetime(self.modified_at or self.created_at),
-            "state": self.state, "concurrencyMode": "Parallel", "contentType": "CSV",
-            "apiVersion": float(self.api_version), "jobType": "V2Query",
-            "lineEnding": self.line_ending, "columnDelimiter": "COMMA",
-            "numberRecordsProcessed": self.total if self.state == "JobComplete" else 0, "retries": 0,
+            "state": self.state,
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": float(self.api_version),
+            "jobType": "V2Query",
+            "lineEnding": self.line_ending,
+            "columnDelimiter": "COMMA",
+            "numberRecordsProcessed": self.total if self.state == "JobComplete" else 0,
+            "retries": 0,
             "totalProcessingTime": self.processing_ms,
         }
         if self.error_message:
@@ -79,8 +88,15 @@ class BulkJobs:
         self._jobs: dict[str, BulkJob] = {}
         self._lock = threading.Lock()
 
-    def create(self, org: Org, body: Mapping[str, object], user_id: str, now: datetime,
-               api_version: str, forced_end: str | None) -> BulkJob:
+    def create(
+        self,
+        org: Org,
+        body: Mapping[str, object],
+        user_id: str,
+        now: datetime,
+        api_version: str,
+        forced_end: str | None,
+    ) -> BulkJob:
         """Validate a create request and register the job (state UploadComplete)."""
         operation, text = body.get("operation"), body.get("query")
         if operation not in ("query", "queryAll"):
@@ -96,18 +112,27 @@ class BulkJobs:
             table, compiled, _ = prepare_query(org, text, operation == "queryAll", now)
             _check_bulk_query(table, compiled.fields, compiled.is_count, compiled.offset)
             org.bulk_jobs_created += 1
-        job = BulkJob(org.next_id("AsyncQueryJob"), org.name, operation, text, table.sobject.name,
-                      user_id, now, api_version, line_ending, forced_end=forced_end)
+        job = BulkJob(
+            org.next_id("AsyncQueryJob"),
+            org.name,
+            operation,
+            text,
+            table.sobject.name,
+            user_id,
+            now,
+            api_version,
+            line_ending,
+            forced_end=forced_end,
+        )
         with self._lock:
             self._jobs[job.id] = job
             finished = [j for j in self._jobs.values() if j.state in TERMINAL_STATES]
-            for old in finished[:max(0, len(self._jobs) - MAX_JOBS)]:
+            for old in finished[: max(0, len(self._jobs) - MAX_JOBS)]:
                 # Salesforce deletes old jobs too (after 7 days); here the oldest beyond MAX_JOBS go
                 old.cancelled = True
                 del self._jobs[old.id]
         if forced_end is None:
-            threading.Thread(target=_process, args=(job, org, now), daemon=True,
-                             name=f"bulk-{job.id}").start()
+            threading.Thread(target=_process, args=(job, org, now), daemon=True, name=f"bulk-{job.id}").start()
         return job
 
     def find(self, org: Org, job_id: str) -> BulkJob:
@@ -123,7 +148,7 @@ class BulkJobs:
 
     def delete(self, org: Org, job_id: str) -> None:
         job = self.find(org, job_id)
-        job.cancelled = True   # stops its rendering
+        job.cancelled = True  # stops its rendering
         with self._lock:
             self._jobs.pop(job_id, None)
 
@@ -159,7 +184,7 @@ def _process(job: BulkJob, org: Org, now: datetime) -> None:
         for start in range(0, len(rows), BLOCK_ROWS):
             if job.state == "Aborted" or job.cancelled:
                 break
-            part = rows[start:start + BLOCK_ROWS]
+            part = rows[start : start + BLOCK_ROWS]
             with org.lock:
                 if contiguous and part[0] % BLOCK_ROWS == 0 and len(part) == BLOCK_ROWS:
                     chunk = table.csv_block(job.fields, part[0] // BLOCK_ROWS)
@@ -168,7 +193,7 @@ def _process(job: BulkJob, org: Org, now: datetime) -> None:
             with job.progress:
                 job.chunks.append(chunk)
                 job.progress.notify_all()
-    except Exception as error:   # noqa: BLE001 - any failure must wake waiting pages
+    except Exception as error:  # noqa: BLE001 - any failure must wake waiting pages
         job.render_error = f"rendering failed: {error!r}"
     with job.progress:
         job.processing_ms = int((time.monotonic() - started) * 1000)
@@ -194,19 +219,21 @@ def decode_locator(locator: str) -> int:
         raise SalesforceError(400, "INVALIDLOCATOR", f"Invalid locator: {locator}") from None
 
 
-def result_page(job: BulkJob, locator: str | None,
-                max_records: int | None) -> tuple[dict[str, str], Iterator[bytes]]:
+def result_page(job: BulkJob, locator: str | None, max_records: int | None) -> tuple[dict[str, str], Iterator[bytes]]:
     """Return the response headers and CSV body chunks of one page of a job's results."""
     if job.state != "JobComplete":
-        raise SalesforceError(400, "INVALIDJOBSTATE",
-                              f"Results are available only when the job state is JobComplete, not {job.state}")
+        raise SalesforceError(
+            400, "INVALIDJOBSTATE", f"Results are available only when the job state is JobComplete, not {job.state}"
+        )
     start = decode_locator(locator) if locator else 0
     total = job.total
     if not 0 <= start <= total:
         raise SalesforceError(400, "INVALIDLOCATOR", f"Invalid locator: {locator}")
     stop = total if max_records is None else min(total, start + max_records)
-    headers = {"Sforce-NumberOfRecords": str(stop - start),
-               "Sforce-Locator": encode_locator(stop) if stop < total else "null"}
+    headers = {
+        "Sforce-NumberOfRecords": str(stop - start),
+        "Sforce-Locator": encode_locator(stop) if stop < total else "null",
+    }
     newline = "\r\n" if job.line_ending == "CRLF" else "\n"
     header = (",".join(f'"{name}"' for name in job.fields) + newline).encode()
     return headers, _page_bytes(job, header, start, stop)

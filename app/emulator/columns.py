@@ -59,7 +59,7 @@ def tables_of(table: tuple[object, ...], field_type: str) -> tuple[list[object],
 
 def _picked(picks: array, rows: Sequence[int]) -> Iterable[int]:
     if isinstance(rows, range) and rows.step == 1:
-        return picks[rows.start:rows.stop]
+        return picks[rows.start : rows.stop]
     return map(picks.__getitem__, rows)
 
 
@@ -83,13 +83,21 @@ class TemplateColumn:
     `number` is the row number plus `first`. Used for ids, sequence numbers, names and emails.
     """
 
-    def __init__(self, template: str, parts: Sequence[tuple[Sequence[str], array]] = (),
-                 first: int = 1, with_number: bool = True) -> None:
+    def __init__(
+        self, template: str, parts: Sequence[tuple[Sequence[str], array]] = (), first: int = 1, with_number: bool = True
+    ) -> None:
         self.template = template
         self.quoted = ('"' + template + '"').format
         # the same template in %-style, which formats faster in bulk ("{:07d}" -> "%07d", "{}" -> "%s")
-        self.percent = '"' + re.sub(r"\{(?::(0?\d*)d)?\}", lambda m: f"%{m.group(1)}d" if m.group(1) is not None
-                                    else "%s", template.replace("%", "%%")) + '"'
+        self.percent = (
+            '"'
+            + re.sub(
+                r"\{(?::(0?\d*)d)?\}",
+                lambda m: f"%{m.group(1)}d" if m.group(1) is not None else "%s",
+                template.replace("%", "%%"),
+            )
+            + '"'
+        )
         self.parts = [(list(table), picks) for table, picks in parts]
         self.first = first
         # str.format ignores a surplus number; %-formatting does not, so only pass one it uses
@@ -102,8 +110,7 @@ class TemplateColumn:
         return self.template.format(*args)
 
     def csv_cells(self, rows: Sequence[int]) -> Iterable[str]:
-        args: list[Iterable[object]] = [map(table.__getitem__, _picked(picks, rows))
-                                        for table, picks in self.parts]
+        args: list[Iterable[object]] = [map(table.__getitem__, _picked(picks, rows)) for table, picks in self.parts]
         numbers = map(add, rows, repeat(self.first))
         if not args:
             return map(mod, repeat(self.percent), numbers) if self.with_number else repeat(self.quoted(), len(rows))
@@ -119,8 +126,7 @@ class ReferenceColumn:
     locations) the cells of one period are computed once and looked up by row modulo period.
     """
 
-    def __init__(self, id_template: str, count: int, multiplier: int = 1, divisor: int = 1,
-                 offset: int = 0) -> None:
+    def __init__(self, id_template: str, count: int, multiplier: int = 1, divisor: int = 1, offset: int = 0) -> None:
         self.ids = TemplateColumn(id_template)
         self.count, self.multiplier, self.divisor, self.offset = count, multiplier, divisor, offset
         self.period = count * divisor
@@ -139,9 +145,11 @@ class ReferenceColumn:
             return repeat('""', len(rows))
         if self.period_cells is not None:
             return map(self.period_cells.__getitem__, map(mod, rows, repeat(self.period)))
-        targets = map(mod, map(add, map(floordiv, map(mul, rows, repeat(self.multiplier)),
-                                        repeat(self.divisor)), repeat(self.offset)),
-                      repeat(self.count))
+        targets = map(
+            mod,
+            map(add, map(floordiv, map(mul, rows, repeat(self.multiplier)), repeat(self.divisor)), repeat(self.offset)),
+            repeat(self.count),
+        )
         return self.ids.csv_cells(list(targets))
 
 
@@ -151,16 +159,23 @@ class MinuteColumn:
     Rows are spread evenly over `span` minutes, so later rows were created later.
     """
 
-    def __init__(self, base: datetime, span_minutes: int, count: int,
-                 offsets: Sequence[int] | None = None, picks: array | None = None) -> None:
+    def __init__(
+        self,
+        base: datetime,
+        span_minutes: int,
+        count: int,
+        offsets: Sequence[int] | None = None,
+        picks: array | None = None,
+    ) -> None:
         self.base = int((base - _EPOCH).total_seconds()) // 60
         self.span, self.count = span_minutes, max(count, 1)
         self.offsets = list(offsets) if offsets is not None else None
         self.picks = picks
         self.first_day = self.base // 1440
         last_day = (self.base + self.span + max(self.offsets or [0])) // 1440 + 1
-        self.day_cells = [f'"{(_EPOCH + timedelta(days=d)).date().isoformat()}T'
-                          for d in range(self.first_day, last_day + 1)]
+        self.day_cells = [
+            f'"{(_EPOCH + timedelta(days=d)).date().isoformat()}T' for d in range(self.first_day, last_day + 1)
+        ]
         self.time_cells = [f'{m // 60:02d}:{m % 60:02d}:00.000Z"' for m in range(1440)]
 
     def minute(self, row: int) -> int:
@@ -182,13 +197,13 @@ class MinuteColumn:
         return _EPOCH + timedelta(minutes=self.base), _EPOCH + timedelta(minutes=high)
 
     def csv_cells(self, rows: Sequence[int]) -> Iterable[str]:
-        minutes: Iterator[int] = map(add, map(floordiv, map(mul, rows, repeat(self.span)),
-                                              repeat(self.count)), repeat(self.base))
+        minutes: Iterator[int] = map(
+            add, map(floordiv, map(mul, rows, repeat(self.span)), repeat(self.count)), repeat(self.base)
+        )
         if self.offsets is not None and self.picks is not None:
             minutes = map(add, minutes, map(self.offsets.__getitem__, _picked(self.picks, rows)))
         values = list(minutes)
-        days = map(self.day_cells.__getitem__,
-                   map(sub, map(floordiv, values, repeat(1440)), repeat(self.first_day)))
+        days = map(self.day_cells.__getitem__, map(sub, map(floordiv, values, repeat(1440)), repeat(self.first_day)))
         times = map(self.time_cells.__getitem__, map(mod, values, repeat(1440)))
         return map(add, days, times)
 
@@ -228,8 +243,9 @@ class CsvGroup:
     of several (Bulk rendering is dominated by per-cell work).
     """
 
-    def __init__(self, fields: Sequence[str], members: Sequence[TableColumn], base: array,
-                 perms: Sequence[array]) -> None:
+    def __init__(
+        self, fields: Sequence[str], members: Sequence[TableColumn], base: array, perms: Sequence[array]
+    ) -> None:
         self.fields = tuple(fields)
         self.members = tuple(members)
         self.base = base

@@ -20,15 +20,21 @@ def render_config(orgs: Sequence[Mapping[str, object]], ca_bundle: Path) -> str:
     for org in orgs:
         name = str(org["name"])
         prefix = name.upper()
-        lines += ["[[orgs]]", f'name = "{name}"', f'geo = "{org["geo"]}"',
-                  f'login_url = "{org["login_url"]}"']
+        lines += ["[[orgs]]", f'name = "{name}"', f'geo = "{org["geo"]}"', f'login_url = "{org["login_url"]}"']
         if name == "emea":
-            lines += ['auth = "jwt"', f'client_id_env = "{prefix}_CLIENT_ID"',
-                      f'username_env = "{prefix}_USERNAME"', f'private_key_env = "{prefix}_PRIVATE_KEY"',
-                      f'audience = "{org["login_url"]}"']
+            lines += [
+                'auth = "jwt"',
+                f'client_id_env = "{prefix}_CLIENT_ID"',
+                f'username_env = "{prefix}_USERNAME"',
+                f'private_key_env = "{prefix}_PRIVATE_KEY"',
+                f'audience = "{org["login_url"]}"',
+            ]
         else:
-            lines += ['auth = "client_credentials"', f'client_id_env = "{prefix}_CLIENT_ID"',
-                      f'client_secret_env = "{prefix}_CLIENT_SECRET"']
+            lines += [
+                'auth = "client_credentials"',
+                f'client_id_env = "{prefix}_CLIENT_ID"',
+                f'client_secret_env = "{prefix}_CLIENT_SECRET"',
+            ]
         lines += [f'api_version = "{API_VERSION}"', f'ca_bundle = "{ca_bundle}"', ""]
     for sobject in MAPPED_OBJECTS:
         lines += ["[[mappings]]", f'object = "{sobject}"', 'fields = "*"', ""]
@@ -76,17 +82,23 @@ def render_env(orgs: Sequence[Mapping[str, object]], key_paths: Mapping[str, Pat
         prefix = name.upper()
         if name == "emea":
             jwt = org["jwt"]
-            lines += [f"{prefix}_CLIENT_ID={jwt['client_id']}", f"{prefix}_USERNAME={jwt['username']}",  # type: ignore[index]
-                      f"{prefix}_PRIVATE_KEY={key_paths[name]}"]
+            lines += [
+                f"{prefix}_CLIENT_ID={jwt['client_id']}",
+                f"{prefix}_USERNAME={jwt['username']}",  # type: ignore[index]
+                f"{prefix}_PRIVATE_KEY={key_paths[name]}",
+            ]
         else:
             credentials = org["client_credentials"]
-            lines += [f"{prefix}_CLIENT_ID={credentials['client_id']}",  # type: ignore[index]
-                      f"{prefix}_CLIENT_SECRET={credentials['client_secret']}"]  # type: ignore[index]
+            lines += [
+                f"{prefix}_CLIENT_ID={credentials['client_id']}",  # type: ignore[index]
+                f"{prefix}_CLIENT_SECRET={credentials['client_secret']}",
+            ]  # type: ignore[index]
     return "\n".join(lines) + "\n"
 
 
-def write_config(path: Path, orgs: Sequence[Mapping[str, object]], ca_bundle: Path,
-                 private_keys: Mapping[str, str]) -> tuple[Path, Path]:
+def write_config(
+    path: Path, orgs: Sequence[Mapping[str, object]], ca_bundle: Path, private_keys: Mapping[str, str]
+) -> tuple[Path, Path]:
     """Write orgfeed.toml at `path`, the CA bundle, the JWT keys and .env beside it; return (config, env)."""
     folder = path.resolve().parent
     folder.mkdir(parents=True, exist_ok=True)

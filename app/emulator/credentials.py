@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 @dataclass(frozen=True)
 class User:
     """A Salesforce user that can log in (password grant) or be run as (client credentials, JWT)."""
+
     user_id: str
     username: str
     password: str
@@ -26,15 +27,21 @@ class User:
 @dataclass(frozen=True)
 class ConnectedApp:
     """A connected app: consumer key and secret, the run-as user, and the certificate JWTs are checked with."""
+
     client_id: str
     client_secret: str
     run_as_username: str
     certificate_pem: str
-    private_key_pem: str   # held by the emulator only so it can hand it to the demo and tests
+    private_key_pem: str  # held by the emulator only so it can hand it to the demo and tests
 
 
-def derived_secret(seed: int, org: str, purpose: str, length: int,
-                   alphabet: str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") -> str:
+def derived_secret(
+    seed: int,
+    org: str,
+    purpose: str,
+    length: int,
+    alphabet: str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+) -> str:
     """Return a deterministic secret for (seed, org, purpose): the same seed gives the same credentials."""
     digest = b""
     counter = 0
@@ -53,10 +60,17 @@ def make_certificate(common_name: str) -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=3650))
-                   .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     return key_pem, certificate.public_bytes(serialization.Encoding.PEM).decode()

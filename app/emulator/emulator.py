@@ -1,9 +1,9 @@
 """The Emulator: several orgs behind one HTTPS server, and every control action as a method.
 
-    emu = Emulator(demo_orgs(rows=300, seed=7))
-    emu.start()                       # https://127.0.0.1:<free port>, CA bundle in emu.ca_bundle
-    emu.delete("amer", "Employee", [some_id]); emu.advance_clock(3600)
-    emu.stop()
+emu = Emulator(demo_orgs(rows=300, seed=7))
+emu.start()                       # https://127.0.0.1:<free port>, CA bundle in emu.ca_bundle
+emu.delete("amer", "Employee", [some_id]); emu.advance_clock(3600)
+emu.stop()
 """
 
 from __future__ import annotations
@@ -64,10 +64,11 @@ class Emulator:
         from app.emulator.app import (
             create_app,  # the app needs a started emulator's base URL
         )
+
         if warm:
             self.warm_bulk_cache()
         self._server = HttpsServer(create_app(self), host, port, self.run_dir)
-        for org in self.orgs.values():   # the JWT keys, for clients that want a key file
+        for org in self.orgs.values():  # the JWT keys, for clients that want a key file
             key_path = self._key_path(org)
             key_path.write_text(org.app.private_key_pem)
             key_path.chmod(0o600)
@@ -132,15 +133,28 @@ class Emulator:
         user = org.users[0]
         base = self.base_url if self._server else None
         return {
-            "name": org.name, "geo": org.spec.geo, "company": org.spec.company,
-            "org_id": org.org_id, "locale": org.spec.locale, "login_url": base, "instance_url": base,
+            "name": org.name,
+            "geo": org.spec.geo,
+            "company": org.spec.company,
+            "org_id": org.org_id,
+            "locale": org.spec.locale,
+            "login_url": base,
+            "instance_url": base,
             "objects": {t.sobject.name: t.size for t in org.tables.values()},
             "client_credentials": {"client_id": org.app.client_id, "client_secret": org.app.client_secret},
-            "password": {"client_id": org.app.client_id, "client_secret": org.app.client_secret,
-                         "username": user.username, "password": user.password,
-                         "security_token": user.security_token},
-            "jwt": {"client_id": org.app.client_id, "username": user.username,
-                    "private_key_path": str(self._key_path(org)), "certificate_pem": org.app.certificate_pem},
+            "password": {
+                "client_id": org.app.client_id,
+                "client_secret": org.app.client_secret,
+                "username": user.username,
+                "password": user.password,
+                "security_token": user.security_token,
+            },
+            "jwt": {
+                "client_id": org.app.client_id,
+                "username": user.username,
+                "private_key_path": str(self._key_path(org)),
+                "certificate_pem": org.app.certificate_pem,
+            },
         }
 
     def session_id(self, org: str, username: str | None = None) -> str:
@@ -184,8 +198,12 @@ class Emulator:
         spec = next((s for s in target.spec.objects if s.sobject.name.lower() == sobject.lower()), None)
         if spec is None:
             raise ControlError(f"org {org!r} has no object {sobject!r}")
-        counts = {"User": len(target.users), **target.spec.other_counts,
-                  **{t.sobject.name: t.seeded for t in target.tables.values()}, spec.sobject.name: rows}
+        counts = {
+            "User": len(target.users),
+            **target.spec.other_counts,
+            **{t.sobject.name: t.seeded for t in target.tables.values()},
+            spec.sobject.name: rows,
+        }
         context = SeedContext(target.spec.seed, target.name, target.spec.as_of, target.id_templates, counts)
         with target.lock:
             target.add_table(seed_table(spec, rows, context))
@@ -195,8 +213,9 @@ class Emulator:
         """Insert records (JSON-style values; system fields allowed); return their ids in order."""
         table, target, now = self.table(org, sobject), self.org(org), self.clock.now()
         with target.lock:
-            return [_control(create_record, table, record, target.users[0].user_id, now, trusted=True)
-                    for record in records]
+            return [
+                _control(create_record, table, record, target.users[0].user_id, now, trusted=True) for record in records
+            ]
 
     def update(self, org: str, sobject: str, records: Sequence[Mapping[str, object]]) -> int:
         """Update records; each mapping carries its `Id`."""
@@ -204,8 +223,9 @@ class Emulator:
         with target.lock:
             for record in records:
                 values = {k: v for k, v in record.items() if k != "Id"}
-                _control(update_record, table, str(record.get("Id")), values, target.users[0].user_id,
-                         now, trusted=True)
+                _control(
+                    update_record, table, str(record.get("Id")), values, target.users[0].user_id, now, trusted=True
+                )
         return len(records)
 
     def delete(self, org: str, sobject: str, ids: Sequence[str]) -> int:
@@ -223,8 +243,7 @@ class Emulator:
                 _control(undelete_record, table, record_id, target.users[0].user_id, now)
         return len(ids)
 
-    def purge(self, org: str, sobject: str, ids: Sequence[str] | None = None,
-              trim_delete_log: bool = False) -> int:
+    def purge(self, org: str, sobject: str, ids: Sequence[str] | None = None, trim_delete_log: bool = False) -> int:
         """Empty the recycle bin (all of it, or `ids`): the records are hard-deleted."""
         table, target = self.table(org, sobject), self.org(org)
         with target.lock:
@@ -240,8 +259,13 @@ class Emulator:
     # -- fields -------------------------------------------------------------------------------
     def add_field(self, org: str, sobject: str, name: str, field_type: str, **attributes: object) -> Field:
         """Add a field (e.g. add_field("amer", "Employee", "Shoe__c", "string", length=20))."""
-        field = Field(name=name, label=str(attributes.pop("label", name)), type=field_type,
-                      custom=name.endswith("__c"), **attributes)  # type: ignore[arg-type]
+        field = Field(
+            name=name,
+            label=str(attributes.pop("label", name)),
+            type=field_type,
+            custom=name.endswith("__c"),
+            **attributes,
+        )  # type: ignore[arg-type]
         target = self.org(org)
         with target.lock:
             add_field(self.table(org, sobject), field, self.clock.now())
@@ -252,13 +276,19 @@ class Emulator:
         with target.lock:
             remove_field(self.table(org, sobject), name, self.clock.now())
 
-    def retype_field(self, org: str, sobject: str, name: str, field_type: str,
-                     length: int | None = None, precision: int | None = None,
-                     scale: int | None = None) -> None:
+    def retype_field(
+        self,
+        org: str,
+        sobject: str,
+        name: str,
+        field_type: str,
+        length: int | None = None,
+        precision: int | None = None,
+        scale: int | None = None,
+    ) -> None:
         target = self.org(org)
         with target.lock:
-            retype_field(self.table(org, sobject), name, field_type, self.clock.now(), length,
-                         precision, scale)
+            retype_field(self.table(org, sobject), name, field_type, self.clock.now(), length, precision, scale)
 
 
 def _control(action, *args, **kwargs):

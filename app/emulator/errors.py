@@ -15,8 +15,7 @@ class SalesforceError(EmulatorError):
     The shape follows the REST API Developer Guide, "Status Codes and Error Responses".
     """
 
-    def __init__(self, status: int, error_code: str, message: str,
-                 fields: Sequence[str] | None = None) -> None:
+    def __init__(self, status: int, error_code: str, message: str, fields: Sequence[str] | None = None) -> None:
         super().__init__(f"{status} {error_code}: {message}")
         self.status = status
         self.error_code = error_code

@@ -21,6 +21,7 @@ BULK_KINDS = ("bulk_failed", "bulk_aborted")
 @dataclass(frozen=True)
 class Fault:
     """A fault for the next `count` requests whose path matches `path` (fnmatch; `*` spans `/`)."""
+
     kind: str
     path: str = "*"
     count: int = 1
@@ -37,15 +38,14 @@ class Fault:
             raise ControlError("a fault's count must be at least 1")
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method.upper() == method.upper()) and \
-            fnmatch.fnmatchcase(path, self.path)
+        return (self.method is None or self.method.upper() == method.upper()) and fnmatch.fnmatchcase(path, self.path)
 
 
 class FaultBook:
     """Pending faults, each with how many matching requests it still applies to."""
 
     def __init__(self) -> None:
-        self._pending: list[list[object]] = []   # [fault, remaining]
+        self._pending: list[list[object]] = []  # [fault, remaining]
         self._lock = threading.Lock()
 
     def add(self, fault: Fault) -> None:

@@ -62,8 +62,9 @@ def parse_datetime(text: str) -> datetime:
         raise ValueError(f"not an ISO 8601 datetime: {text!r}")
     day, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction or ".0")[1:].ljust(6, "0")[:6])
-    moment = datetime.fromisoformat(day).replace(hour=int(hour), minute=int(minute),
-                                                 second=int(second), microsecond=micro)
+    moment = datetime.fromisoformat(day).replace(
+        hour=int(hour), minute=int(minute), second=int(second), microsecond=micro
+    )
     if zone in (None, "Z"):
         return moment.replace(tzinfo=UTC)
     sign = 1 if zone[0] == "+" else -1
@@ -83,7 +84,8 @@ def parse_value(field: Field, raw: object) -> object:
         return _parse(field, raw)
     except (TypeError, ValueError):
         raise SalesforceError(
-            400, "JSON_PARSER_ERROR",
+            400,
+            "JSON_PARSER_ERROR",
             f"Cannot deserialize instance of {field.type} from value {raw!r} for field {field.name}",
         ) from None
 
@@ -95,9 +97,11 @@ def _parse(field: Field, raw: object) -> object:
             raise TypeError(raw)
         if field.length and len(raw) > field.length:
             raise SalesforceError(
-                400, "STRING_TOO_LONG",
+                400,
+                "STRING_TOO_LONG",
                 f"{field.label}: data value too large: {raw[:40]} (max length={field.length})",
-                [field.name])
+                [field.name],
+            )
         return raw
     if kind == "boolean":
         if not isinstance(raw, bool):

@@ -30,7 +30,7 @@ def case_safe_id(id15: str) -> str:
     suffix = []
     for start in (0, 5, 10):
         bits = 0
-        for position, char in enumerate(id15[start:start + 5]):
+        for position, char in enumerate(id15[start : start + 5]):
             if "A" <= char <= "Z":
                 bits |= 1 << position
         suffix.append(_SUFFIX_CHARS[bits])

@@ -22,8 +22,14 @@ from app.emulator.sessions import Session, SessionStore
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
-def grant_token(form: Mapping[str, str], authorization: str | None, orgs: Sequence[Org],
-                sessions: SessionStore, clock: Clock, base_url: str) -> dict[str, str]:
+def grant_token(
+    form: Mapping[str, str],
+    authorization: str | None,
+    orgs: Sequence[Org],
+    sessions: SessionStore,
+    clock: Clock,
+    base_url: str,
+) -> dict[str, str]:
     """Return the token response for a token request, or raise OAuthError."""
     grant = form.get("grant_type", "")
     if grant == "client_credentials":
@@ -54,8 +60,7 @@ def token_response(session: Session, org: Org, base_url: str) -> dict[str, str]:
     }
 
 
-def _client_credentials(form: Mapping[str, str], authorization: str | None,
-                        orgs: Sequence[Org]) -> tuple[Org, str]:
+def _client_credentials(form: Mapping[str, str], authorization: str | None, orgs: Sequence[Org]) -> tuple[Org, str]:
     client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
     if authorization and authorization.lower().startswith("basic "):
         decoded = base64.b64decode(authorization[6:]).decode()
@@ -89,8 +94,13 @@ def _jwt_bearer(assertion: str, orgs: Sequence[Org], clock: Clock, base_url: str
     public_key = x509.load_pem_x509_certificate(org.app.certificate_pem.encode()).public_key()
     audiences = [base_url, "https://login.salesforce.com", "https://test.salesforce.com"]
     try:
-        claims = jwt.decode(assertion, public_key, algorithms=["RS256"], audience=audiences,
-                            options={"verify_exp": False, "require": ["iss", "sub", "aud", "exp"]})
+        claims = jwt.decode(
+            assertion,
+            public_key,
+            algorithms=["RS256"],
+            audience=audiences,
+            options={"verify_exp": False, "require": ["iss", "sub", "aud", "exp"]},
+        )
     except jwt.InvalidAudienceError:
         raise OAuthError("invalid_grant", "audience is invalid") from None
     except jwt.PyJWTError:

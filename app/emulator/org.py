@@ -21,17 +21,18 @@ from app.emulator.table import CacheBudget, Table
 @dataclass(frozen=True)
 class OrgSpec:
     """Everything needed to build an org, deterministically from `seed`."""
-    name: str                   # lower-case; the orgfeed org name
+
+    name: str  # lower-case; the orgfeed org name
     geo: str
     company: str
-    locale: str                 # Salesforce LocaleSidKey, e.g. en_US
+    locale: str  # Salesforce LocaleSidKey, e.g. en_US
     timezone: str
     currency: str
-    pod: str                    # two id characters naming the instance; unique per org
+    pod: str  # two id characters naming the instance; unique per org
     seed: int
-    as_of: datetime             # seeded records were last modified before this time
+    as_of: datetime  # seeded records were last modified before this time
     objects: tuple[ObjectSpec, ...]
-    rows: Mapping[str, int]     # object name -> seeded rows
+    rows: Mapping[str, int]  # object name -> seeded rows
     api_allocation: int = 100_000
     other_counts: Mapping[str, int] = field(default_factory=lambda: {"Location": 25, "Crisis": 3})
 
@@ -45,15 +46,16 @@ class Org:
         self.name = spec.name
         self.lock = threading.RLock()
         self.org_id = case_safe_id("00D" + spec.pod + "0000" + derived_secret(spec.seed, spec.name, "org", 6))
-        self.id_templates = {sobject: record_id_format(prefix, spec.pod)
-                             for sobject, prefix in KEY_PREFIXES.items()}
+        self.id_templates = {sobject: record_id_format(prefix, spec.pod) for sobject, prefix in KEY_PREFIXES.items()}
         self.users = _users(spec, self.id_templates["User"])
         key_pem, certificate_pem = make_certificate(f"orgfeed-emulator-{spec.name}")
         self.app = ConnectedApp(
             client_id="3MVG9" + derived_secret(spec.seed, spec.name, "client_id", 80),
             client_secret=derived_secret(spec.seed, spec.name, "client_secret", 64, "0123456789ABCDEF"),
-            run_as_username=self.users[0].username, certificate_pem=certificate_pem,
-            private_key_pem=key_pem)
+            run_as_username=self.users[0].username,
+            certificate_pem=certificate_pem,
+            private_key_pem=key_pem,
+        )
         counts = {"User": len(self.users), **spec.other_counts, **spec.rows}
         context = SeedContext(spec.seed, spec.name, spec.as_of, self.id_templates, counts)
         self.tables: dict[str, Table] = {}
@@ -105,8 +107,13 @@ class Org:
 def _users(spec: OrgSpec, user_template: str) -> list[User]:
     domain = f"{spec.name}.orgfeed.example"
     names = ["integration", "admin", "analyst", "manager", "automated"]
-    return [User(user_id=user_template.format(n + 1), username=f"{who}@{domain}",
-                 password=derived_secret(spec.seed, spec.name, f"password/{who}", 16),
-                 security_token=derived_secret(spec.seed, spec.name, f"token/{who}", 24),
-                 display_name=f"{who.title()} User")
-            for n, who in enumerate(names)]
+    return [
+        User(
+            user_id=user_template.format(n + 1),
+            username=f"{who}@{domain}",
+            password=derived_secret(spec.seed, spec.name, f"password/{who}", 16),
+            security_token=derived_secret(spec.seed, spec.name, f"token/{who}", 24),
+            display_name=f"{who.title()} User",
+        )
+        for n, who in enumerate(names)
+    ]

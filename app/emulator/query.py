@@ -16,14 +16,14 @@ from datetime import datetime
 from app.emulator.columns import MinuteColumn
 from app.emulator.errors import SalesforceError
 from app.emulator.org import Org
-from app.emulator.soql import (
+from app.emulator.soql.execute import (
     CompiledQuery,
     SoqlError,
     compile_query,
     make_invalid_type_error,
     parse_soql,
 )
-from app.emulator.soql_syntax import And, Comparison, Condition
+from app.emulator.soql.syntax import And, Comparison, Condition
 from app.emulator.table import Table
 
 DEFAULT_BATCH = 2000
@@ -33,6 +33,7 @@ MAX_CURSORS = 1000
 @dataclass(frozen=True)
 class Cursor:
     """The rest of a query's result: the rows it matched, in order, and the page size."""
+
     org: str
     table: Table
     fields: tuple[str, ...]
@@ -40,8 +41,9 @@ class Cursor:
     batch_size: int
 
 
-def prepare_query(org: Org, text: str, include_deleted: bool,
-                  now: datetime) -> tuple[Table, CompiledQuery, Sequence[int]]:
+def prepare_query(
+    org: Org, text: str, include_deleted: bool, now: datetime
+) -> tuple[Table, CompiledQuery, Sequence[int]]:
     """Return the table, the compiled query and the matching rows in result order.
 
     Raises SalesforceError 400 MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE as Salesforce does.
@@ -52,8 +54,7 @@ def prepare_query(org: Org, text: str, include_deleted: bool,
         table = org.table(query.sobject)
         if table is None:
             raise make_invalid_type_error(query)
-        compiled = compile_query(query, table.sobject.field_types(), sobject_name=table.sobject.name,
-                                 now=now)
+        compiled = compile_query(query, table.sobject.field_types(), sobject_name=table.sobject.name, now=now)
     except SoqlError as error:
         raise SalesforceError(400, error.error_code, error.message) from None
     candidates = _rows_past_seeded_stamps(table, query.where, include_deleted)
@@ -77,8 +78,11 @@ def _rows_past_seeded_stamps(table: Table, where: Condition | None, include_dele
     """
     conditions = where.conditions if isinstance(where, And) else (where,)
     for condition in conditions:
-        if not (isinstance(condition, Comparison) and condition.operator in (">", ">=")
-                and isinstance(condition.value, datetime)):
+        if not (
+            isinstance(condition, Comparison)
+            and condition.operator in (">", ">=")
+            and isinstance(condition.value, datetime)
+        ):
             continue
         field = table.sobject.field(condition.field)
         column = table.columns.get(field.name) if field else None
@@ -121,6 +125,7 @@ class CursorStore:
 @dataclass(frozen=True)
 class QueryRequest:
     """One `query` or `queryAll` call: the SOQL, whether deleted rows count, page size, version, time."""
+
     text: str
     include_deleted: bool
     batch_size: int
@@ -148,13 +153,13 @@ def query_more(org: Org, cursors: CursorStore, locator: str, api_version: str) -
         return _page(org, cursors, cursor, int(position), api_version, name)
 
 
-def _page(org: Org, cursors: CursorStore, cursor: Cursor, start: int, api_version: str,
-          locator: str | None = None) -> dict[str, object]:
+def _page(
+    org: Org, cursors: CursorStore, cursor: Cursor, start: int, api_version: str, locator: str | None = None
+) -> dict[str, object]:
     stop = start + cursor.batch_size
     page_rows = cursor.rows[start:stop]
     records = [cursor.table.json_record(row, cursor.fields, api_version) for row in page_rows]
-    body: dict[str, object] = {"totalSize": len(cursor.rows), "done": stop >= len(cursor.rows),
-                               "records": records}
+    body: dict[str, object] = {"totalSize": len(cursor.rows), "done": stop >= len(cursor.rows), "records": records}
     if stop < len(cursor.rows):
         if locator is None:
             locator = org.next_id("QueryLocator")

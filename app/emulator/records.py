@@ -25,17 +25,25 @@ def find_row(table: Table, record_id: str, *, allow_deleted: bool = False) -> in
     return row
 
 
-def create_record(table: Table, raw: Mapping[str, object], user_id: str, now: datetime,
-                  *, trusted: bool = False) -> str:
+def create_record(
+    table: Table, raw: Mapping[str, object], user_id: str, now: datetime, *, trusted: bool = False
+) -> str:
     """Insert a record from JSON values; return its id. Raises SalesforceError 400 on bad input."""
     values = _checked_values(table, raw, creating=True, trusted=trusted)
     missing = [f.name for f in table.sobject.fields if f.required and values.get(f.name) is None]
     if missing:
-        raise SalesforceError(400, "REQUIRED_FIELD_MISSING",
-                              f"Required fields are missing: [{', '.join(missing)}]", missing)
-    stamps: dict[str, object] = {"IsDeleted": False, "CreatedDate": now, "CreatedById": user_id,
-                                 "LastModifiedDate": now, "LastModifiedById": user_id,
-                                 "SystemModstamp": now, "OwnerId": user_id}
+        raise SalesforceError(
+            400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
+        )
+    stamps: dict[str, object] = {
+        "IsDeleted": False,
+        "CreatedDate": now,
+        "CreatedById": user_id,
+        "LastModifiedDate": now,
+        "LastModifiedById": user_id,
+        "SystemModstamp": now,
+        "OwnerId": user_id,
+    }
     for field in table.sobject.fields:
         if field.type == "boolean" and field.defaulted_on_create and field.name not in values:
             values[field.name] = False
@@ -44,16 +52,21 @@ def create_record(table: Table, raw: Mapping[str, object], user_id: str, now: da
     return table.record_id(row)
 
 
-def update_record(table: Table, record_id: str, raw: Mapping[str, object], user_id: str,
-                  now: datetime, *, trusted: bool = False) -> None:
+def update_record(
+    table: Table, record_id: str, raw: Mapping[str, object], user_id: str, now: datetime, *, trusted: bool = False
+) -> None:
     """Apply JSON values to a record (PATCH). Raises SalesforceError 400/404."""
     row = find_row(table, record_id)
     values = _checked_values(table, raw, creating=False, trusted=trusted)
-    cleared = [name for name, value in values.items()
-               if value is None and (field := table.sobject.field(name)) and field.required]
+    cleared = [
+        name
+        for name, value in values.items()
+        if value is None and (field := table.sobject.field(name)) and field.required
+    ]
     if cleared:
-        raise SalesforceError(400, "REQUIRED_FIELD_MISSING",
-                              f"Required fields are missing: [{', '.join(cleared)}]", cleared)
+        raise SalesforceError(
+            400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(cleared)}]", cleared
+        )
     stamps = {"LastModifiedDate": now, "LastModifiedById": user_id, "SystemModstamp": now}
     table.write(row, {**stamps, **values})
     _fill_generated_names(table, row)
@@ -64,8 +77,7 @@ def delete_record(table: Table, record_id: str, user_id: str, now: datetime) -> 
     row = find_row(table, record_id)
     table.recycle_bin[row] = now
     table.delete_log[row] = now
-    table.write(row, {"IsDeleted": True, "SystemModstamp": now, "LastModifiedDate": now,
-                      "LastModifiedById": user_id})
+    table.write(row, {"IsDeleted": True, "SystemModstamp": now, "LastModifiedDate": now, "LastModifiedById": user_id})
 
 
 def undelete_record(table: Table, record_id: str, user_id: str, now: datetime) -> None:
@@ -75,12 +87,12 @@ def undelete_record(table: Table, record_id: str, user_id: str, now: datetime) -
         raise SalesforceError(400, "UNDELETE_FAILED", "Entity is not in the recycle bin", [])
     del table.recycle_bin[row]
     table.delete_log.pop(row, None)
-    table.write(row, {"IsDeleted": False, "SystemModstamp": now, "LastModifiedDate": now,
-                      "LastModifiedById": user_id})
+    table.write(row, {"IsDeleted": False, "SystemModstamp": now, "LastModifiedDate": now, "LastModifiedById": user_id})
 
 
-def purge_records(table: Table, record_ids: Iterable[str] | None, now: datetime,
-                  *, trim_delete_log: bool = False) -> int:
+def purge_records(
+    table: Table, record_ids: Iterable[str] | None, now: datetime, *, trim_delete_log: bool = False
+) -> int:
     """Empty records (all if `record_ids` is None) from the recycle bin for good; return how many.
 
     Purged records stay in the delete log (the `deleted` resource still lists them) unless
@@ -103,8 +115,7 @@ def purge_records(table: Table, record_ids: Iterable[str] | None, now: datetime,
     return len(rows)
 
 
-def _checked_values(table: Table, raw: Mapping[str, object], *, creating: bool,
-                    trusted: bool) -> dict[str, object]:
+def _checked_values(table: Table, raw: Mapping[str, object], *, creating: bool, trusted: bool) -> dict[str, object]:
     sobject = table.sobject
     values: dict[str, object] = {}
     readonly: list[str] = []
@@ -113,8 +124,7 @@ def _checked_values(table: Table, raw: Mapping[str, object], *, creating: bool,
             continue
         field = sobject.field(name)
         if field is None or field.is_compound:
-            raise SalesforceError(400, "INVALID_FIELD",
-                                  f"No such column '{name}' on sobject of type {sobject.name}")
+            raise SalesforceError(400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {sobject.name}")
         allowed = field.createable if creating else field.updateable
         if not allowed and not (trusted and field.name != "Id"):
             readonly.append(field.name)
@@ -122,10 +132,13 @@ def _checked_values(table: Table, raw: Mapping[str, object], *, creating: bool,
         values[field.name] = parse_value(field, raw_value)
     if readonly:
         raise SalesforceError(
-            400, "INVALID_FIELD_FOR_INSERT_UPDATE",
+            400,
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
             f"Unable to create/update fields: {', '.join(readonly)}. Please check the security "
             "settings of this field and verify that it is read/write for your profile or "
-            "permission set.", readonly)
+            "permission set.",
+            readonly,
+        )
     return values
 
 

@@ -21,8 +21,7 @@ DELETED_RETENTION_DAYS = 15
 ID_LIMIT = 600_000
 
 
-def updated_ids(table: Table, start_text: str | None, end_text: str | None,
-                now: datetime) -> dict[str, object]:
+def updated_ids(table: Table, start_text: str | None, end_text: str | None, now: datetime) -> dict[str, object]:
     """Return `{"ids": [...], "latestDateCovered": ...}` for records created or changed in the window."""
     start, end = _window(start_text, end_text, now, UPDATED_RETENTION_DAYS)
     hidden = table.recycle_bin.keys() | table.purged
@@ -31,8 +30,7 @@ def updated_ids(table: Table, start_text: str | None, end_text: str | None,
     return {"ids": ids, "latestDateCovered": format_datetime(end)}
 
 
-def deleted_records(table: Table, start_text: str | None, end_text: str | None,
-                    now: datetime) -> dict[str, object]:
+def deleted_records(table: Table, start_text: str | None, end_text: str | None, now: datetime) -> dict[str, object]:
     """Return `{"deletedRecords": [...], "earliestDateAvailable": ..., "latestDateCovered": ...}`."""
     start, end = _window(start_text, end_text, now, DELETED_RETENTION_DAYS)
     entries = sorted((moment, row) for row, moment in table.delete_log.items() if start <= moment < end)
@@ -41,15 +39,17 @@ def deleted_records(table: Table, start_text: str | None, end_text: str | None,
     if table.log_trimmed_at is not None:
         earliest = max(earliest, table.log_trimmed_at.replace(second=0, microsecond=0))
     return {
-        "deletedRecords": [{"id": table.record_id(row), "deletedDate": format_datetime(moment)}
-                           for moment, row in entries],
+        "deletedRecords": [
+            {"id": table.record_id(row), "deletedDate": format_datetime(moment)} for moment, row in entries
+        ],
         "earliestDateAvailable": format_datetime(earliest),
         "latestDateCovered": format_datetime(end),
     }
 
 
-def _window(start_text: str | None, end_text: str | None, now: datetime,
-            retention_days: int) -> tuple[datetime, datetime]:
+def _window(
+    start_text: str | None, end_text: str | None, now: datetime, retention_days: int
+) -> tuple[datetime, datetime]:
     if not start_text or not end_text:
         raise SalesforceError(400, "MISSING_ARGUMENT", "Both start and end parameters are required")
     try:
@@ -59,11 +59,11 @@ def _window(start_text: str | None, end_text: str | None, now: datetime,
     start = start.replace(second=0, microsecond=0)
     end = min(end, now).replace(second=0, microsecond=0)
     if start >= end:
-        raise SalesforceError(400, "INVALID_REPLICATION_DATE",
-                              "startDate must chronologically precede endDate")
+        raise SalesforceError(400, "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate")
     if start < _retention_start(now, retention_days):
-        raise SalesforceError(400, "INVALID_REPLICATION_DATE",
-                              f"startDate cannot be more than {retention_days} days ago")
+        raise SalesforceError(
+            400, "INVALID_REPLICATION_DATE", f"startDate cannot be more than {retention_days} days ago"
+        )
     return start, end
 
 
@@ -79,8 +79,11 @@ def _rows_stamped_in(table: Table, start: datetime, end: datetime) -> list[int]:
         seeded_may_match = not (high < start or low >= end)
     rows = set()
     if seeded_may_match:
-        rows.update(row for row in range(table.seeded)
-                    if row not in table.overrides and start <= table.value(row, "SystemModstamp") < end)
+        rows.update(
+            row
+            for row in range(table.seeded)
+            if row not in table.overrides and start <= table.value(row, "SystemModstamp") < end
+        )
     for row, values in table.overrides.items():
         stamp = values.get("SystemModstamp")
         if stamp is None and row < table.seeded:
@@ -92,5 +95,4 @@ def _rows_stamped_in(table: Table, start: datetime, end: datetime) -> list[int]:
 
 def _check_count(count: int) -> None:
     if count > ID_LIMIT:
-        raise SalesforceError(400, "EXCEEDED_ID_LIMIT",
-                              "Too many ids; choose start and end dates closer together")
+        raise SalesforceError(400, "EXCEEDED_ID_LIMIT", "Too many ids; choose start and end dates closer together")

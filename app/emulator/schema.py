@@ -7,17 +7,40 @@ from dataclasses import field as dataclass_field
 from datetime import datetime
 
 # Describe `type` values whose values are text (Apex Schema.DisplayType).
-TEXT_TYPES = frozenset({"string", "picklist", "multipicklist", "combobox", "email", "phone",
-                        "url", "textarea", "encryptedstring", "id", "reference"})
+TEXT_TYPES = frozenset(
+    {
+        "string",
+        "picklist",
+        "multipicklist",
+        "combobox",
+        "email",
+        "phone",
+        "url",
+        "textarea",
+        "encryptedstring",
+        "id",
+        "reference",
+    }
+)
 NUMBER_TYPES = frozenset({"int", "long", "double", "currency", "percent"})
 COMPOUND_TYPES = frozenset({"address", "location"})
 
 # SOAP types describe reports for each field type.
 SOAP_TYPES = {
-    "id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int",
-    "long": "xsd:long", "double": "xsd:double", "currency": "xsd:double", "percent": "xsd:double",
-    "date": "xsd:date", "datetime": "xsd:dateTime", "time": "xsd:time",
-    "base64": "xsd:base64Binary", "address": "urn:address", "location": "urn:location",
+    "id": "tns:ID",
+    "reference": "tns:ID",
+    "boolean": "xsd:boolean",
+    "int": "xsd:int",
+    "long": "xsd:long",
+    "double": "xsd:double",
+    "currency": "xsd:double",
+    "percent": "xsd:double",
+    "date": "xsd:date",
+    "datetime": "xsd:dateTime",
+    "time": "xsd:time",
+    "base64": "xsd:base64Binary",
+    "address": "urn:address",
+    "location": "urn:location",
 }
 
 
@@ -92,8 +115,7 @@ class SObjectType:
     def without_field(self, name: str) -> SObjectType:
         """Return a copy without the field `name` (and, for a compound field, without its components)."""
         gone = name.lower()
-        kept = tuple(f for f in self.fields if f.name.lower() != gone
-                     and (f.compound_field_name or "").lower() != gone)
+        kept = tuple(f for f in self.fields if f.name.lower() != gone and (f.compound_field_name or "").lower() != gone)
         return replace(self, fields=kept, _by_lower={})
 
 

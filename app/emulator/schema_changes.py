@@ -10,8 +10,15 @@ from app.emulator.errors import ControlError
 from app.emulator.schema import NUMBER_TYPES, TEXT_TYPES, Field, SchemaVersion
 from app.emulator.table import Table
 
-DEFAULT_LENGTHS = {"string": 255, "email": 80, "phone": 40, "url": 255, "picklist": 255,
-                   "textarea": 255, "reference": 18}
+DEFAULT_LENGTHS = {
+    "string": 255,
+    "email": 80,
+    "phone": 40,
+    "url": 255,
+    "picklist": 255,
+    "textarea": 255,
+    "reference": 18,
+}
 
 
 def add_field(table: Table, field: Field, now: datetime) -> None:
@@ -32,19 +39,30 @@ def remove_field(table: Table, name: str, now: datetime) -> None:
     table.set_schema(SchemaVersion(table.sobject.without_field(field.name), now))
 
 
-def retype_field(table: Table, name: str, field_type: str, now: datetime, length: int | None = None,
-                 precision: int | None = None, scale: int | None = None) -> None:
+def retype_field(
+    table: Table,
+    name: str,
+    field_type: str,
+    now: datetime,
+    length: int | None = None,
+    precision: int | None = None,
+    scale: int | None = None,
+) -> None:
     """Change a field's type; values convert where Salesforce would keep them, else become null.
 
     Text to text keeps values; numbers to text become their text; text to a number keeps values
     that parse; anything else is null afterwards.
     """
     old = _existing(table, name)
-    new = replace(old, type=field_type,
-                  length=length if length is not None else (DEFAULT_LENGTHS.get(field_type, 0)
-                                                             if field_type != old.type else old.length),
-                  precision=precision if precision is not None else old.precision,
-                  scale=scale if scale is not None else old.scale)
+    new = replace(
+        old,
+        type=field_type,
+        length=length
+        if length is not None
+        else (DEFAULT_LENGTHS.get(field_type, 0) if field_type != old.type else old.length),
+        precision=precision if precision is not None else old.precision,
+        scale=scale if scale is not None else old.scale,
+    )
     convert = _converter(old.type, field_type, new.scale)
     table.columns[old.name] = ConvertedColumn(table.columns[old.name], convert, field_type)
     for values in table.overrides.values():
@@ -64,12 +82,14 @@ def _converter(old_type: str, new_type: str, scale: int):
     if new_type in TEXT_TYPES:
         return lambda value: None if value is None else str(value)
     if old_type in TEXT_TYPES | NUMBER_TYPES and new_type in NUMBER_TYPES:
+
         def to_number(value: object) -> object:
             try:
                 number = float(value)  # type: ignore[arg-type]
             except (TypeError, ValueError):
                 return None
             return int(number) if new_type in ("int", "long") else round(number, scale)
+
         return to_number
     if old_type == new_type:
         return lambda value: value

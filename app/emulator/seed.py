@@ -28,8 +28,8 @@ from app.emulator.columns import (
 from app.emulator.schema import SchemaVersion, SObjectType
 from app.emulator.table import Table
 
-CREATED_SPAN_MINUTES = 700 * 1440      # seeded rows were created over 700 days ...
-CREATED_BEFORE_AS_OF_MINUTES = 730 * 1440   # ... starting 730 days before the data's as-of time
+CREATED_SPAN_MINUTES = 700 * 1440  # seeded rows were created over 700 days ...
+CREATED_BEFORE_AS_OF_MINUTES = 730 * 1440  # ... starting 730 days before the data's as-of time
 MODIFIED_OFFSETS = tuple(range(0, 30 * 1440, 7))  # and last modified up to 30 days after creation
 
 
@@ -39,6 +39,7 @@ class Choice:
 
     Choices naming the same `stream` pick the same position per row (a city and its country).
     """
+
     values: tuple[object, ...]
     null_share: float = 0.0
     stream: str | None = None
@@ -47,6 +48,7 @@ class Choice:
 @dataclass(frozen=True)
 class Template:
     """`template.format(*parts[, row number])`; a part names a Choice field or is its own tuple of values."""
+
     template: str
     parts: tuple[str | tuple[str, ...], ...] = ()
     ascii_lower: bool = False
@@ -56,6 +58,7 @@ class Template:
 @dataclass(frozen=True)
 class Reference:
     """An id of a row of `sobject`: ((row * multiplier) // divisor + offset) % count."""
+
     sobject: str
     multiplier: int = 1
     divisor: int = 1
@@ -105,6 +108,7 @@ Generator = Choice | Template | Reference | Created | Modified | Dates | Numbers
 @dataclass(frozen=True)
 class ObjectSpec:
     """An object to seed: its metadata and one generator per field (Id needs none)."""
+
     sobject: SObjectType
     generators: Mapping[str, Generator]
 
@@ -112,6 +116,7 @@ class ObjectSpec:
 @dataclass(frozen=True)
 class SeedContext:
     """What a table's generators need from the rest of the org."""
+
     seed: int
     org: str
     as_of: datetime
@@ -144,23 +149,25 @@ def seed_table(spec: ObjectSpec, rows: int, context: SeedContext) -> Table:
     builder = ColumnBuilder(stream, context, rows)
     columns: dict[str, Column] = {}
     # Choices first: templates (Name, Email) are built from their tables and picks.
-    ordered = sorted(spec.sobject.fields,
-                     key=lambda f: not isinstance(spec.generators.get(f.name), Choice))
+    ordered = sorted(spec.sobject.fields, key=lambda f: not isinstance(spec.generators.get(f.name), Choice))
     for field in ordered:
         if field.name != "Id":
-            columns[field.name] = builder.column(field.name, field.type,
-                                                 spec.generators.get(field.name, Constant(None)))
-    csv_groups = [CsvGroup(fields, [columns[f] for f in fields], base, perms)  # type: ignore[misc]
-                  for fields, base, perms in groups]
-    return Table(SchemaVersion(spec.sobject, context.as_of), columns, rows,
-                 context.id_templates[name], csv_groups)
+            columns[field.name] = builder.column(
+                field.name, field.type, spec.generators.get(field.name, Constant(None))
+            )
+    csv_groups = [
+        CsvGroup(fields, [columns[f] for f in fields], base, perms)  # type: ignore[misc]
+        for fields, base, perms in groups
+    ]
+    return Table(SchemaVersion(spec.sobject, context.as_of), columns, rows, context.id_templates[name], csv_groups)
 
 
 TABLE_GENERATORS = (Choice, Dates, Numbers, Times)
 
 
-def _prepare_groups(spec: ObjectSpec, rows: int, picks: dict[str, object],
-                    prefix: str) -> list[tuple[list[str], array, list[array]]]:
+def _prepare_groups(
+    spec: ObjectSpec, rows: int, picks: dict[str, object], prefix: str
+) -> list[tuple[list[str], array, list[array]]]:
     """Find runs of adjacent table-drawn fields and give their members picks derived from one group pick.
 
     Compound and base64 fields never appear in Bulk results, so they do not break a run.
@@ -181,7 +188,7 @@ def _prepare_groups(spec: ObjectSpec, rows: int, picks: dict[str, object],
     for run in (r for r in runs if len(r) >= 2 and rows):
         labels = [_stream_label(name, spec.generators[name]) for name in run]
         if any(label in picks for label in labels):
-            continue   # a pick stream shared with an earlier group: leave this run ungrouped
+            continue  # a pick stream shared with an earlier group: leave this run ungrouped
         base = random_picks(f"{prefix}/group/{run[0]}", rows)
         perms: dict[str, array] = {}
         for label in labels:
@@ -204,8 +211,7 @@ class ColumnBuilder:
         self.tables: dict[str, list[object]] = {}
         first = context.as_of - timedelta(minutes=CREATED_BEFORE_AS_OF_MINUTES)
         self.created = MinuteColumn(first, CREATED_SPAN_MINUTES, rows)
-        self.modified = MinuteColumn(first, CREATED_SPAN_MINUTES, rows, spread(MODIFIED_OFFSETS),
-                                     stream("modified"))
+        self.modified = MinuteColumn(first, CREATED_SPAN_MINUTES, rows, spread(MODIFIED_OFFSETS), stream("modified"))
 
     def column(self, name: str, field_type: str, generator: Generator) -> Column:
         """Return the column generating field `name` of describe type `field_type`."""
@@ -218,22 +224,29 @@ class ColumnBuilder:
             return TableColumn(spread_cached(days, generator.null_share), field_type, stream(name))
         if isinstance(generator, Numbers):
             steps = 1000
-            values = [round(generator.low + (generator.high - generator.low) * k / steps, generator.scale)
-                      for k in range(steps + 1)]
+            values = [
+                round(generator.low + (generator.high - generator.low) * k / steps, generator.scale)
+                for k in range(steps + 1)
+            ]
             if field_type in ("int", "long"):
                 values = [int(v) for v in values]
             return TableColumn(spread_cached(tuple(values), generator.null_share), field_type, stream(name))
         if isinstance(generator, Times):
-            times = tuple(time(m // 60, m % 60) for m in range(generator.first_hour * 60,
-                                                               generator.last_hour * 60 + 1,
-                                                               generator.step_minutes))
+            times = tuple(
+                time(m // 60, m % 60)
+                for m in range(generator.first_hour * 60, generator.last_hour * 60 + 1, generator.step_minutes)
+            )
             return TableColumn(spread_cached(times, 0.0), field_type, stream(name))
         if isinstance(generator, Template):
             return self._template(name, generator)
         if isinstance(generator, Reference):
-            return ReferenceColumn(self.context.id_templates[generator.sobject],
-                                   self.context.counts.get(generator.sobject, 0),
-                                   generator.multiplier, generator.divisor, generator.offset)
+            return ReferenceColumn(
+                self.context.id_templates[generator.sobject],
+                self.context.counts.get(generator.sobject, 0),
+                generator.multiplier,
+                generator.divisor,
+                generator.offset,
+            )
         if isinstance(generator, Created):
             return self.created
         if isinstance(generator, Modified):

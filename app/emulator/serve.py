@@ -9,14 +9,20 @@ from pathlib import Path
 import orjson
 
 from app.emulator.config_out import write_config
-from app.emulator.demo import demo_orgs
+from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
 from app.emulator.errors import EmulatorError
 
 
-def serve_emulator(port: int = 8443, rows: int = 300, json_output: bool = False,
-                   config_out: str | Path | None = None, host: str = "127.0.0.1",
-                   seed: int = 7, warm: bool = True) -> None:
+def serve_emulator(
+    port: int = 8443,
+    rows: int = 300,
+    json_output: bool = False,
+    config_out: str | Path | None = None,
+    host: str = "127.0.0.1",
+    seed: int = 7,
+    warm: bool = True,
+) -> None:
     """Run the emulator with the demo orgs until SIGINT or SIGTERM, then stop it cleanly.
 
     With `warm`, objects of 50,000 rows or more have their full-load Bulk CSV rendered before
@@ -26,14 +32,19 @@ def serve_emulator(port: int = 8443, rows: int = 300, json_output: bool = False,
     try:
         emulator.start(host=host, port=port, warm=warm)
     except OSError as error:
-        raise EmulatorError(f"cannot listen on {host}:{port} ({error.strerror}): choose another port "
-                            "with --port, or 0 for any free one") from None
+        raise EmulatorError(
+            f"cannot listen on {host}:{port} ({error.strerror}): choose another port with --port, or 0 for any free one"
+        ) from None
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         orgs = emulator.describe_orgs()
-        summary: dict[str, object] = {"base_url": emulator.base_url, "ca_bundle": str(emulator.ca_bundle),
-                                      "control_url": f"{emulator.base_url}/__emulator/", "orgs": orgs}
+        summary: dict[str, object] = {
+            "base_url": emulator.base_url,
+            "ca_bundle": str(emulator.ca_bundle),
+            "control_url": f"{emulator.base_url}/__emulator/",
+            "orgs": orgs,
+        }
         if config_out:
             keys = {name: org.app.private_key_pem for name, org in emulator.orgs.items()}
             config_path, env_path = write_config(Path(config_out), orgs, emulator.ca_bundle, keys)
@@ -50,16 +61,20 @@ def serve_emulator(port: int = 8443, rows: int = 300, json_output: bool = False,
 
 
 def _without_certificates(summary: dict[str, object]) -> dict[str, object]:
-    orgs = [{**org, "jwt": {k: v for k, v in org["jwt"].items() if k != "certificate_pem"}}  # type: ignore[union-attr]
-            for org in summary["orgs"]]  # type: ignore[union-attr]
+    orgs = [
+        {**org, "jwt": {k: v for k, v in org["jwt"].items() if k != "certificate_pem"}}  # type: ignore[union-attr]
+        for org in summary["orgs"]
+    ]  # type: ignore[union-attr]
     return {**summary, "orgs": orgs}
 
 
 def render_summary(summary: dict[str, object]) -> str:
     """Return the human-readable startup text: per org its URLs and credentials for each grant."""
-    lines = [f"orgfeed emulator serving {summary['base_url']}",
-             f"  CA bundle     {summary['ca_bundle']}",
-             f"  control API   {summary['control_url']}"]
+    lines = [
+        f"orgfeed emulator serving {summary['base_url']}",
+        f"  CA bundle     {summary['ca_bundle']}",
+        f"  control API   {summary['control_url']}",
+    ]
     for org in summary["orgs"]:  # type: ignore[union-attr]
         client, password, jwt = org["client_credentials"], org["password"], org["jwt"]
         lines += [

@@ -32,16 +32,17 @@ class HttpsServer:
         self.ca_bundle = run_dir / "emulator-ca.pem"
         authority.cert_pem.write_to_path(str(self.ca_bundle))
         try:
-            self._server: BaseWSGIServer = make_server(host, port, app, threaded=True,
-                                                       request_handler=QuietRequestHandler,
-                                                       ssl_context=context)
-        except SystemExit:   # Werkzeug exits the process when the port is taken; callers decide
+            self._server: BaseWSGIServer = make_server(
+                host, port, app, threaded=True, request_handler=QuietRequestHandler, ssl_context=context
+            )
+        except SystemExit:  # Werkzeug exits the process when the port is taken; callers decide
             raise OSError(errno.EADDRINUSE, "address already in use") from None
         self._server.daemon_threads = True
         self.host = host
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="orgfeed-emulator",
-                                        kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="orgfeed-emulator", kwargs={"poll_interval": 0.1}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from app.emulator.clock import Clock
 
-SESSION_TIMEOUT = timedelta(hours=2)   # Salesforce's default session timeout
+SESSION_TIMEOUT = timedelta(hours=2)  # Salesforce's default session timeout
 
 
 @dataclass(frozen=True)

@@ -22,18 +22,19 @@ from app.emulator.ids import record_number
 from app.emulator.schema import SchemaVersion, SObjectType
 
 BLOCK_ROWS = 2000
-CACHE_LIMIT = 768 * 1024 * 1024   # rendered CSV kept per emulator (about 1.3M Employee rows)
+CACHE_LIMIT = 768 * 1024 * 1024  # rendered CSV kept per emulator (about 1.3M Employee rows)
 
 
 class CsvChunk(NamedTuple):
     """Encoded CSV lines and the byte offset where each line ends."""
+
     data: bytes
     ends: array
 
     def lines(self, first: int, stop: int) -> bytes:
         """Return lines first..stop-1 (positions within the chunk)."""
         begin = self.ends[first - 1] if first else 0
-        return self.data[begin:self.ends[stop - 1]] if stop > first else b""
+        return self.data[begin : self.ends[stop - 1]] if stop > first else b""
 
 
 class CacheBudget:
@@ -92,8 +93,14 @@ class RecordView(Mapping[str, object]):
 class Table:
     """The records of one object in one org."""
 
-    def __init__(self, schema: SchemaVersion, columns: dict[str, Column], seeded: int,
-                 id_template: str, groups: Sequence[CsvGroup] = ()) -> None:
+    def __init__(
+        self,
+        schema: SchemaVersion,
+        columns: dict[str, Column],
+        seeded: int,
+        id_template: str,
+        groups: Sequence[CsvGroup] = (),
+    ) -> None:
         self.schema = schema
         self.columns = dict(columns)
         self.columns["Id"] = TemplateColumn(id_template)
@@ -215,7 +222,7 @@ class Table:
         if text.isascii():
             data = text.encode("ascii")
             sizes = map(len, lines)
-        else:   # encode line by line once, so the offsets count bytes
+        else:  # encode line by line once, so the offsets count bytes
             encoded = list(map(str.encode, lines))
             data = newline.encode().join(encoded) + newline.encode()
             sizes = map(len, encoded)
@@ -246,11 +253,19 @@ class Table:
     def _address(self, row: int, name: str) -> object:
         # An address compound holds its components under these keys (REST API: "Address Compound Fields").
         prefix = name.removesuffix("Address")
-        keys = {"Street": "street", "City": "city", "State": "state", "PostalCode": "postalCode",
-                "Country": "country", "Latitude": "latitude", "Longitude": "longitude",
-                "GeocodeAccuracy": "geocodeAccuracy"}
-        parts = {key: self.value(row, prefix + suffix) for suffix, key in keys.items()
-                 if prefix + suffix in self.columns}
+        keys = {
+            "Street": "street",
+            "City": "city",
+            "State": "state",
+            "PostalCode": "postalCode",
+            "Country": "country",
+            "Latitude": "latitude",
+            "Longitude": "longitude",
+            "GeocodeAccuracy": "geocodeAccuracy",
+        }
+        parts = {
+            key: self.value(row, prefix + suffix) for suffix, key in keys.items() if prefix + suffix in self.columns
+        }
         if all(v is None for v in parts.values()):
             return None
         return dict(sorted(parts.items()))
@@ -296,8 +311,11 @@ class Table:
         while position < len(fields):
             group = self.groups.get(fields[position])
             size = len(group.fields) if group else 0
-            if group and tuple(fields[position:position + size]) == group.fields and all(
-                    self.columns[name] is member for name, member in zip(group.fields, group.members)):
+            if (
+                group
+                and tuple(fields[position : position + size]) == group.fields
+                and all(self.columns[name] is member for name, member in zip(group.fields, group.members))
+            ):
                 sources.append(group)
                 position += size
             else:

@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from app.emulator.org import Org
 from app.emulator.table import BLOCK_ROWS, CsvChunk, Table
 
-_TABLES: dict[tuple[str, str], Table] = {}   # what forked workers render from
+_TABLES: dict[tuple[str, str], Table] = {}  # what forked workers render from
 
 
 # orgfeed's loader selects these first, then the other fields in describe order
@@ -41,10 +41,13 @@ def full_load_fields(table: Table) -> tuple[str, ...]:
 def warm_bulk_cache(orgs: Sequence[Org], min_rows: int) -> int:
     """Render full-load CSV blocks into the tables' caches; return the rows rendered."""
     # Largest objects first; among equal sizes, the org's first objects (Employee) in every org.
-    candidates = [(position, org_index, org, table) for org_index, org in enumerate(orgs)
-                  for position, table in enumerate(org.tables.values()) if table.size >= min_rows]
-    tables = [(org, table) for _, _, org, table in
-              sorted(candidates, key=lambda c: (-c[3].size, c[0], c[1]))]
+    candidates = [
+        (position, org_index, org, table)
+        for org_index, org in enumerate(orgs)
+        for position, table in enumerate(org.tables.values())
+        if table.size >= min_rows
+    ]
+    tables = [(org, table) for _, _, org, table in sorted(candidates, key=lambda c: (-c[3].size, c[0], c[1]))]
     if not tables:
         return 0
     workers = os.cpu_count() or 1
@@ -56,8 +59,9 @@ def warm_bulk_cache(orgs: Sequence[Org], min_rows: int) -> int:
         for block in range(table.size // BLOCK_ROWS):
             with org.lock:
                 start = block * BLOCK_ROWS
-                if not table.keep_block(fields, block, table.csv_chunk(fields, range(start, start + BLOCK_ROWS)),
-                                        evict=False):
+                if not table.keep_block(
+                    fields, block, table.csv_chunk(fields, range(start, start + BLOCK_ROWS)), evict=False
+                ):
                     return rendered
             rendered += BLOCK_ROWS
     return rendered
@@ -74,7 +78,7 @@ def _warm_in_processes(tables: list[tuple[Org, Table]], workers: int) -> int:
                 jobs = [(org.name, table.sobject.name, fields, block) for block in range(table.size // BLOCK_ROWS)]
                 for (_, _, _, block), chunk in zip(jobs, pool.map(_render_block, jobs, chunksize=8)):
                     if not table.keep_block(fields, block, chunk, evict=False):
-                        pool.shutdown(cancel_futures=True)   # the budget is spent
+                        pool.shutdown(cancel_futures=True)  # the budget is spent
                         return rendered
                     rendered += BLOCK_ROWS
     finally:

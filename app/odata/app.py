@@ -69,9 +69,15 @@ class ODataExtension:
         self.access_log = AccessLog(engine)
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None, odata_engine: Engine | None = None,
-               throttle_policy: ThrottlePolicy = DEFAULT_THROTTLE, trusted_proxies: int = 0,
-               catalog_ttl: float = 5.0) -> Flask:
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    odata_engine: Engine | None = None,
+    throttle_policy: ThrottlePolicy = DEFAULT_THROTTLE,
+    trusted_proxies: int = 0,
+    catalog_ttl: float = 5.0,
+) -> Flask:
     """The web app. `engine` reads feeds and writes the access log; `odata_engine` (ODATA_DATABASE_URL, a
     follower) reads the views, defaulting to `engine`. `trusted_proxies`: how many proxies (Heroku's router: 1)
     set X-Forwarded-For/-Proto, which then give the client address and the scheme of absolute links."""
@@ -81,10 +87,15 @@ def create_app(settings: Settings, *, engine: Engine | None = None, odata_engine
     if engine is None:
         engine = create_database_engine(resolve_database_url(settings.database), application_name="orgfeed-web")
     if odata_engine is None:
-        odata_engine = (create_database_engine(settings.database.odata_url, application_name="orgfeed-odata")
-                        if settings.database.odata_url else engine)
+        odata_engine = (
+            create_database_engine(settings.database.odata_url, application_name="orgfeed-odata")
+            if settings.database.odata_url
+            else engine
+        )
     app = Flask(__name__)
-    app.extensions["orgfeed.odata"] = ODataExtension(engine, odata_engine, FailureThrottle(throttle_policy), catalog_ttl)
+    app.extensions["orgfeed.odata"] = ODataExtension(
+        engine, odata_engine, FailureThrottle(throttle_policy), catalog_ttl
+    )
 
     odata = Blueprint("odata", __name__, url_prefix="/odata/v4")
     odata.add_url_rule("/<feed>", "service_root", service_root_view, methods=ALL_METHODS, strict_slashes=False)
@@ -147,8 +158,12 @@ def resource_view(feed: str, path: str) -> Response:
 
 def begin_odata_request() -> None:
     g.odata_started = time.monotonic()
-    g.odata_log = {"feed": (request.view_args or {}).get("feed", "")[:63] or None, "username": None,
-                   "entity_set": None, "rows": None}
+    g.odata_log = {
+        "feed": (request.view_args or {}).get("feed", "")[:63] or None,
+        "username": None,
+        "entity_set": None,
+        "rows": None,
+    }
     for header in ("OData-Version", "OData-MaxVersion"):
         value = request.headers.get(header)
         if value is not None and not _version_ok(header, value.strip()):
@@ -182,30 +197,53 @@ def _read_call(feed: str, methods: Iterable[str] = READ_METHODS) -> Call:
     if request.method not in methods:
         raise ODataError(f"{request.method} is not allowed: the feed is read-only", status=405, code="MethodNotAllowed")
     query_string = request.query_string.decode("latin-1")
-    format_option = next((value for name, value, _ in split_query_string(query_string)
-                          if name.lower().removeprefix("$") == "format"), None)
+    format_option = next(
+        (value for name, value, _ in split_query_string(query_string) if name.lower().removeprefix("$") == "format"),
+        None,
+    )
     if format_option is not None and request.endpoint != "odata.metadata" and not _is_json(format_option):
-        raise ODataError(f"$format={format_option}: this service answers in JSON only", status=406, code="NotAcceptable")
-    ieee754 = bool(re.search(r"ieee754compatible\s*=\s*true", (format_option or "") + request.headers.get("Accept", ""), re.IGNORECASE))
+        raise ODataError(
+            f"$format={format_option}: this service answers in JSON only", status=406, code="NotAcceptable"
+        )
+    ieee754 = bool(
+        re.search(
+            r"ieee754compatible\s*=\s*true", (format_option or "") + request.headers.get("Accept", ""), re.IGNORECASE
+        )
+    )
     service_root = f"{request.url_root}odata/v4/{feed}/"
-    return Call(feed=authenticated, service_root=service_root, base_url=request.base_url, query_string=query_string,
-                started=g.odata_started, ieee754=ieee754,
-                page_size=preferred_page_size(request.headers.getlist("Prefer")), log=g.odata_log)
+    return Call(
+        feed=authenticated,
+        service_root=service_root,
+        base_url=request.base_url,
+        query_string=query_string,
+        started=g.odata_started,
+        ieee754=ieee754,
+        page_size=preferred_page_size(request.headers.getlist("Prefer")),
+        log=g.odata_log,
+    )
 
 
 def _is_json(value: str) -> bool:
-    return value.split(";")[0].strip().lower() in ("json", "application/json")
+    return value.split(";", maxsplit=1)[0].strip().lower() in ("json", "application/json")
 
 
 def _wants_csdl_json() -> bool:
-    format_option = next((value for name, value, _ in split_query_string(request.query_string.decode("latin-1"))
-                          if name.lower().removeprefix("$") == "format"), None)
+    format_option = next(
+        (
+            value
+            for name, value, _ in split_query_string(request.query_string.decode("latin-1"))
+            if name.lower().removeprefix("$") == "format"
+        ),
+        None,
+    )
     if format_option is not None:
         if _is_json(format_option):
             return True
         if format_option.split(";")[0].strip().lower() in ("xml", "application/xml"):
             return False
-        raise ODataError(f"$format={format_option}: $metadata is served as XML or JSON", status=406, code="NotAcceptable")
+        raise ODataError(
+            f"$format={format_option}: $metadata is served as XML or JSON", status=406, code="NotAcceptable"
+        )
     accept = request.headers.get("Accept", "").lower()
     return "application/json" in accept and "xml" not in accept and "*/*" not in accept
 
@@ -220,11 +258,19 @@ def finish_odata_request(response: Response) -> Response:
 
     def write() -> None:
         entry.update(live or {})
-        access_log.record({
-            "feed": entry.get("feed"), "username": entry.get("username"), "client": client, "method": method,
-            "path": path, "entity_set": entry.get("entity_set"), "rows": entry.get("rows"),
-            "status": response.status_code, "duration_ms": int((time.monotonic() - started) * 1000),
-        })
+        access_log.record(
+            {
+                "feed": entry.get("feed"),
+                "username": entry.get("username"),
+                "client": client,
+                "method": method,
+                "path": path,
+                "entity_set": entry.get("entity_set"),
+                "rows": entry.get("rows"),
+                "status": response.status_code,
+                "duration_ms": int((time.monotonic() - started) * 1000),
+            }
+        )
 
     response.call_on_close(write)
     return response
@@ -273,13 +319,18 @@ def database_error_response(error: psycopg.Error) -> Response:
     sqlstate = getattr(error, "sqlstate", None) or ""
     first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
     if isinstance(error, psycopg.errors.QueryCanceled):
-        return odata_error_response(QueryTimeout("the query ran longer than the feed's 25 s limit; narrow $filter or page"))
+        return odata_error_response(
+            QueryTimeout("the query ran longer than the feed's 25 s limit; narrow $filter or page")
+        )
     if sqlstate.startswith(_CLIENT_SQLSTATES) or (isinstance(error, psycopg.DataError) and not sqlstate):
         return error_body(400, "BadRequest", f"the query cannot be evaluated: {first_line}")
     if isinstance(error, psycopg.errors.InsufficientPrivilege):
         log.error("feed read role lacks a privilege: %s", first_line)
-        return error_body(503, "FeedMisconfigured",
-                          "the feed's database role cannot read a view: run `orgfeed feeds create <feed> --views ...` again")
+        return error_body(
+            503,
+            "FeedMisconfigured",
+            "the feed's database role cannot read a view: run `orgfeed feeds create <feed> --views ...` again",
+        )
     if isinstance(error, psycopg.OperationalError):
         log.error("database unavailable: %s", first_line)
         return error_body(503, "DatabaseUnavailable", "the database is unavailable; try again shortly")
@@ -321,8 +372,13 @@ class GzipBody:
 
 
 def compress_response(response: Response) -> Response:
-    if (response.status_code < 200 or response.status_code in (204, 304) or "Content-Encoding" in response.headers
-            or request.method == "HEAD" or not _accepts_gzip()):
+    if (
+        response.status_code < 200
+        or response.status_code in (204, 304)
+        or "Content-Encoding" in response.headers
+        or request.method == "HEAD"
+        or not _accepts_gzip()
+    ):
         return response
     response.vary.add("Accept-Encoding")
     if response.is_streamed:
@@ -361,6 +417,8 @@ class GzipRequestBody:
 def _plain_error(start_response, status: int, code: str, message: str):
     body = orjson.dumps({"error": {"code": code, "message": message}})
     reason = {400: "BAD REQUEST", 413: "REQUEST ENTITY TOO LARGE"}[status]
-    start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                                          ("OData-Version", "4.0")])
+    start_response(
+        f"{status} {reason}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("OData-Version", "4.0")],
+    )
     return [body]

@@ -64,8 +64,10 @@ def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str,
         return None
     # Known pairs first: during a reset's grace a feed has two hashes, and trying them in order would
     # pay a full scrypt on the old hash for every request that uses the new password.
-    if not (any(cache.knows(password, stored) for stored in hashes)
-            or any(cache.verify(password, stored) for stored in hashes)):
+    if not (
+        any(cache.knows(password, stored) for stored in hashes)
+        or any(cache.verify(password, stored) for stored in hashes)
+    ):
         return None
     views, role_name, _ = rows[0]
     return Feed(feed, tuple(views), role_name, username)

@@ -161,8 +161,17 @@ def column_for(name: str, prop: str, typname: str, typmod: int, notnull: bool) -
             precision, scale = MAX_DECIMAL_PRECISION, "variable"
     elif typname in ("timestamptz", "timestamp", "time"):
         precision = typmod if typmod >= 0 else 6
-    return Column(name=name, property=prop, pg_type=typname, edm_type=edm_type, kind=kind,
-                  max_length=max_length, precision=precision, scale=scale, nullable=not notnull)
+    return Column(
+        name=name,
+        property=prop,
+        pg_type=typname,
+        edm_type=edm_type,
+        kind=kind,
+        max_length=max_length,
+        precision=precision,
+        scale=scale,
+        nullable=not notnull,
+    )
 
 
 def _unique_set_names(sets: list[EntitySet]) -> Iterable[EntitySet]:

@@ -38,24 +38,35 @@ def _exits_on_feed_error(function: Callable) -> Callable:
 
 
 @_exits_on_feed_error
-def run_feeds_create(settings: Settings, engine: Engine, name: str, views: str | None, *, base_url: str,
-                     as_json: bool) -> None:
+def run_feeds_create(
+    settings: Settings, engine: Engine, name: str, views: str | None, *, base_url: str, as_json: bool
+) -> None:
     if views is None:
         configured = next((feed for feed in settings.feeds if feed.name == name), None)
         if configured is None:
-            raise FeedError(f"feed {name!r} is not in {settings.config_path} ([[feeds]]): name its views with --views A,B")
+            raise FeedError(
+                f"feed {name!r} is not in {settings.config_path} ([[feeds]]): name its views with --views A,B"
+            )
         view_names = list(configured.views)
     else:
         view_names = views.split(",")
     created = feed_store.create_feed(engine, name, view_names, base_url=base_url)
     if as_json:
         credential = created.credential
-        click.echo(json.dumps({
-            "feed": created.name, "views": list(created.views), "missing_views": list(created.missing_views),
-            "role": created.role_name, "role_problem": created.role_problem,
-            "user": credential.username if credential else None, "password": credential.password if credential else None,
-            "url": feed_store.service_url(base_url, name),
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "feed": created.name,
+                    "views": list(created.views),
+                    "missing_views": list(created.missing_views),
+                    "role": created.role_name,
+                    "role_problem": created.role_problem,
+                    "user": credential.username if credential else None,
+                    "password": credential.password if credential else None,
+                    "url": feed_store.service_url(base_url, name),
+                }
+            )
+        )
         return
     click.echo(f"feed {created.name}: views {', '.join(created.views)}")
     if created.missing_views:
@@ -75,15 +86,29 @@ def run_feeds_create(settings: Settings, engine: Engine, name: str, views: str |
 def run_feeds_list(engine: Engine, *, base_url: str, as_json: bool) -> None:
     infos = feed_store.list_feeds(engine, base_url=base_url)
     if as_json:
-        click.echo(json.dumps([{"feed": info.name, "views": list(info.views), "role": info.role_name,
-                                "protection": info.protection, "active_credentials": info.active_credentials,
-                                "url": info.service_url} for info in infos]))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "feed": info.name,
+                        "views": list(info.views),
+                        "role": info.role_name,
+                        "protection": info.protection,
+                        "active_credentials": info.active_credentials,
+                        "url": info.service_url,
+                    }
+                    for info in infos
+                ]
+            )
+        )
         return
     if not infos:
         click.echo("no feeds: create one with `orgfeed feeds create NAME --views A,B`")
     for info in infos:
-        click.echo(f"{info.name}\t{info.service_url}\tviews: {', '.join(info.views)}\tprotection: {info.protection}"
-                   f"\tactive credentials: {info.active_credentials}")
+        click.echo(
+            f"{info.name}\t{info.service_url}\tviews: {', '.join(info.views)}\tprotection: {info.protection}"
+            f"\tactive credentials: {info.active_credentials}"
+        )
 
 
 @_exits_on_feed_error
@@ -93,15 +118,25 @@ def run_credentials(engine: Engine, action: str, feed: str, *, base_url: str, as
         if as_json:
             click.echo(json.dumps({"feed": feed, "revoked": count}))
         else:
-            click.echo(f"feed {feed}: revoked {count} credential(s); `orgfeed credentials reset {feed}` issues a new one")
+            click.echo(
+                f"feed {feed}: revoked {count} credential(s); `orgfeed credentials reset {feed}` issues a new one"
+            )
         return
     if action == "reset":
         credential = feed_store.reset_credentials(engine, feed, base_url=base_url)
     else:
         credential = feed_store.show_credentials(engine, feed, base_url=base_url)
     if as_json:
-        click.echo(json.dumps({"feed": feed, "user": credential.username, "password": credential.password,
-                               "url": credential.service_url}))
+        click.echo(
+            json.dumps(
+                {
+                    "feed": feed,
+                    "user": credential.username,
+                    "password": credential.password,
+                    "url": credential.service_url,
+                }
+            )
+        )
         return
     click.echo(f"feed {feed}:")
     _echo_credential(credential)

@@ -39,10 +39,19 @@ NUMERIC = ("int", "decimal", "double")
 SQL_COMPARISON = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 BOOLEAN_FUNCTIONS = frozenset({"contains", "startswith", "endswith", "matchespattern"})
 # Canonical functions the feed does not implement: 501 rather than 400 (Part 1 §12.1.1 item 7).
-UNSUPPORTED_FUNCTIONS = frozenset({
-    "totalseconds", "hassubset", "hassubsequence", "geo.distance", "geo.length", "geo.intersects",
-    "cast", "isof", "case",
-})
+UNSUPPORTED_FUNCTIONS = frozenset(
+    {
+        "totalseconds",
+        "hassubset",
+        "hassubsequence",
+        "geo.distance",
+        "geo.length",
+        "geo.intersects",
+        "cast",
+        "isof",
+        "case",
+    }
+)
 DATE_PARTS = {"year": "year", "month": "month", "day": "day", "hour": "hour", "minute": "minute"}
 
 
@@ -114,8 +123,13 @@ class FilterCompiler:
             # `contains(x,'a') eq true`, the shape of Salesforce's search: the condition itself.
             # positive: the condition itself (null and false both select nothing); negated: the
             # comparison is two-valued, so rows where the condition is null come back.
-            if (op == "eq" and isinstance(other, Literal) and other.kind == "bool" and other.value is True
-                    and self._is_condition(this)):
+            if (
+                op == "eq"
+                and isinstance(other, Literal)
+                and other.kind == "bool"
+                and other.value is True
+                and self._is_condition(this)
+            ):
                 return self._negate(self.predicate(this), negated)
         left, right = self.value(node.left), self.value(node.right)
         if left.kind == "null" or right.kind == "null":
@@ -218,11 +232,21 @@ class FilterCompiler:
         if left.kind == "null" or right.kind == "null":
             return Sql("null", "null")
         if left.kind not in NUMERIC or right.kind not in NUMERIC:
-            raise NotImplementedFeature(
-                f"$filter: `{node.op}` is supported on numbers only, not {left.kind} and {right.kind}", target="$filter"
-            ) if {left.kind, right.kind} & {"date", "datetime", "time"} else BadQuery(
-                f"$filter: `{node.op}` needs numbers, not {left.kind} and {right.kind}", target="$filter")
-        kind = "double" if "double" in (left.kind, right.kind) else "decimal" if "decimal" in (left.kind, right.kind) else "int"
+            raise (
+                NotImplementedFeature(
+                    f"$filter: `{node.op}` is supported on numbers only, not {left.kind} and {right.kind}",
+                    target="$filter",
+                )
+                if {left.kind, right.kind} & {"date", "datetime", "time"}
+                else BadQuery(f"$filter: `{node.op}` needs numbers, not {left.kind} and {right.kind}", target="$filter")
+            )
+        kind = (
+            "double"
+            if "double" in (left.kind, right.kind)
+            else "decimal"
+            if "decimal" in (left.kind, right.kind)
+            else "int"
+        )
         if node.op == "mod":
             return Sql(f"mod({left.text}, {right.text})", kind)
         if node.op == "divby":
@@ -245,8 +269,10 @@ class FilterCompiler:
         compiled = [self.value(arg) for arg in args]
         for position, (value, allowed) in enumerate(zip(compiled, kinds, strict=True), start=1):
             if value.kind != "null" and value.kind not in allowed:
-                raise BadQuery(f"$filter: argument {position} of {name}() must be {' or '.join(allowed)}, not {value.kind}",
-                               target="$filter")
+                raise BadQuery(
+                    f"$filter: argument {position} of {name}() must be {' or '.join(allowed)}, not {value.kind}",
+                    target="$filter",
+                )
         return compiled
 
     def _substring_test(self, args: tuple[Node, ...], name: str, prefix: bool, suffix: bool) -> Sql:
@@ -306,8 +332,10 @@ class FilterCompiler:
         kinds = (("string",), ("int",), ("int",))[: len(args)]
         text, start, *length = self._args(args, "substring", kinds)
         # 0-based; a negative start counts from the end (4.01).
-        begin = (f"(case when {start.text} >= 0 then {start.text} + 1 "
-                 f"else greatest(char_length({text.text}) + {start.text}, 0) + 1 end)")
+        begin = (
+            f"(case when {start.text} >= 0 then {start.text} + 1 "
+            f"else greatest(char_length({text.text}) + {start.text}, 0) + 1 end)"
+        )
         if length:
             return Sql(f"substr({text.text}, {begin}, greatest({length[0].text}, 0))", "string")
         return Sql(f"substr({text.text}, {begin})", "string")

@@ -49,7 +49,9 @@ def render_csdl_xml(sets: Sequence[EntitySet]) -> bytes:
         parts.append("</EntityType>")
     parts.append(f'<EntityContainer Name="{CONTAINER}">')
     for entity_set in sets:
-        parts.append(f"<EntitySet Name={quoteattr(entity_set.name)} EntityType={quoteattr(NAMESPACE + '.' + entity_set.name)}>")
+        parts.append(
+            f"<EntitySet Name={quoteattr(entity_set.name)} EntityType={quoteattr(NAMESPACE + '.' + entity_set.name)}>"
+        )
         parts.append(_READ_ONLY_ANNOTATIONS)
         parts.append("</EntitySet>")
     parts.append("</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>\n")

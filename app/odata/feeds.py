@@ -75,7 +75,9 @@ def role_name_for(feed: str) -> str:
 def create_feed(engine: Engine, name: str, views: Sequence[str], *, base_url: str) -> FeedCreated:
     """Creates feed `name` (or updates its views and grants), its read role and, when new, a credential."""
     if not FEED_NAME.match(name):
-        raise FeedError(f"feed name {name!r}: use 1-50 lower-case letters, digits, '-' and '_', starting with a letter or digit")
+        raise FeedError(
+            f"feed name {name!r}: use 1-50 lower-case letters, digits, '-' and '_', starting with a letter or digit"
+        )
     views = tuple(dict.fromkeys(view.strip() for view in views if view.strip()))
     if not views:
         raise FeedError(f"feed {name!r}: name at least one view (--views A,B)")
@@ -99,8 +101,11 @@ def refresh_grants(engine: Engine) -> list[str]:
     """
     refreshed = []
     with engine.begin() as conn:
-        for name, views, role in conn.execute(select(feeds.c.name, feeds.c.views, feeds.c.role_name)
-                                              .where(feeds.c.role_name.is_not(None)).order_by(feeds.c.name)).all():
+        for name, views, role in conn.execute(
+            select(feeds.c.name, feeds.c.views, feeds.c.role_name)
+            .where(feeds.c.role_name.is_not(None))
+            .order_by(feeds.c.name)
+        ).all():
             present = _present_views(conn, views)
             role_name, _ = _set_up_role(conn, role, [view for view in views if view in present])
             if role_name:
@@ -109,11 +114,13 @@ def refresh_grants(engine: Engine) -> list[str]:
 
 
 def _present_views(conn, views: Sequence[str]) -> set[str]:
-    return set(conn.exec_driver_sql(
-        "select relname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = %(schema)s and c.relname = any(%(views)s) and c.relkind in ('v', 'm', 'r', 'p', 'f')",
-        {"schema": VIEW_SCHEMA, "views": list(views)},
-    ).scalars())
+    return set(
+        conn.exec_driver_sql(
+            "select relname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = %(schema)s and c.relname = any(%(views)s) and c.relkind in ('v', 'm', 'r', 'p', 'f')",
+            {"schema": VIEW_SCHEMA, "views": list(views)},
+        ).scalars()
+    )
 
 
 def _set_up_role(conn, role: str, views: list[str]) -> tuple[str | None, str | None]:
@@ -151,29 +158,40 @@ def _add_credential(conn, feed: str, username: str, base_url: str) -> Credential
 
 def list_feeds(engine: Engine, *, base_url: str) -> list[FeedInfo]:
     """Every feed, by name, with its protection and number of usable credentials."""
-    usable = and_(feed_credentials.c.feed == feeds.c.name, feed_credentials.c.revoked_at.is_(None),
-                  or_(feed_credentials.c.expires_at.is_(None), feed_credentials.c.expires_at > func.now()))
+    usable = and_(
+        feed_credentials.c.feed == feeds.c.name,
+        feed_credentials.c.revoked_at.is_(None),
+        or_(feed_credentials.c.expires_at.is_(None), feed_credentials.c.expires_at > func.now()),
+    )
     active = select(func.count()).where(usable).scalar_subquery()
     with engine.connect() as conn:
-        rows = conn.execute(select(feeds.c.name, feeds.c.views, feeds.c.role_name, active, feeds.c.created_at)
-                            .order_by(feeds.c.name)).all()
-    return [FeedInfo(name, tuple(views), role, count, created, service_url(base_url, name))
-            for name, views, role, count, created in rows]
+        rows = conn.execute(
+            select(feeds.c.name, feeds.c.views, feeds.c.role_name, active, feeds.c.created_at).order_by(feeds.c.name)
+        ).all()
+    return [
+        FeedInfo(name, tuple(views), role, count, created, service_url(base_url, name))
+        for name, views, role, count, created in rows
+    ]
 
 
 def _active_credential(conn, feed: str):
     _require_feed(conn, feed)
     return conn.execute(
         select(feed_credentials.c.id, feed_credentials.c.username)
-        .where(feed_credentials.c.feed == feed, feed_credentials.c.revoked_at.is_(None),
-               feed_credentials.c.expires_at.is_(None))
+        .where(
+            feed_credentials.c.feed == feed,
+            feed_credentials.c.revoked_at.is_(None),
+            feed_credentials.c.expires_at.is_(None),
+        )
         .order_by(feed_credentials.c.id.desc())
     ).first()
 
 
 def _require_feed(conn, feed: str) -> None:
     if conn.execute(select(feeds.c.name).where(feeds.c.name == feed)).first() is None:
-        raise FeedError(f"no feed {feed!r}: create it with `orgfeed feeds create {feed} --views A,B` (see `orgfeed feeds list`)")
+        raise FeedError(
+            f"no feed {feed!r}: create it with `orgfeed feeds create {feed} --views A,B` (see `orgfeed feeds list`)"
+        )
 
 
 def show_credentials(engine: Engine, feed: str, *, base_url: str) -> Credential:
@@ -190,10 +208,15 @@ def reset_credentials(engine: Engine, feed: str, *, base_url: str) -> Credential
     with engine.begin() as conn:
         row = _active_credential(conn, feed)
         username = row.username if row else generate_username(feed)
-        conn.execute(update(feed_credentials)
-                     .where(feed_credentials.c.feed == feed, feed_credentials.c.revoked_at.is_(None),
-                            or_(feed_credentials.c.expires_at.is_(None), feed_credentials.c.expires_at > func.now() + RESET_GRACE))
-                     .values(expires_at=func.now() + RESET_GRACE))
+        conn.execute(
+            update(feed_credentials)
+            .where(
+                feed_credentials.c.feed == feed,
+                feed_credentials.c.revoked_at.is_(None),
+                or_(feed_credentials.c.expires_at.is_(None), feed_credentials.c.expires_at > func.now() + RESET_GRACE),
+            )
+            .values(expires_at=func.now() + RESET_GRACE)
+        )
         return _add_credential(conn, feed, username, base_url)
 
 
@@ -201,10 +224,15 @@ def revoke_credentials(engine: Engine, feed: str) -> int:
     """Ends every credential of the feed at once; returns how many were still usable."""
     with engine.begin() as conn:
         _require_feed(conn, feed)
-        result = conn.execute(update(feed_credentials)
-                              .where(feed_credentials.c.feed == feed, feed_credentials.c.revoked_at.is_(None),
-                                     or_(feed_credentials.c.expires_at.is_(None), feed_credentials.c.expires_at > func.now()))
-                              .values(revoked_at=func.now()))
+        result = conn.execute(
+            update(feed_credentials)
+            .where(
+                feed_credentials.c.feed == feed,
+                feed_credentials.c.revoked_at.is_(None),
+                or_(feed_credentials.c.expires_at.is_(None), feed_credentials.c.expires_at > func.now()),
+            )
+            .values(revoked_at=func.now())
+        )
         return result.rowcount
 
 

@@ -81,8 +81,24 @@ Node = Literal | Property | Call | Compare | BoolOp | Not | Arithmetic | Negate 
 COMPARISONS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
 ARITHMETIC = frozenset({"add", "sub", "mul", "div", "divby", "mod"})
 # Binding power of infix operators (OData 4.01 Part 2 §5.1.1.16 "Operator Precedence").
-INFIX_POWER = {"or": 1, "and": 2, "eq": 3, "ne": 3, "gt": 4, "ge": 4, "lt": 4, "le": 4, "in": 4, "has": 4,
-               "add": 5, "sub": 5, "mul": 6, "div": 6, "divby": 6, "mod": 6}
+INFIX_POWER = {
+    "or": 1,
+    "and": 2,
+    "eq": 3,
+    "ne": 3,
+    "gt": 4,
+    "ge": 4,
+    "lt": 4,
+    "le": 4,
+    "in": 4,
+    "has": 4,
+    "add": 5,
+    "sub": 5,
+    "mul": 6,
+    "div": 6,
+    "divby": 6,
+    "mod": 6,
+}
 # `not` takes a comparison as its operand (`not Name eq 'x'` is `not (Name eq 'x')`), as the ABNF's
 # notExpr = "not" RWS boolCommonExpr reads and as clients write it.
 NOT_OPERAND_POWER = 2
@@ -196,7 +212,9 @@ class _Parser:
             if op == "in":
                 left = In(left, self.item_list())
             elif op == "has":
-                raise NotImplementedFeature("$filter: the `has` operator (enumerations) is not supported", target=self.target)
+                raise NotImplementedFeature(
+                    "$filter: the `has` operator (enumerations) is not supported", target=self.target
+                )
             elif op in ("and", "or"):
                 right = self.expression(power)
                 items = (left.items if isinstance(left, BoolOp) and left.op == op else (left,)) + (right,)
@@ -251,7 +269,7 @@ class _Parser:
         if name not in self.aliases:
             # OData: an alias without a value is null (Part 2 §5.1.1.14.1... "treated as null").
             return Literal(None, "null")
-        parser = _Parser(self.aliases[name], self.aliases, f"{self.target} ({name})", self.resolving + (name,))
+        parser = _Parser(self.aliases[name], self.aliases, f"{self.target} ({name})", (*self.resolving, name))
         return parser.parse()
 
     def word(self, token: Token) -> Node:

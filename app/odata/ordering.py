@@ -26,7 +26,7 @@ def complete_order(entity_set: EntitySet, items: tuple[OrderItem, ...]) -> tuple
     if any(item.column.name == entity_set.key.name for item in items):
         cut = next(i for i, item in enumerate(items) if item.column.name == entity_set.key.name)
         return items[: cut + 1]  # columns after the unique key cannot change the order
-    return items + (OrderItem(entity_set.key),)
+    return (*items, OrderItem(entity_set.key))
 
 
 def compile_order(items: tuple[OrderItem, ...]) -> str:
@@ -47,11 +47,14 @@ def compile_keyset(items: tuple[OrderItem, ...], last: list[Any], params: Params
         return f"{items[0].column.sql} > {params.bind(last[0])}"
     alternatives = []
     for position, item in enumerate(items):
-        equal = [_equal(earlier.column, value, params) for earlier, value in zip(items[:position], last[:position], strict=True)]
+        equal = [
+            _equal(earlier.column, value, params)
+            for earlier, value in zip(items[:position], last[:position], strict=True)
+        ]
         after = _after(item, last[position], params)
         if after is None:
             continue
-        alternatives.append("(" + " and ".join(equal + [after]) + ")")
+        alternatives.append("(" + " and ".join([*equal, after]) + ")")
     return "(" + " or ".join(alternatives) + ")" if alternatives else "false"
 
 
@@ -66,5 +69,9 @@ def _after(item: OrderItem, value: Any, params: Params) -> str | None:
         return None if item.descending else f"{column.sql} is not null"
     placeholder = params.bind(value)
     if item.descending:
-        return f"({column.sql} < {placeholder} or {column.sql} is null)" if column.nullable else f"{column.sql} < {placeholder}"
+        return (
+            f"({column.sql} < {placeholder} or {column.sql} is null)"
+            if column.nullable
+            else f"{column.sql} < {placeholder}"
+        )
     return f"{column.sql} > {placeholder}"

@@ -62,7 +62,9 @@ def decode_skiptoken(token: str) -> Position:
             raise ValueError("bad count")
         return Position(values, delivered)
     except (ValueError, TypeError, KeyError, InvalidOperation, orjson.JSONDecodeError):
-        raise BadQuery("$skiptoken is not valid: use the @odata.nextLink of an earlier page", target="$skiptoken") from None
+        raise BadQuery(
+            "$skiptoken is not valid: use the @odata.nextLink of an earlier page", target="$skiptoken"
+        ) from None
 
 
 def _tag(value: Any) -> Any:

@@ -76,8 +76,9 @@ def encode_entity(context: str, columns: Sequence[Column], row: Sequence) -> byt
     return orjson.dumps(entity, option=JSON_OPTIONS)
 
 
-def iter_collection(head: dict, columns: Sequence[Column], chunks: Iterable[Sequence[Sequence]],
-                    tail: Callable[[], dict]) -> Iterator[bytes]:
+def iter_collection(
+    head: dict, columns: Sequence[Column], chunks: Iterable[Sequence[Sequence]], tail: Callable[[], dict]
+) -> Iterator[bytes]:
     """A collection payload in chunks: `head` members, `"value": [...]` (one piece per chunk of rows), then the
     members `tail()` returns once the rows are out (a nextLink may follow its collection: OData JSON Format §4.5)."""
     names = [column.property for column in columns]

@@ -20,10 +20,27 @@ from app.odata.compiler import Params, compile_filter, compile_search
 from app.odata.filter import Node, parse_filter
 from app.odata.ordering import OrderItem, compile_keyset, compile_order, complete_order
 
-SYSTEM_OPTIONS = frozenset({
-    "select", "filter", "orderby", "top", "skip", "count", "search", "skiptoken", "format",
-    "expand", "apply", "compute", "levels", "index", "schemaversion", "deltatoken", "id",
-})
+SYSTEM_OPTIONS = frozenset(
+    {
+        "select",
+        "filter",
+        "orderby",
+        "top",
+        "skip",
+        "count",
+        "search",
+        "skiptoken",
+        "format",
+        "expand",
+        "apply",
+        "compute",
+        "levels",
+        "index",
+        "schemaversion",
+        "deltatoken",
+        "id",
+    }
+)
 UNSUPPORTED_OPTIONS = frozenset({"expand", "apply", "compute", "levels", "index", "deltatoken", "id"})
 MAX_TOP = 2**31 - 1
 _OFFSET_PLUS = re.compile(r"(T\d{2}(?::|%3[Aa])\d{2}(?:(?::|%3[Aa])\d{2}(?:\.\d+)?)?)\+(\d{2}(?::|%3[Aa])\d{2})")
@@ -106,7 +123,9 @@ def _parse_select(value: str) -> tuple[str, ...] | None:
         return None
     for item in items:
         if "/" in item or "(" in item:
-            raise NotImplementedFeature(f"$select: {item!r}: paths and nested options are not supported", target="$select")
+            raise NotImplementedFeature(
+                f"$select: {item!r}: paths and nested options are not supported", target="$select"
+            )
     return items
 
 
@@ -119,7 +138,9 @@ def _parse_orderby(value: str) -> tuple[tuple[str, bool], ...]:
         if len(words) == 2 and words[1].lower() not in ("asc", "desc"):
             raise BadQuery(f"$orderby: expected asc or desc after {words[0]!r}, got {words[1]!r}", target="$orderby")
         if not re.fullmatch(r"[A-Za-z_]\w*", words[0]):
-            raise NotImplementedFeature(f"$orderby: only property names are supported, not {words[0]!r}", target="$orderby")
+            raise NotImplementedFeature(
+                f"$orderby: only property names are supported, not {words[0]!r}", target="$orderby"
+            )
         items.append((words[0], len(words) == 2 and words[1].lower() == "desc"))
     return tuple(items)
 
@@ -186,7 +207,9 @@ def conditions(query: ODataQuery, entity_set: EntitySet, params: Params) -> list
 
 
 def order_items(query: ODataQuery, entity_set: EntitySet) -> tuple[OrderItem, ...]:
-    items = tuple(OrderItem(entity_set.column(name, target="$orderby"), descending) for name, descending in query.orderby)
+    items = tuple(
+        OrderItem(entity_set.column(name, target="$orderby"), descending) for name, descending in query.orderby
+    )
     return complete_order(entity_set, items)
 
 
@@ -198,8 +221,16 @@ def count_statement(query: ODataQuery, entity_set: EntitySet) -> Statement:
     return Statement(sql, params.values)
 
 
-def page_statement(query: ODataQuery, entity_set: EntitySet, columns: tuple, order: tuple[OrderItem, ...],
-                   *, limit: int, after: list[Any] | None, offset: int) -> Statement:
+def page_statement(
+    query: ODataQuery,
+    entity_set: EntitySet,
+    columns: tuple,
+    order: tuple[OrderItem, ...],
+    *,
+    limit: int,
+    after: list[Any] | None,
+    offset: int,
+) -> Statement:
     """One page: `limit + 1` rows after the keyset `after` (or from `offset` when there is none)."""
     params = Params()
     where = conditions(query, entity_set, params)
@@ -210,8 +241,10 @@ def page_statement(query: ODataQuery, entity_set: EntitySet, columns: tuple, ord
     # binary as text, because the payload's loaders reshape those for JSON (see sort_values).
     # Aliased: ORDER BY "x" would otherwise bind to an output column named x, such as a text cast of x.
     sort_list = ", ".join(
-        (f"{item.column.sql}::text" if item.column.kind in _TEXT_SORT_KINDS else item.column.sql) + f" as _sort{position}"
-        for position, item in enumerate(order))
+        (f"{item.column.sql}::text" if item.column.kind in _TEXT_SORT_KINDS else item.column.sql)
+        + f" as _sort{position}"
+        for position, item in enumerate(order)
+    )
     sql = f"select {select_list}, {sort_list} from {entity_set.sql_name}"
     if where:
         sql += f" where {' and '.join(where)}"
@@ -226,5 +259,9 @@ _TEXT_SORT_KINDS = {"int": int, "decimal": Decimal, "double": float, "binary": l
 
 def sort_values(order: tuple[OrderItem, ...], values: Sequence[Any]) -> list[Any]:
     """The sort values of a page's last row (as `page_statement` selected them) in their SQL types, for the skiptoken."""
-    return [value if value is None or item.column.kind not in _TEXT_SORT_KINDS else _TEXT_SORT_KINDS[item.column.kind](value)
-            for item, value in zip(order, values, strict=True)]
+    return [
+        value
+        if value is None or item.column.kind not in _TEXT_SORT_KINDS
+        else _TEXT_SORT_KINDS[item.column.kind](value)
+        for item, value in zip(order, values, strict=True)
+    ]

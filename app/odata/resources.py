@@ -205,9 +205,15 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
             with session.cursor() as cursor:
                 total = cursor.execute(statement.sql, statement.params).fetchone()[0]
             head["@odata.count"] = str(total) if call.ieee754 else total  # an Int64
-        statement = page_statement(query, entity_set, columns, order, limit=limit,
-                                   after=position.last if position else None,
-                                   offset=(query.skip or 0) if position is None else 0)
+        statement = page_statement(
+            query,
+            entity_set,
+            columns,
+            order,
+            limit=limit,
+            after=position.last if position else None,
+            offset=(query.skip or 0) if position is None else 0,
+        )
         cursor = session.cursor()
         register_loaders(cursor, ieee754=call.ieee754)
         if limit > 0:
@@ -232,7 +238,7 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
     def tail() -> dict:
         if not more or state["last"] is None:
             return {}
-        token = encode_skiptoken(Position(sort_values(order, state["last"][len(columns):]), delivered + state["rows"]))
+        token = encode_skiptoken(Position(sort_values(order, state["last"][len(columns) :]), delivered + state["rows"]))
         return {"@odata.nextLink": next_link(call.base_url, query.pairs, token)}
 
     def finish() -> None:
@@ -240,8 +246,10 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
         cursor.close()
         session.close()
 
-    response = Response(ClosingBody(iter_collection(head, columns, chunks(), tail), finish),
-                        content_type=JSON_TYPE + (";IEEE754Compatible=true" if call.ieee754 else ""))
+    response = Response(
+        ClosingBody(iter_collection(head, columns, chunks(), tail), finish),
+        content_type=JSON_TYPE + (";IEEE754Compatible=true" if call.ieee754 else ""),
+    )
     if call.page_size:
         response.headers["Preference-Applied"] = f"odata.maxpagesize={call.page_size}"
     return response
@@ -274,12 +282,17 @@ def _entity(session: ReadSession, entity_set: EntitySet, query: ODataQuery, call
     value = key_value(entity_set, path.key or "")
     columns = selected_columns(entity_set, query.select)
     if path.segments:
-        if path.segments[0] in ("$count", "$value") or len(path.segments) > 2 or (
-                len(path.segments) == 2 and path.segments[1] != "$value"):
+        if (
+            path.segments[0] in ("$count", "$value")
+            or len(path.segments) > 2
+            or (len(path.segments) == 2 and path.segments[1] != "$value")
+        ):
             raise BadQuery(f"unsupported path after the key: /{'/'.join(path.segments)}")
         columns = (entity_set.column(path.segments[0], target="path"),)
-    sql = (f"select {', '.join(column.sql for column in columns)} from {entity_set.sql_name} "
-           f"where {entity_set.key.sql} = %(key)s limit 1")
+    sql = (
+        f"select {', '.join(column.sql for column in columns)} from {entity_set.sql_name} "
+        f"where {entity_set.key.sql} = %(key)s limit 1"
+    )
     with session.cursor() as cursor:
         register_loaders(cursor, ieee754=call.ieee754)
         row = cursor.execute(sql, {"key": value}).fetchone()
@@ -298,5 +311,6 @@ def _entity(session: ReadSession, entity_set: EntitySet, query: ODataQuery, call
         text = raw if isinstance(raw, str) else orjson.dumps(raw, option=JSON_OPTIONS).decode().strip('"')
         return Response(text, content_type="text/plain; charset=utf-8")
     context = f"{call.service_root}$metadata#{entity_set.name}({key_literal})/{column.property}"
-    return json_response(orjson.dumps({"@odata.context": context, "value": row[0]}, option=JSON_OPTIONS),
-                         ieee754=call.ieee754)
+    return json_response(
+        orjson.dumps({"@odata.context": context, "value": row[0]}, option=JSON_OPTIONS), ieee754=call.ieee754
+    )

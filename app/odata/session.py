@@ -31,8 +31,11 @@ class ReadSession:
         self._fairy = engine.raw_connection()
         self.conn: psycopg.Connection = self._fairy.driver_connection
         try:
-            preamble = [sql.SQL("set transaction read only"), sql.SQL("set local timezone = 'UTC'"),
-                        sql.SQL("set local statement_timeout = {}").format(sql.Literal(self._remaining_ms()))]
+            preamble = [
+                sql.SQL("set transaction read only"),
+                sql.SQL("set local timezone = 'UTC'"),
+                sql.SQL("set local statement_timeout = {}").format(sql.Literal(self._remaining_ms())),
+            ]
             if role:
                 preamble.append(sql.SQL("set local role {}").format(sql.Identifier(role)))
             self.conn.execute(sql.SQL("; ").join(preamble))

@@ -42,21 +42,33 @@ def request_token(org: OrgConfig, session: requests.Session, *, timeout: float =
     try:
         body = response.json()
     except ValueError as error:  # a proxy or a broken endpoint: nothing a retry within this run would fix reliably
-        raise LoginFailed(f"org {org.name!r}: login failed: the token endpoint {url} answered with a body that is not "
-                          f"JSON ({error})", error_code="MALFORMED_RESPONSE", status=response.status_code) from error
+        raise LoginFailed(
+            f"org {org.name!r}: login failed: the token endpoint {url} answered with a body that is not JSON ({error})",
+            error_code="MALFORMED_RESPONSE",
+            status=response.status_code,
+        ) from error
     org_id, user_id = _ids_from_identity_url(body.get("id", ""))
-    return Token(access_token=body["access_token"], instance_url=body["instance_url"].rstrip("/"),
-                 org_id=org_id, user_id=user_id)
+    return Token(
+        access_token=body["access_token"], instance_url=body["instance_url"].rstrip("/"), org_id=org_id, user_id=user_id
+    )
 
 
 def _token_form(org: OrgConfig) -> dict[str, str]:
     secrets = org.secrets
     if org.auth == "client_credentials":
-        return {"grant_type": "client_credentials", "client_id": secrets["client_id"],
-                "client_secret": secrets["client_secret"]}
+        return {
+            "grant_type": "client_credentials",
+            "client_id": secrets["client_id"],
+            "client_secret": secrets["client_secret"],
+        }
     if org.auth == "password":
-        return {"grant_type": "password", "client_id": secrets["client_id"], "client_secret": secrets["client_secret"],
-                "username": secrets["username"], "password": secrets["password"] + secrets.get("security_token", "")}
+        return {
+            "grant_type": "password",
+            "client_id": secrets["client_id"],
+            "client_secret": secrets["client_secret"],
+            "username": secrets["username"],
+            "password": secrets["password"] + secrets.get("security_token", ""),
+        }
     if org.auth == "jwt":
         return {"grant_type": JWT_GRANT, "assertion": build_jwt_assertion(org)}
     raise LoginFailed(f"org {org.name!r}: auth {org.auth!r} is not a token grant")

@@ -6,6 +6,7 @@ can be opened again from its locator, so a download cut mid-way is retried from 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,8 +36,14 @@ class ResultPage:
         params = {"maxRecords": self.max_records}
         if self.locator:
             params["locator"] = self.locator
-        response = self.client.request(f"bulk results {self.job_id}", "GET", f"jobs/query/{self.job_id}/results",
-                                       params=params, headers={"Accept": "text/csv"}, stream=True)
+        response = self.client.request(
+            f"bulk results {self.job_id}",
+            "GET",
+            f"jobs/query/{self.job_id}/results",
+            params=params,
+            headers={"Accept": "text/csv"},
+            stream=True,
+        )
         locator = response.headers.get("Sforce-Locator", "null")
         # The last page carries the literal string "null".
         self.next_locator = None if locator in ("null", "") else locator
@@ -51,8 +58,9 @@ def _stream(response: requests.Response, job_id: str) -> Iterator[bytes]:
     try:
         yield from response.iter_content(chunk_size=CHUNK_BYTES)
     except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
-        raise DownloadInterrupted(f"bulk job {job_id}: result download interrupted: {type(error).__name__}",
-                                  error_code="DOWNLOAD_INTERRUPTED") from error
+        raise DownloadInterrupted(
+            f"bulk job {job_id}: result download interrupted: {type(error).__name__}", error_code="DOWNLOAD_INTERRUPTED"
+        ) from error
     finally:
         response.close()
 
@@ -89,14 +97,20 @@ def iter_bulk_pages(
 
 def create_query_job(client: OrgClient, soql: str, *, include_deleted: bool) -> str:
     """Creates a query (or queryAll) job and returns its id."""
-    body = {"operation": "queryAll" if include_deleted else "query", "query": soql,
-            "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF"}
+    body = {
+        "operation": "queryAll" if include_deleted else "query",
+        "query": soql,
+        "contentType": "CSV",
+        "columnDelimiter": "COMMA",
+        "lineEnding": "LF",
+    }
     created, _ = client.request_json("create bulk query job", "POST", "jobs/query", json=body)
     return created["id"]
 
 
-def wait_for_job(client: OrgClient, job_id: str, *, poll_seconds: float, timeout_seconds: float,
-                 sleep: Callable[[float], None]) -> dict:
+def wait_for_job(
+    client: OrgClient, job_id: str, *, poll_seconds: float, timeout_seconds: float, sleep: Callable[[float], None]
+) -> dict:
     """The job's info once JobComplete; BulkJobFailed when it ends Failed or Aborted or takes too long."""
     deadline = time.monotonic() + timeout_seconds
     delay = poll_seconds
@@ -106,18 +120,20 @@ def wait_for_job(client: OrgClient, job_id: str, *, poll_seconds: float, timeout
         if state == "JobComplete":
             return info
         if state in TERMINAL_FAILURES:
-            raise BulkJobFailed(f"org {client.org.name!r}: bulk job {job_id} ended {state}: "
-                                f"{info.get('errorMessage') or 'no message'}", error_code=state)
+            raise BulkJobFailed(
+                f"org {client.org.name!r}: bulk job {job_id} ended {state}: {info.get('errorMessage') or 'no message'}",
+                error_code=state,
+            )
         if time.monotonic() > deadline:
-            raise BulkJobFailed(f"org {client.org.name!r}: bulk job {job_id} still {state} after {timeout_seconds:.0f} s",
-                                error_code="Timeout")
+            raise BulkJobFailed(
+                f"org {client.org.name!r}: bulk job {job_id} still {state} after {timeout_seconds:.0f} s",
+                error_code="Timeout",
+            )
         sleep(delay)
         delay = min(delay * 1.5, 5.0)
 
 
 def delete_job(client: OrgClient, job_id: str) -> None:
     """Deletes the job and its results; a failure here loses nothing, so it is not raised."""
-    try:
+    with contextlib.suppress(SalesforceError):
         client.request(f"delete bulk job {job_id}", "DELETE", f"jobs/query/{job_id}")
-    except SalesforceError:
-        pass

@@ -103,8 +103,13 @@ class OrgClient:
 
     def _build_client(self, token: Token) -> Salesforce:
         # Decimal keeps every digit of currency and number values from JSON bodies.
-        return Salesforce(instance_url=token.instance_url, session_id=token.access_token, session=self.session,
-                          version=self.org.api_version, parse_float=Decimal)
+        return Salesforce(
+            instance_url=token.instance_url,
+            session_id=token.access_token,
+            session=self.session,
+            version=self.org.api_version,
+            parse_float=Decimal,
+        )
 
     def _observe(self, response: requests.Response, *args, **kwargs) -> None:
         """Counts API calls and remembers the latest Sforce-Limit-Info, for every request made."""
@@ -163,11 +168,17 @@ class OrgClient:
                     relogged = True
                     continue
                 if code == "REQUEST_LIMIT_EXCEEDED":
-                    raise ApiLimitReached(f"org {self.org.name!r}: {action}: REQUEST_LIMIT_EXCEEDED: {message}",
-                                          error_code=code, status=error.status) from error
+                    raise ApiLimitReached(
+                        f"org {self.org.name!r}: {action}: REQUEST_LIMIT_EXCEEDED: {message}",
+                        error_code=code,
+                        status=error.status,
+                    ) from error
                 if error.status not in TRANSIENT_STATUSES:
-                    raise SalesforceError(f"org {self.org.name!r}: {action}: {code or error.status}: {message}",
-                                          error_code=code, status=error.status) from error
+                    raise SalesforceError(
+                        f"org {self.org.name!r}: {action}: {code or error.status}: {message}",
+                        error_code=code,
+                        status=error.status,
+                    ) from error
                 reason = f"HTTP {error.status} {code or ''}".strip()
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
                 reason = type(error).__name__
@@ -175,8 +186,10 @@ class OrgClient:
                 reason = f"malformed response ({error})"
             attempt += 1
             if attempt >= self.retry.attempts:
-                raise SalesforceError(f"org {self.org.name!r}: {action} failed {attempt} times, last: {reason}",
-                                      error_code="RETRIES_EXHAUSTED")
+                raise SalesforceError(
+                    f"org {self.org.name!r}: {action} failed {attempt} times, last: {reason}",
+                    error_code="RETRIES_EXHAUSTED",
+                )
             delay = self.retry.delay(attempt)
             if self.on_retry is not None:
                 self.on_retry(action, attempt, reason, delay)
@@ -188,18 +201,32 @@ class OrgClient:
 
     def request_json(self, action: str, method: str, path: str, **kwargs) -> tuple[Any, requests.Response]:
         """(the parsed JSON body, the response) of `request`; a body that is not JSON is retried like a 5xx."""
+
         def send(sf: Salesforce) -> tuple[Any, requests.Response]:
             response = self._send(sf, action, method, path, **kwargs)
             return response.json(), response  # inside `call`: a truncated body raises ValueError and is retried
 
         return self.call(action, send)
 
-    def _send(self, sf: Salesforce, action: str, method: str, path: str, *, stream: bool = False,
-              headers: dict | None = None, **kwargs) -> requests.Response:
-        url = path if path.startswith("https://") else (
-            f"https://{sf.sf_instance}{path}" if path.startswith("/") else sf.base_url + path)
-        response = self.session.request(method, url, headers={**sf.headers, **(headers or {})}, timeout=self.timeout,
-                                        stream=stream, **kwargs)
+    def _send(
+        self,
+        sf: Salesforce,
+        action: str,
+        method: str,
+        path: str,
+        *,
+        stream: bool = False,
+        headers: dict | None = None,
+        **kwargs,
+    ) -> requests.Response:
+        url = (
+            path
+            if path.startswith("https://")
+            else (f"https://{sf.sf_instance}{path}" if path.startswith("/") else sf.base_url + path)
+        )
+        response = self.session.request(
+            method, url, headers={**sf.headers, **(headers or {})}, timeout=self.timeout, stream=stream, **kwargs
+        )
         if response.status_code >= 300:
             exception_handler(response, name=action)
         return response
@@ -219,5 +246,7 @@ def _error_code(content) -> tuple[str | None, str]:
     if isinstance(content, list) and content and isinstance(content[0], dict):
         return content[0].get("errorCode"), str(content[0].get("message", ""))
     if isinstance(content, dict):
-        return content.get("errorCode") or content.get("error"), str(content.get("message") or content.get("error_description", ""))
+        return content.get("errorCode") or content.get("error"), str(
+            content.get("message") or content.get("error_description", "")
+        )
     return None, str(content)[:300]

@@ -65,8 +65,9 @@ def parse_describe(body: dict, last_modified: str | None = None) -> SObject:
     )
 
 
-def describe_sobject(client: OrgClient, name: str, *, cached: dict | None = None, modified: str | None = None
-                     ) -> tuple[SObject, dict]:
+def describe_sobject(
+    client: OrgClient, name: str, *, cached: dict | None = None, modified: str | None = None
+) -> tuple[SObject, dict]:
     """The describe of object `name` and its body, asking If-Modified-Since when a cached body is given.
 
     Salesforce answers 304 Not Modified when nothing changed since `modified`; the cached body

@@ -18,9 +18,9 @@ from app.salesforce.soql import soql_datetime
 
 @dataclass(frozen=True)
 class QueryPage:
-    csv: bytes           # header + rows
+    csv: bytes  # header + rows
     rows: int
-    total_size: int      # the whole result's size, from the first response
+    total_size: int  # the whole result's size, from the first response
 
 
 def iter_query_pages(
@@ -29,8 +29,10 @@ def iter_query_pages(
     """Pages of `soql` through query (or queryAll), following nextRecordsUrl, each as a CSV document."""
     headers = {"Sforce-Query-Options": f"batchSize={batch_size}"}
     kind = "queryAll" if include_deleted else "query"
-    result = client.call(f"{kind} {soql[:60]}", lambda sf: sf.query(
-        soql, include_deleted=include_deleted, headers=headers, timeout=client.timeout))
+    result = client.call(
+        f"{kind} {soql[:60]}",
+        lambda sf: sf.query(soql, include_deleted=include_deleted, headers=headers, timeout=client.timeout),
+    )
     total = int(result.get("totalSize", 0))
     while True:
         records = result.get("records", [])
@@ -38,8 +40,10 @@ def iter_query_pages(
         if result.get("done", True):
             return
         next_url = result["nextRecordsUrl"]
-        result = client.call(f"{kind} more", lambda sf: sf.query_more(
-            next_url, identifier_is_url=True, headers=headers, timeout=client.timeout))
+        result = client.call(
+            f"{kind} more",
+            lambda sf: sf.query_more(next_url, identifier_is_url=True, headers=headers, timeout=client.timeout),
+        )
 
 
 def count_rows(client: OrgClient, soql: str) -> int:
@@ -71,9 +75,14 @@ def _csv_value(value) -> str:
 
 def deleted_ids(client: OrgClient, sobject: str, start: datetime, end: datetime) -> tuple[list[str], datetime | None]:
     """(ids deleted in [start, end], latestDateCovered) from `sobjects/X/deleted`."""
-    body = client.call(f"deleted {sobject}", lambda sf: sf.restful(
-        f"sobjects/{sobject}/deleted/", params={"start": soql_datetime(start), "end": soql_datetime(end)},
-        timeout=client.timeout))
+    body = client.call(
+        f"deleted {sobject}",
+        lambda sf: sf.restful(
+            f"sobjects/{sobject}/deleted/",
+            params={"start": soql_datetime(start), "end": soql_datetime(end)},
+            timeout=client.timeout,
+        ),
+    )
     ids = [item["id"] for item in body.get("deletedRecords", [])]
     latest = body.get("latestDateCovered")
     return ids, datetime.fromisoformat(latest.replace("Z", "+00:00")) if latest else None

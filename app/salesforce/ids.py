@@ -15,6 +15,6 @@ def to_18_char_id(record_id: str) -> str:
         raise ValueError(f"{record_id!r} is not a Salesforce id (15 or 18 letters and digits)")
     suffix = ""
     for start in range(0, 15, 5):
-        bits = sum(1 << position for position, char in enumerate(record_id[start:start + 5]) if char.isupper())
+        bits = sum(1 << position for position, char in enumerate(record_id[start : start + 5]) if char.isupper())
         suffix += _SUFFIX_ALPHABET[bits]
     return record_id + suffix

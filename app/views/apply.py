@@ -36,7 +36,9 @@ def apply_views(engine: Engine, files: dict[str, str], settings: Settings) -> li
             # A view dropped and created again (a changed column, a materialized view) loses its
             # grants; the feeds' read roles must keep reading it.
             for role in readers:
-                conn.exec_driver_sql(f"grant select on {VIEW_SCHEMA}.{sql_identifier(view)} to {quote_identifier(role)}")
+                conn.exec_driver_sql(
+                    f"grant select on {VIEW_SCHEMA}.{sql_identifier(view)} to {quote_identifier(role)}"
+                )
             applied.append(view)
         for view in applied:
             _refuse_collisions(conn, view, strategies.get(view, "sfid"))
@@ -69,20 +71,33 @@ def views_without_tables(engine: Engine, files: dict[str, str]) -> dict[str, str
 def views_not_in_database(engine: Engine, names: list[str]) -> list[str]:
     """Those of `names` that are neither a view nor a materialized view in the view schema."""
     with engine.connect() as conn:
-        present = set(conn.execute(text(
-            "select viewname from pg_views where schemaname = :s union select matviewname from pg_matviews where schemaname = :s"),
-            {"s": VIEW_SCHEMA}).scalars())
+        present = set(
+            conn.execute(
+                text(
+                    "select viewname from pg_views where schemaname = :s union select matviewname from pg_matviews where schemaname = :s"
+                ),
+                {"s": VIEW_SCHEMA},
+            ).scalars()
+        )
     return [name for name in names if name not in present]
 
 
 def _select_grantees(conn: Connection, view: str) -> list[str]:
     """Roles other than the owner that may SELECT the view now."""
     # pg_class's ACL, not information_schema: the latter does not list materialized views.
-    return conn.execute(text(
-        "select distinct r.rolname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "cross join lateral aclexplode(c.relacl) acl join pg_roles r on r.oid = acl.grantee "
-        "where n.nspname = :s and c.relname = :v and acl.privilege_type = 'SELECT' and acl.grantee <> c.relowner "
-        "order by r.rolname"), {"s": VIEW_SCHEMA, "v": view}).scalars().all()
+    return (
+        conn.execute(
+            text(
+                "select distinct r.rolname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                "cross join lateral aclexplode(c.relacl) acl join pg_roles r on r.oid = acl.grantee "
+                "where n.nspname = :s and c.relname = :v and acl.privilege_type = 'SELECT' and acl.grantee <> c.relowner "
+                "order by r.rolname"
+            ),
+            {"s": VIEW_SCHEMA, "v": view},
+        )
+        .scalars()
+        .all()
+    )
 
 
 def _apply_file(conn: Connection, view: str, sql: str) -> None:
@@ -99,22 +114,32 @@ def _apply_file(conn: Connection, view: str, sql: str) -> None:
     try:
         conn.exec_driver_sql(f"drop view if exists {VIEW_SCHEMA}.{sql_identifier(view)}")
     except DBAPIError as error:
-        raise ViewError(f"view {view}: its columns changed, so it must be dropped and created again, but other "
-                        f"objects depend on it: {_first_line(error)}. Drop or change them first.") from error
+        raise ViewError(
+            f"view {view}: its columns changed, so it must be dropped and created again, but other "
+            f"objects depend on it: {_first_line(error)}. Drop or change them first."
+        ) from error
     conn.exec_driver_sql(sql)
 
 
 def _refuse_collisions(conn: Connection, view: str, strategy: str) -> None:
-    rows = conn.execute(text(
-        f"select id, string_agg(geo, ', ' order by geo) from {VIEW_SCHEMA}.{sql_identifier(view)} "
-        f"group by id having count(*) > 1 order by id limit {COLLISIONS_SHOWN + 1}")).all()
+    rows = conn.execute(
+        text(
+            f"select id, string_agg(geo, ', ' order by geo) from {VIEW_SCHEMA}.{sql_identifier(view)} "
+            f"group by id having count(*) > 1 order by id limit {COLLISIONS_SHOWN + 1}"
+        )
+    ).all()
     if rows:
         shown = "; ".join(f"{record_id} (in {geos})" for record_id, geos in rows[:COLLISIONS_SHOWN])
         more = " and more" if len(rows) > COLLISIONS_SHOWN else ""
-        hint = ('set id_strategy = "geo_prefixed" on the view so each id carries its geo'
-                if strategy == "sfid" else "the geo values of its orgs must differ")
-        raise ViewError(f"view {view}: ids collide across orgs (a sandbox copied from production?): {shown}{more}. "
-                        f"Nothing was applied: {hint}.")
+        hint = (
+            'set id_strategy = "geo_prefixed" on the view so each id carries its geo'
+            if strategy == "sfid"
+            else "the geo values of its orgs must differ"
+        )
+        raise ViewError(
+            f"view {view}: ids collide across orgs (a sandbox copied from production?): {shown}{more}. "
+            f"Nothing was applied: {hint}."
+        )
 
 
 def refresh_materialized_views(engine: Engine, settings: Settings) -> list[str]:
@@ -125,10 +150,14 @@ def refresh_materialized_views(engine: Engine, settings: Settings) -> list[str]:
             continue
         with engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            exists = conn.execute(text("select 1 from pg_matviews where schemaname = :s and matviewname = :v"),
-                                  {"s": VIEW_SCHEMA, "v": view.name}).first()
+            exists = conn.execute(
+                text("select 1 from pg_matviews where schemaname = :s and matviewname = :v"),
+                {"s": VIEW_SCHEMA, "v": view.name},
+            ).first()
             if exists:
-                conn.exec_driver_sql(f"refresh materialized view concurrently {VIEW_SCHEMA}.{sql_identifier(view.name)}")
+                conn.exec_driver_sql(
+                    f"refresh materialized view concurrently {VIEW_SCHEMA}.{sql_identifier(view.name)}"
+                )
                 refreshed.append(view.name)
     return refreshed
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, text
 @dataclass(frozen=True)
 class TableColumn:
     name: str
-    sql_type: str        # as format_type prints it: "character varying(80)", "numeric(18,2)", ...
+    sql_type: str  # as format_type prints it: "character varying(80)", "numeric(18,2)", ...
     not_null: bool
     collation: str | None = None  # a non-default collation, e.g. "C"
 
@@ -20,7 +20,8 @@ Catalog = dict[tuple[str, str], list[TableColumn]]  # (schema, table) -> columns
 
 def read_catalog(conn: Connection, schemas: list[str]) -> Catalog:
     """Every table's columns in `schemas`, in column order."""
-    rows = conn.execute(text("""
+    rows = conn.execute(
+        text("""
         select n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                case when a.attcollation <> t.typcollation then co.collname end
         from pg_attribute a
@@ -31,7 +32,9 @@ def read_catalog(conn: Connection, schemas: list[str]) -> Catalog:
         where n.nspname = any(:schemas) and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
           and c.relname not like '%\\_\\_shadow' and c.relname not like '\\_%'
         order by n.nspname, c.relname, a.attnum
-    """), {"schemas": schemas}).all()
+    """),
+        {"schemas": schemas},
+    ).all()
     catalog: Catalog = {}
     for schema, table, name, sql_type, not_null, collation in rows:
         catalog.setdefault((schema, table), []).append(TableColumn(name, sql_type, not_null, collation))

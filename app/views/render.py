@@ -23,21 +23,34 @@ def render_view(view: ResolvedView) -> str:
         "-- Do not edit: change the spec, then run `orgfeed views generate` and `orgfeed views apply`.",
     ]
     outer = ["id", "geo"] + [sql_identifier(column.name) for column in view.columns]
-    branches = "\n    union all\n".join(_render_branch(view, index, branch) for index, branch in enumerate(view.branches))
+    branches = "\n    union all\n".join(
+        _render_branch(view, index, branch) for index, branch in enumerate(view.branches)
+    )
     # Each branch reads one table with no WHERE: only such branches are pulled up into one append
     # relation, whose index scans PostgreSQL merges for `order by id`; the filters below are pushed
     # down into every branch (a WHERE or a join inside a branch would force a sort of the union).
-    select = ("select\n" + ",\n".join(f"    {column}" for column in outer) + "\nfrom (\n" + branches
-              + "\n) as branches\nwhere branches._deleted is not true")
+    select = (
+        "select\n"
+        + ",\n".join(f"    {column}" for column in outer)
+        + "\nfrom (\n"
+        + branches
+        + "\n) as branches\nwhere branches._deleted is not true"
+    )
     if any(branch.sfid_collation for branch in view.branches):
         select += "\n    and branches.id is not null"  # Heroku Connect's sfid is empty until a write-back lands
     if view.where:
         select += f"\n    and ({view.where})"
     if view.materialized:
-        body = [f"drop materialized view if exists {name};", f"create materialized view {name} as", select + ";",
-                f"create unique index {sql_identifier(_index_name(view.name, 'id'))} on {name} (id);"]
-        body += [f"create index {sql_identifier(_index_name(view.name, column))} on {name} ({sql_identifier(column)});"
-                 for column in view.indexed]
+        body = [
+            f"drop materialized view if exists {name};",
+            f"create materialized view {name} as",
+            select + ";",
+            f"create unique index {sql_identifier(_index_name(view.name, 'id'))} on {name} (id);",
+        ]
+        body += [
+            f"create index {sql_identifier(_index_name(view.name, column))} on {name} ({sql_identifier(column)});"
+            for column in view.indexed
+        ]
         kind = "materialized view"
     else:
         body = [f"create or replace view {name} as", select + ";"]
@@ -47,18 +60,28 @@ def render_view(view: ResolvedView) -> str:
     geos = ", ".join(f"{branch.geo} ({branch.org})" for branch in view.branches)
     comments.append(f"comment on column {name}.geo is {_literal('the org each row comes from: ' + geos)};")
     for column in view.columns:
-        comments.append(f"comment on column {name}.{sql_identifier(column.name)} is {_literal(_lineage(view, column))};")
+        comments.append(
+            f"comment on column {name}.{sql_identifier(column.name)} is {_literal(_lineage(view, column))};"
+        )
     indexes = _render_indexes(view)
-    return "\n".join(header + [""] + body + [""] + comments + ([""] + indexes if indexes else [])) + "\n"
+    return "\n".join(header + [""] + body + [""] + comments + (["", *indexes] if indexes else [])) + "\n"
 
 
 def _render_branch(view: ResolvedView, index: int, branch: Branch) -> str:
     table = sql_identifier(branch.table)
-    lines = [f"{_id_expression(view, branch)} as id", f"{_literal(branch.geo)}::{view.geo_type} as geo",
-             f"{table}.isdeleted as _deleted"]
-    lines += [f"{_column_expression(branch, column, index)} as {sql_identifier(column.name)}" for column in view.columns]
-    return ("    select\n" + ",\n".join(f"        {line}" for line in lines)
-            + f"\n    from {sql_identifier(branch.schema)}.{table}")
+    lines = [
+        f"{_id_expression(view, branch)} as id",
+        f"{_literal(branch.geo)}::{view.geo_type} as geo",
+        f"{table}.isdeleted as _deleted",
+    ]
+    lines += [
+        f"{_column_expression(branch, column, index)} as {sql_identifier(column.name)}" for column in view.columns
+    ]
+    return (
+        "    select\n"
+        + ",\n".join(f"        {line}" for line in lines)
+        + f"\n    from {sql_identifier(branch.schema)}.{table}"
+    )
 
 
 def _sfid(branch: Branch) -> str:
@@ -84,10 +107,12 @@ def _column_expression(branch: Branch, column: ViewColumn, index: int) -> str:
         join = next(join for join in branch.joins if join.alias == source.alias)
         # A correlated lookup keeps the branch a single table (see render_view); it runs only
         # for the rows actually fetched, through the parent's unique sfid index.
-        expression = (f"(select parent.{sql_identifier(source.column)} "
-                      f"from {sql_identifier(branch.schema)}.{sql_identifier(join.table)} as parent "
-                      f"where parent.sfid = {sql_identifier(branch.table)}.{sql_identifier(join.lookup)} "
-                      f"and parent.isdeleted is not true)")
+        expression = (
+            f"(select parent.{sql_identifier(source.column)} "
+            f"from {sql_identifier(branch.schema)}.{sql_identifier(join.table)} as parent "
+            f"where parent.sfid = {sql_identifier(branch.table)}.{sql_identifier(join.lookup)} "
+            f"and parent.isdeleted is not true)"
+        )
     return expression if source.sql_type == column.sql_type else f"{expression}::{column.sql_type}"
 
 
@@ -109,8 +134,10 @@ def _render_indexes(view: ResolvedView) -> list[str]:
             if column.name not in view.indexed or source.alias != branch.table:
                 continue
             name = _index_name(branch.table, source.column)
-            statements.append(f"create index if not exists {sql_identifier(name)} on {relation} "
-                              f"({sql_identifier(source.column)} nulls first, {id_key});")
+            statements.append(
+                f"create index if not exists {sql_identifier(name)} on {relation} "
+                f"({sql_identifier(source.column)} nulls first, {id_key});"
+            )
     return statements
 
 
@@ -120,7 +147,7 @@ def _index_name(table: str, column: str) -> str:
     if len(name.encode()) <= MAX_IDENTIFIER_BYTES:
         return name
     digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-    return f"{name[:MAX_IDENTIFIER_BYTES - 13]}_{digest}_idx"
+    return f"{name[: MAX_IDENTIFIER_BYTES - 13]}_{digest}_idx"
 
 
 def _view_comment(view: ResolvedView) -> str:
@@ -140,8 +167,11 @@ def _lineage(view: ResolvedView, column: ViewColumn) -> str:
         if source.alias is None:
             parts.append(f"{branch.schema}: none (null)")
         else:
-            table = branch.table if source.alias == branch.table else next(
-                join.table for join in branch.joins if join.alias == source.alias)
+            table = (
+                branch.table
+                if source.alias == branch.table
+                else next(join.table for join in branch.joins if join.alias == source.alias)
+            )
             parts.append(f"{branch.schema}.{table}.{source.column}")
     return f"{column.field}: " + "; ".join(parts)
 

@@ -16,8 +16,8 @@ RESERVED_OUTPUT = frozenset({"id", "geo"})
 
 @dataclass(frozen=True)
 class Join:
-    lookup: str          # the lookup column on the base table
-    table: str           # the parent table
+    lookup: str  # the lookup column on the base table
+    table: str  # the parent table
     alias: str
 
 
@@ -28,7 +28,7 @@ class Branch:
     org: str
     geo: str
     schema: str
-    table: str           # the base table (also its alias)
+    table: str  # the base table (also its alias)
     joins: tuple[Join, ...]
     sfid_collation: str | None  # the sfid column's collation when not "C" is needed in the expression
 
@@ -45,9 +45,9 @@ class Source:
 @dataclass(frozen=True)
 class ViewColumn:
     name: str
-    sql_type: str                   # the type every branch is cast to (when it differs)
-    field: str                      # as configured: "AssessmentDate", "Employee.LastName"
-    sources: tuple[Source, ...]     # one per branch, in branch order
+    sql_type: str  # the type every branch is cast to (when it differs)
+    field: str  # as configured: "AssessmentDate", "Employee.LastName"
+    sources: tuple[Source, ...]  # one per branch, in branch order
 
 
 @dataclass(frozen=True)
@@ -77,32 +77,51 @@ def resolve_view(view: ViewConfig, orgs: tuple[OrgConfig, ...], catalog: Catalog
             parent_columns = _table(catalog, view.name, org.name, parent_table)
             lookup = join.lookup.lower()
             if lookup not in {column.name for column in base_columns}:
-                raise ViewError(f"view {view.name}: {org.name}.{base_table} has no lookup column {lookup} "
-                                f"(joins: lookup = {join.lookup!r}): map the field, or fix the join")
+                raise ViewError(
+                    f"view {view.name}: {org.name}.{base_table} has no lookup column {lookup} "
+                    f"(joins: lookup = {join.lookup!r}): map the field, or fix the join"
+                )
             alias = parent_table if parent_table != base_table and parent_table not in parents else lookup
             joins.append(Join(lookup=lookup, table=parent_table, alias=alias))
             parents[join.object.lower()] = (alias, parent_columns)
         sfid = next((column for column in base_columns if column.name == "sfid"), None)
         if sfid is None:
             raise ViewError(f"view {view.name}: {org.name}.{base_table} has no sfid column: is it a mirrored table?")
-        branches.append(Branch(org=org.name, geo=org.geo, schema=org.name, table=base_table, joins=tuple(joins),
-                               sfid_collation=None if sfid.collation == "C" else (sfid.collation or "default")))
+        branches.append(
+            Branch(
+                org=org.name,
+                geo=org.geo,
+                schema=org.name,
+                table=base_table,
+                joins=tuple(joins),
+                sfid_collation=None if sfid.collation == "C" else (sfid.collation or "default"),
+            )
+        )
         tables.append((base_columns, parents))
     columns = _columns(view, base_table, tables)
     for name in view.indexed:
         if name not in {column.name for column in columns}:
             raise ViewError(f"view {view.name}: indexed column {name!r} is not one of the view's columns")
     geo_length = max(len(branch.geo) for branch in branches)
-    return ResolvedView(name=view.name, id_strategy=view.id_strategy, where=view.where, materialized=view.materialized,
-                        indexed=view.indexed, geo_type=f"varchar({geo_length})", branches=tuple(branches),
-                        columns=tuple(columns))
+    return ResolvedView(
+        name=view.name,
+        id_strategy=view.id_strategy,
+        where=view.where,
+        materialized=view.materialized,
+        indexed=view.indexed,
+        geo_type=f"varchar({geo_length})",
+        branches=tuple(branches),
+        columns=tuple(columns),
+    )
 
 
 def _table(catalog: Catalog, view: str, schema: str, table: str) -> list[TableColumn]:
     columns = catalog.get((schema, table))
     if not columns:
-        raise ViewError(f"view {view}: table {schema}.{table} does not exist: run `orgfeed sync` first, "
-                        "or leave that org out of the view's `orgs`")
+        raise ViewError(
+            f"view {view}: table {schema}.{table} does not exist: run `orgfeed sync` first, "
+            "or leave that org out of the view's `orgs`"
+        )
     return columns
 
 
@@ -115,14 +134,21 @@ def _columns(view: ViewConfig, base_table: str, tables: list) -> list[ViewColumn
                 if column.name not in HIDDEN_COLUMNS and column.name not in [name for name, _, _ in wanted]:
                     wanted.append((column.name, None, column.name))
     else:
-        wanted = [((config.alias or config.source.split(".")[-1].lower()),
-                   config.source.split(".")[0].lower() if "." in config.source else None,
-                   config.source.split(".")[-1].lower()) for config in view.columns]
+        wanted = [
+            (
+                (config.alias or config.source.split(".")[-1].lower()),
+                config.source.split(".")[0].lower() if "." in config.source else None,
+                config.source.split(".")[-1].lower(),
+            )
+            for config in view.columns
+        ]
     seen: set[str] = set()
     columns = []
     for output, parent, column_name in wanted:
         if output in RESERVED_OUTPUT:
-            raise ViewError(f"view {view.name}: a column may not be called {output!r} (orgfeed adds id and geo): use `as`")
+            raise ViewError(
+                f"view {view.name}: a column may not be called {output!r} (orgfeed adds id and geo): use `as`"
+            )
         if output in seen:
             raise ViewError(f"view {view.name}: two columns are called {output!r}: give one an alias with `as`")
         seen.add(output)
@@ -134,7 +160,9 @@ def _columns(view: ViewConfig, base_table: str, tables: list) -> list[ViewColumn
         types = [source.sql_type for source in sources if source.sql_type]
         field = f"{parent}.{column_name}" if parent else column_name
         if not types:
-            raise ViewError(f"view {view.name}: column {field} exists in none of its orgs: map the field or drop the column")
+            raise ViewError(
+                f"view {view.name}: column {field} exists in none of its orgs: map the field or drop the column"
+            )
         columns.append(ViewColumn(name=output, sql_type=common_type(types), field=field, sources=tuple(sources)))
     return columns
 

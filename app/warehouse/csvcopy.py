@@ -75,7 +75,7 @@ def open_document(chunks: Iterable[bytes]) -> CsvDocument | None:
             break
         head += chunk
     if head.startswith(codecs.BOM_UTF8):
-        head = head[len(codecs.BOM_UTF8):]
+        head = head[len(codecs.BOM_UTF8) :]
     line, _, remainder = head.partition(b"\n")
     if not line.strip():
         return None
@@ -217,7 +217,9 @@ def varchar_length(sql_type: str) -> int | None:
     return None
 
 
-def find_bad_cells(conn: Connection, types: dict[str, str], values: dict[str, str | None]) -> list[tuple[str, str, str]]:
+def find_bad_cells(
+    conn: Connection, types: dict[str, str], values: dict[str, str | None]
+) -> list[tuple[str, str, str]]:
     """The (column, value, message) of each cell of one row that does not cast to its column's type."""
     bad = []
     for column, sql_type in types.items():
@@ -243,11 +245,15 @@ def find_bad_cells(conn: Connection, types: dict[str, str], values: dict[str, st
     return bad
 
 
-def load_bad_row(conn: Connection, schema: str, table: str, types: dict[str, str], line: int) -> tuple[int, list[RowError]]:
+def load_bad_row(
+    conn: Connection, schema: str, table: str, types: dict[str, str], line: int
+) -> tuple[int, list[RowError]]:
     """Inserts staging row `line` with its bad cells nulled and `_hc_err` set; returns (rows loaded, errors)."""
     stage = qualified_name("pg_temp", TEXT_STAGE)
     names = ", ".join(quote_identifier(column) for column in types)
-    values = dict(conn.execute(text(f"select {names} from {stage} where _line = :line"), {"line": line}).mappings().one())
+    values = dict(
+        conn.execute(text(f"select {names} from {stage} where _line = :line"), {"line": line}).mappings().one()
+    )
     sfid = values.get("sfid") or ""
     bad = find_bad_cells(conn, types, values)
     errors = [RowError(sfid, column, value, message) for column, value, message in bad]
@@ -274,6 +280,5 @@ def load_bad_row(conn: Connection, schema: str, table: str, types: dict[str, str
         savepoint.rollback()
         if not isinstance(error.orig, VALUE_ERRORS):
             raise
-        return 0, errors + [RowError(sfid, "", "", f"{error.orig}: row skipped")]
+        return 0, [*errors, RowError(sfid, "", "", f"{error.orig}: row skipped")]
     return 1, errors
-

@@ -51,7 +51,9 @@ def check_database(url: str, *, timeout_seconds: int = 10) -> None:
         with psycopg.connect(url, connect_timeout=timeout_seconds) as conn:
             conn.execute("select 1")
     except psycopg.Error as error:
-        raise DatabaseUnreachable(f"database {mask_url(url)} is unreachable: {describe_connection_error(error)}") from error
+        raise DatabaseUnreachable(
+            f"database {mask_url(url)} is unreachable: {describe_connection_error(error)}"
+        ) from error
 
 
 def describe_connection_error(error: Exception) -> str:
@@ -61,6 +63,6 @@ def describe_connection_error(error: Exception) -> str:
         return type(error).__name__
     text = lines[0]
     if text.startswith("connection failed: "):
-        text = text[len("connection failed: "):]
+        text = text[len("connection failed: ") :]
     hints = [line for line in lines[1:] if line.startswith("Is the server")]
     return f"{text} ({hints[0]})" if hints else text

@@ -20,8 +20,15 @@ from app.warehouse.shadow import create_shadow, swap_shadow
 from app.warehouse.tables import read_columns, table_name
 
 __all__ = [
-    "LoadResult", "RowError", "copy_csv_into", "count_rows", "create_shadow", "find_missing", "swap_shadow",
-    "tombstone", "upsert_csv",
+    "LoadResult",
+    "RowError",
+    "copy_csv_into",
+    "count_rows",
+    "create_shadow",
+    "find_missing",
+    "swap_shadow",
+    "tombstone",
+    "upsert_csv",
 ]
 
 STAGE = "_orgfeed_stage"
@@ -74,12 +81,15 @@ def copy_csv_into(conn: Connection, schema: str, table: str, chunks: Iterable[by
     types = checked_types(conn, schema, table, document)
     relation = qualified_name(schema, table)
     first_page = conn.execute(
-        text("select greatest(pg_relation_size(cast(:relation as regclass)) / current_setting('block_size')::int - 1, 0)"),
+        text(
+            "select greatest(pg_relation_size(cast(:relation as regclass)) / current_setting('block_size')::int - 1, 0)"
+        ),
         {"relation": relation},
     ).scalar_one()
     outcome = copy_document(conn, schema, table, types, document)
     newest = conn.execute(
-        text(f"select max(systemmodstamp) from {relation} where ctid >= cast(:tid as tid)"), {"tid": f"({first_page},0)"}
+        text(f"select max(systemmodstamp) from {relation} where ctid >= cast(:tid as tid)"),
+        {"tid": f"({first_page},0)"},
     ).scalar()
     return LoadResult(outcome.rows, outcome.loaded, 0, 0, outcome.errors, newest)
 
@@ -88,7 +98,7 @@ def create_stage(conn: Connection, types: dict[str, str], columns: list[str]) ->
     """Creates the temporary typed staging table for an upsert: `columns`, isdeleted and _hc_err."""
     conn.execute(text(f"drop table if exists {qualified_name('pg_temp', STAGE)}"))
     definitions = []
-    for column in dict.fromkeys(columns + ["isdeleted"]):
+    for column in dict.fromkeys([*columns, "isdeleted"]):
         required = " not null" if column in ("sfid", "systemmodstamp", "isdeleted") else ""
         default = " default false" if column == "isdeleted" else ""
         definitions.append(f"{quote_identifier(column)} {types[column]}{required}{default}")
@@ -112,7 +122,7 @@ def upsert_csv(
     types = checked_types(conn, schema, table, document)
     create_stage(conn, types, document.columns)
     outcome: CopyOutcome = copy_document(conn, "pg_temp", STAGE, types, document, label=f"{schema}.{table}")
-    columns = list(dict.fromkeys(document.columns + ["isdeleted", "_hc_err"]))
+    columns = list(dict.fromkeys([*document.columns, "isdeleted", "_hc_err"]))
     names = ", ".join(quote_identifier(column) for column in columns)
     updates = ", ".join(
         f"{quote_identifier(column)} = excluded.{quote_identifier(column)}" for column in columns if column != "sfid"
@@ -161,10 +171,9 @@ def stage_ids(conn: Connection, sfids: Iterable[str]) -> str:
     conn.execute(text(f"drop table if exists {stage}"))
     conn.execute(text(f'create temp table {quote_identifier(IDS_STAGE)} (sfid varchar(18) collate "C" not null)'))
     driver = conn.connection.driver_connection
-    with driver.cursor() as cursor:
-        with cursor.copy(f"copy {stage} (sfid) from stdin") as copy:
-            for sfid in sfids:
-                copy.write_row((sfid,))
+    with driver.cursor() as cursor, cursor.copy(f"copy {stage} (sfid) from stdin") as copy:
+        for sfid in sfids:
+            copy.write_row((sfid,))
     conn.execute(text(f"analyze {stage}"))
     return stage
 
@@ -189,12 +198,16 @@ def find_missing(conn: Connection, schema: str, sobject: str, live_sfids: Iterab
     """The sfids of non-deleted rows absent from `live_sfids` (hard-deleted or purged in Salesforce), sorted."""
     stage = stage_ids(conn, live_sfids)
     target = qualified_name(schema, table_name(sobject))
-    missing = conn.execute(
-        text(
-            f"select target.sfid from {target} as target where not target.isdeleted "
-            f"and not exists (select from {stage} as ids where ids.sfid = target.sfid) order by target.sfid"
+    missing = (
+        conn.execute(
+            text(
+                f"select target.sfid from {target} as target where not target.isdeleted "
+                f"and not exists (select from {stage} as ids where ids.sfid = target.sfid) order by target.sfid"
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     conn.execute(text(f"drop table {stage}"))
     return list(missing)
 
@@ -206,4 +219,3 @@ def count_rows(conn: Connection, schema: str, sobject: str) -> tuple[int, int]:
         text(f"select count(*) filter (where not isdeleted), count(*) filter (where _hc_err is not null) from {target}")
     ).one()
     return live, errored
-

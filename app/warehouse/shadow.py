@@ -158,7 +158,9 @@ def copy_other_indexes(conn: Connection, schema: str, table: str, shadow: str) -
         temporary = ("s_" + index.name)[:MAX_IDENTIFIER_BYTES]
         unique = "unique " if index.is_unique else ""
         conn.execute(
-            text(f"create {unique}index {quote_identifier(temporary)} on {qualified_name(schema, shadow)}{method_and_rest}")
+            text(
+                f"create {unique}index {quote_identifier(temporary)} on {qualified_name(schema, shadow)}{method_and_rest}"
+            )
         )
         renames.append((temporary, index.name))
     return renames

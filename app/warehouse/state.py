@@ -73,7 +73,9 @@ def set_suspended(conn: Connection, name: str, suspended: bool) -> None:
     )
     if result.rowcount == 0:
         known = ", ".join(conn.execute(select(orgs.c.name).order_by(orgs.c.name)).scalars()) or "none yet"
-        raise WarehouseError(f"unknown org {name!r}: orgfeed knows {known}; check the name in orgfeed.toml, or sync it once")
+        raise WarehouseError(
+            f"unknown org {name!r}: orgfeed knows {known}; check the name in orgfeed.toml, or sync it once"
+        )
 
 
 def read_mapping_state(conn: Connection, org: str, sobject: str) -> MappingState:
@@ -121,7 +123,9 @@ def start_run(conn: Connection, *, full: bool) -> int:
 def finish_run(conn: Connection, run_id: int, status: str, **counts: int) -> None:
     """Records the end of run `run_id` with `status` and counts (rows_upserted, rows_tombstoned, api_calls)."""
     check_status(status, RUN_STATUSES, "run")
-    conn.execute(update(sync_runs).where(sync_runs.c.id == run_id).values(finished_at=func.now(), status=status, **counts))
+    conn.execute(
+        update(sync_runs).where(sync_runs.c.id == run_id).values(finished_at=func.now(), status=status, **counts)
+    )
 
 
 def start_run_object(conn: Connection, run_id: int, org: str, sobject: str) -> None:
@@ -136,7 +140,9 @@ def finish_run_object(
     check_status(status, RUN_STATUSES, "run")
     conn.execute(
         update(sync_run_objects)
-        .where(sync_run_objects.c.run_id == run_id, sync_run_objects.c.org == org, sync_run_objects.c.sobject == sobject)
+        .where(
+            sync_run_objects.c.run_id == run_id, sync_run_objects.c.org == org, sync_run_objects.c.sobject == sobject
+        )
         .values(finished_at=func.now(), status=status, error=error, **counts)
     )
 
@@ -194,7 +200,11 @@ class OrgState:
 
 def read_org_state(conn: Connection, name: str) -> OrgState:
     """Org `name`'s identity, suspension and throttling (defaults when it was never recorded)."""
-    row = conn.execute(
-        select(orgs.c.name, orgs.c.org_id, orgs.c.suspended, orgs.c.throttled_until).where(orgs.c.name == name)
-    ).mappings().first()
+    row = (
+        conn.execute(
+            select(orgs.c.name, orgs.c.org_id, orgs.c.suspended, orgs.c.throttled_until).where(orgs.c.name == name)
+        )
+        .mappings()
+        .first()
+    )
     return OrgState(**row) if row else OrgState(name=name)

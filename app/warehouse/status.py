@@ -21,7 +21,7 @@ from app.warehouse.tables import read_columns, table_name
 class ObjectStatus:
     org: str
     sobject: str
-    status: str            # synced | new | failed | throttled | interrupted | skipped | suspended
+    status: str  # synced | new | failed | throttled | interrupted | skipped | suspended
     mapped_fields: int
     salesforce_rows: int | None
     database_rows: int | None
@@ -42,7 +42,9 @@ class LogLine:
     message: str | None
 
 
-def read_status(conn: Connection, settings: Settings, *, log_limit: int = 20) -> tuple[list[ObjectStatus], list[LogLine]]:
+def read_status(
+    conn: Connection, settings: Settings, *, log_limit: int = 20
+) -> tuple[list[ObjectStatus], list[LogLine]]:
     """One ObjectStatus per configured (org, object) that orgfeed loads, and the newest log entries first."""
     states = {(row.org, row.sobject.lower()): row for row in conn.execute(select(mappings))}
     suspended = {row.name for row in conn.execute(select(orgs.c.name).where(orgs.c.suspended))}
@@ -57,22 +59,30 @@ def read_status(conn: Connection, settings: Settings, *, log_limit: int = 20) ->
             has_table = bool(read_columns(conn, org.name, table_name(mapping.object)))
             database_rows, errored = count_rows(conn, org.name, mapping.object) if has_table else (None, None)
             status = "suspended" if org.name in suspended else (state.status if state else "new")
-            objects.append(ObjectStatus(
-                org=org.name, sobject=mapping.object, status=status,
-                mapped_fields=state.mapped_fields if state else 0,
-                salesforce_rows=state.salesforce_rows if state else None,
-                database_rows=database_rows, errored_rows=errored,
-                last_sync_at=state.last_sync_at if state else None,
-                last_error=state.last_error if state else None,
-            ))
+            objects.append(
+                ObjectStatus(
+                    org=org.name,
+                    sobject=mapping.object,
+                    status=status,
+                    mapped_fields=state.mapped_fields if state else 0,
+                    salesforce_rows=state.salesforce_rows if state else None,
+                    database_rows=database_rows,
+                    errored_rows=errored,
+                    last_sync_at=state.last_sync_at if state else None,
+                    last_error=state.last_error if state else None,
+                )
+            )
     rows = conn.execute(select(sync_log).order_by(sync_log.c.id.desc()).limit(log_limit))
-    log = [LogLine(row.logged_at, row.org, row.sobject, row.record_id, row.action, row.status, row.error_code, row.message)
-           for row in rows]
+    log = [
+        LogLine(row.logged_at, row.org, row.sobject, row.record_id, row.action, row.status, row.error_code, row.message)
+        for row in rows
+    ]
     return objects, log
 
 
 def status_record(objects: list[ObjectStatus], log: list[LogLine]) -> dict:
     """The status as JSON-able data (datetimes as ISO 8601 strings)."""
+
     def plain(item) -> dict:
         return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in asdict(item).items()}
 

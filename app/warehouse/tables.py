@@ -55,7 +55,7 @@ def table_name(sobject: str) -> str:
 
 def lock_name(conn: Connection, *parts: str) -> None:
     """Takes a transaction-level advisory lock on `parts`, serializing DDL of concurrent workers."""
-    conn.execute(text("select pg_advisory_xact_lock(hashtextextended(:key, 1))"), {"key": "/".join(("ddl",) + parts)})
+    conn.execute(text("select pg_advisory_xact_lock(hashtextextended(:key, 1))"), {"key": "/".join(("ddl", *parts))})
 
 
 def ensure_org_schema(conn: Connection, schema: str, org_id: str | None, org_name: str) -> None:

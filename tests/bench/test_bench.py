@@ -23,25 +23,60 @@ ROWS = 2000
 def test_every_benchmark_runs_at_a_tiny_size_and_writes_its_figures(server_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "BENCH_REPLAY_SECONDS": "2"}
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "all", "--rows", str(ROWS), "--runs", "1", "--database-url", server_url,
-         "--out", str(tmp_path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=580, check=False)
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "all",
+            "--rows",
+            str(ROWS),
+            "--runs",
+            "1",
+            "--database-url",
+            server_url,
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=580,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Targets (issue 8)" in done.stdout
     assert sorted(path.name for path in tmp_path.iterdir()) == [
-        "README-performance.md", "all.json", "emulator.json", "incremental.json", "load.json", "serve.json"]
+        "README-performance.md",
+        "all.json",
+        "emulator.json",
+        "incremental.json",
+        "load.json",
+        "serve.json",
+    ]
     assert "## Performance" in (tmp_path / "README-performance.md").read_text()
 
     load = json.loads((tmp_path / "load.json").read_text())["sizes"]
     assert [size["rows"] for size in load] == [ROWS]
     assert load[0]["runs"][0]["rows_loaded"] == ROWS
-    assert {"loader_seconds_median", "bound_seconds_median", "ratio_to_bound", "loader_peak_rss_mb",
-            "loader_rows_per_second", "bound_rows_per_second", "emulator_peak_rss_mb"} <= load[0].keys()
+    assert {
+        "loader_seconds_median",
+        "bound_seconds_median",
+        "ratio_to_bound",
+        "loader_peak_rss_mb",
+        "loader_rows_per_second",
+        "bound_rows_per_second",
+        "emulator_peak_rss_mb",
+    } <= load[0].keys()
 
     incremental = json.loads((tmp_path / "incremental.json").read_text())["sizes"][0]
     assert (incremental["runs"][0]["updated"], incremental["runs"][0]["deleted"]) == (ROWS // 100, 2)
-    assert {"incremental_seconds_median", "initial_load_seconds", "fraction_of_load",
-            "incremental_peak_rss_mb"} <= incremental.keys()
+    assert {
+        "incremental_seconds_median",
+        "initial_load_seconds",
+        "fraction_of_load",
+        "incremental_peak_rss_mb",
+    } <= incremental.keys()
 
     serve = json.loads((tmp_path / "serve.json").read_text())["sizes"][0]
     assert serve["view_rows"] == ROWS
@@ -59,4 +94,3 @@ def test_every_benchmark_runs_at_a_tiny_size_and_writes_its_figures(server_url: 
     everything = json.loads((tmp_path / "all.json").read_text())
     assert {"machine", "command", "emulator", "load", "incremental", "serve", "summary"} <= everything.keys()
     assert {"cpu", "cores", "memory_gb", "postgresql"} <= everything["machine"].keys()
-

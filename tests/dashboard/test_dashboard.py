@@ -12,7 +12,8 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from app.dashboard.blueprint import create_dashboard
-from app.sync import SyncOptions, run_sync
+from app.sync.report import SyncOptions
+from app.sync.run import run_sync
 
 from ..sync.conftest import make_settings
 
@@ -34,8 +35,14 @@ def auth(password: str = PASSWORD) -> dict[str, str]:
 def synced(emulator, engine, database_url):
     """Both demo orgs synced for Account and Contact, Contact of emea failing on every describe."""
     settings = replace(make_settings(emulator, database_url, objects=("Account", "Contact")), admin_password=PASSWORD)
-    emulator.inject_fault("status", path="*/sobjects/Contact/describe*", count=10, status=500,
-                          error_code="UNKNOWN_EXCEPTION", message="An unexpected error occurred")
+    emulator.inject_fault(
+        "status",
+        path="*/sobjects/Contact/describe*",
+        count=10,
+        status=500,
+        error_code="UNKNOWN_EXCEPTION",
+        message="An unexpected error occurred",
+    )
     report = run_sync(settings, engine, SyncOptions(orgs=("emea",)))
     emulator.clear_faults()
     report_amer = run_sync(settings, engine, SyncOptions(orgs=("amer",)))
@@ -69,8 +76,9 @@ def test_status_json_reports_each_object_the_failure_and_the_feed(synced, engine
     assert "UNKNOWN_EXCEPTION" in objects[("emea", "Contact")]["last_error"]
     live = len(emulator.ids("amer", "Contact"))
     assert (objects[("amer", "Contact")]["status"], objects[("amer", "Contact")]["database_rows"]) == ("synced", live)
-    assert data["feeds"] == [{"name": "global", "views": ["global_contact"],
-                              "service_url": "https://orgfeed.example.com/odata/v4/global/"}]
+    assert data["feeds"] == [
+        {"name": "global", "views": ["global_contact"], "service_url": "https://orgfeed.example.com/odata/v4/global/"}
+    ]
     assert {org["name"]: org["suspended"] for org in data["orgs"]} == {"amer": False, "emea": False}
 
 
@@ -81,7 +89,10 @@ def test_suspend_and_resume_need_the_pages_header(synced, engine):
     assert (done.status_code, done.get_json()) == (200, {"org": "emea", "suspended": True})
     with engine.connect() as conn:
         assert conn.execute(text("select suspended from orgfeed.orgs where name = 'emea'")).scalar() is True
-    assert client.post("/dashboard/orgs/apac/suspend", headers={**auth(), "X-Orgfeed-Action": "suspend"}).status_code == 404
+    assert (
+        client.post("/dashboard/orgs/apac/suspend", headers={**auth(), "X-Orgfeed-Action": "suspend"}).status_code
+        == 404
+    )
     resumed = client.post("/dashboard/orgs/emea/resume", headers={**auth(), "X-Orgfeed-Action": "resume"})
     assert resumed.get_json() == {"org": "emea", "suspended": False}
 
@@ -101,10 +112,13 @@ def test_the_page_in_chromium_shows_status_failure_log_feed_and_suspends(synced,
     url = f"http://127.0.0.1:{server.server_port}/"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
-            context = browser.new_context(http_credentials={"username": "admin", "password": PASSWORD},
-                                          viewport={"width": 1280, "height": 800})
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+            )
+            context = browser.new_context(
+                http_credentials={"username": "admin", "password": PASSWORD}, viewport={"width": 1280, "height": 800}
+            )
             page = context.new_page()
             page.goto(url)
             emea = page.locator('section[data-org="emea"]')
@@ -118,8 +132,11 @@ def test_the_page_in_chromium_shows_status_failure_log_feed_and_suspends(synced,
             page.screenshot(path=str(tmp_path / "dashboard-1280.png"), full_page=True)
             emea.get_by_role("button", name="Suspend").click()
             page.locator('section[data-org="emea"] h2').get_by_text("Suspended").wait_for()
-            phone = browser.new_context(http_credentials={"username": "admin", "password": PASSWORD},
-                                        viewport={"width": 390, "height": 844}, is_mobile=True)
+            phone = browser.new_context(
+                http_credentials={"username": "admin", "password": PASSWORD},
+                viewport={"width": 390, "height": 844},
+                is_mobile=True,
+            )
             small = phone.new_page()
             small.goto(url)
             small.get_by_text("Suspended").first.wait_for()

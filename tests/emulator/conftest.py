@@ -37,11 +37,19 @@ def shared_client(shared: Emulator) -> OrgClient:
 
 @pytest.fixture
 def sf(emulator: Emulator) -> Salesforce:
-    return Salesforce(instance_url=emulator.base_url, session_id=emulator.session_id("amer"),
-                      session=https_session(emulator), version=API_VERSION)
+    return Salesforce(
+        instance_url=emulator.base_url,
+        session_id=emulator.session_id("amer"),
+        session=https_session(emulator),
+        version=API_VERSION,
+    )
 
 
 @pytest.fixture
 def shared_sf(shared: Emulator) -> Salesforce:
-    return Salesforce(instance_url=shared.base_url, session_id=shared.session_id("amer"),
-                      session=https_session(shared), version=API_VERSION)
+    return Salesforce(
+        instance_url=shared.base_url,
+        session_id=shared.session_id("amer"),
+        session=https_session(shared),
+        version=API_VERSION,
+    )

@@ -38,18 +38,35 @@ def _pages(client: OrgClient, job_id: str, max_records: int) -> list:
         response = client.get(f"jobs/query/{job_id}/results", params=params)
         assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
         locator = response.headers["Sforce-Locator"]
-        pages.append((int(response.headers["Sforce-NumberOfRecords"]), locator,
-                      list(csv.reader(io.StringIO(response.text)))))
+        pages.append(
+            (int(response.headers["Sforce-NumberOfRecords"]), locator, list(csv.reader(io.StringIO(response.text))))
+        )
     return pages
 
 
 def test_a_query_job_moves_through_its_states(shared_client: OrgClient) -> None:
     job = _create(shared_client, "SELECT Id FROM Account")
     assert job["state"] == "UploadComplete" and job["id"].startswith("750")
-    assert {k: job[k] for k in ("operation", "object", "contentType", "lineEnding", "columnDelimiter",
-                                "apiVersion", "concurrencyMode")} == {
-        "operation": "query", "object": "Account", "contentType": "CSV", "lineEnding": "LF",
-        "columnDelimiter": "COMMA", "apiVersion": 62.0, "concurrencyMode": "Parallel"}
+    assert {
+        k: job[k]
+        for k in (
+            "operation",
+            "object",
+            "contentType",
+            "lineEnding",
+            "columnDelimiter",
+            "apiVersion",
+            "concurrencyMode",
+        )
+    } == {
+        "operation": "query",
+        "object": "Account",
+        "contentType": "CSV",
+        "lineEnding": "LF",
+        "columnDelimiter": "COMMA",
+        "apiVersion": 62.0,
+        "concurrencyMode": "Parallel",
+    }
     polled = shared_client.get(f"jobs/query/{job['id']}").json()
     assert polled["state"] == "InProgress" and polled["jobType"] == "V2Query"
     states = set()
@@ -73,19 +90,26 @@ def test_a_locator_can_be_read_again(shared_client: OrgClient) -> None:
     job_id = _run(shared_client, "SELECT Id FROM Contact")
     first = shared_client.get(f"jobs/query/{job_id}/results", params={"maxRecords": 100})
     locator = first.headers["Sforce-Locator"]
-    again = [shared_client.get(f"jobs/query/{job_id}/results", params={"maxRecords": 100, "locator": locator})
-             for _ in range(2)]
+    again = [
+        shared_client.get(f"jobs/query/{job_id}/results", params={"maxRecords": 100, "locator": locator})
+        for _ in range(2)
+    ]
     assert again[0].content == again[1].content and again[0].content != first.content
 
 
 def test_csv_cells_are_quoted_and_null_is_empty(shared: Emulator, shared_client: OrgClient) -> None:
-    job_id = _run(shared_client, "SELECT Id, MiddleName, IsDeleted, CreatedDate, StatusAsOf, "
-                                 "ShiftStartTime__c, HourlyRate__c, Description FROM Employee")
+    job_id = _run(
+        shared_client,
+        "SELECT Id, MiddleName, IsDeleted, CreatedDate, StatusAsOf, "
+        "ShiftStartTime__c, HourlyRate__c, Description FROM Employee",
+    )
     body = shared_client.get(f"jobs/query/{job_id}/results").text
     table = shared.table("amer", "Employee")
     first_line = body.split("\n")[1]
-    assert first_line == ('"0hE5e0000000001EAA","","false","2023-01-02T00:00:00.000Z","2024-04-08",'
-                          '"11:15:00.000Z","83.98","Speaks three languages, ""fluently""."')
+    assert first_line == (
+        '"0hE5e0000000001EAA","","false","2023-01-02T00:00:00.000Z","2024-04-08",'
+        '"11:15:00.000Z","83.98","Speaks three languages, ""fluently""."'
+    )
     rows = list(csv.reader(io.StringIO(body)))
     assert len(rows) == 301
     descriptions = {row[7] for row in rows[1:]}
@@ -110,8 +134,9 @@ def test_simple_salesforce_bulk2_query_yields_csv_pages(shared: Emulator, shared
 
 
 def test_simple_salesforce_bulk2_download_writes_every_page(shared_sf: Salesforce, tmp_path) -> None:
-    results = shared_sf.bulk2.Contact.download("SELECT Id, LastName FROM Contact", str(tmp_path),
-                                               max_records=250, wait=0.05)
+    results = shared_sf.bulk2.Contact.download(
+        "SELECT Id, LastName FROM Contact", str(tmp_path), max_records=250, wait=0.05
+    )
     assert [r["number_of_records"] for r in results] == [250, 50]
     lines = [line for r in results for line in Path(r["file"]).read_text().splitlines()[1:]]
     assert len(lines) == 300
@@ -142,22 +167,26 @@ def test_jobs_are_listed_per_org(emulator: Emulator, client: OrgClient) -> None:
     assert OrgClient(emulator, "emea").get(f"jobs/query/{job['id']}").status_code == 404
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    ({"operation": "query", "query": "SELECT Id FROM Nope"}, "INVALID_TYPE"),
-    ({"operation": "query", "query": "SELECT Nope FROM Account"}, "INVALID_FIELD"),
-    ({"operation": "query", "query": "SELECT FROM Account"}, "MALFORMED_QUERY"),
-    ({"operation": "query", "query": "SELECT Id, BillingAddress FROM Account"}, "API_ERROR"),
-    ({"operation": "query", "query": "SELECT Id, Photo FROM Employee"}, "API_ERROR"),
-    ({"operation": "upsert", "query": "SELECT Id FROM Account"}, "INVALIDJOB"),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"operation": "query", "query": "SELECT Id FROM Nope"}, "INVALID_TYPE"),
+        ({"operation": "query", "query": "SELECT Nope FROM Account"}, "INVALID_FIELD"),
+        ({"operation": "query", "query": "SELECT FROM Account"}, "MALFORMED_QUERY"),
+        ({"operation": "query", "query": "SELECT Id, BillingAddress FROM Account"}, "API_ERROR"),
+        ({"operation": "query", "query": "SELECT Id, Photo FROM Employee"}, "API_ERROR"),
+        ({"operation": "upsert", "query": "SELECT Id FROM Account"}, "INVALIDJOB"),
+    ],
+)
 def test_invalid_jobs_are_refused_at_creation(shared_client: OrgClient, body: dict, code: str) -> None:
     response = shared_client.post("jobs/query", json=body)
     assert (response.status_code, response.json()[0]["errorCode"]) == (400, code)
 
 
 @pytest.mark.parametrize(("kind", "state"), [("bulk_failed", "Failed"), ("bulk_aborted", "Aborted")])
-def test_injected_bulk_faults_end_the_job(emulator: Emulator, client: OrgClient, sf: Salesforce,
-                                          kind: str, state: str) -> None:
+def test_injected_bulk_faults_end_the_job(
+    emulator: Emulator, client: OrgClient, sf: Salesforce, kind: str, state: str
+) -> None:
     emulator.inject_fault(kind, path="*/jobs/query", count=2)
     job = _create(client, "SELECT Id FROM Account")
     final = client.get(f"jobs/query/{job['id']}").json()
@@ -167,12 +196,13 @@ def test_injected_bulk_faults_end_the_job(emulator: Emulator, client: OrgClient,
     assert ("errorMessage" in final) == (state == "Failed")
     with pytest.raises(SalesforceOperationError):
         list(sf.bulk2.Account.query("SELECT Id FROM Account", wait=0.05))
-    assert _run(client, "SELECT Id FROM Account")   # the third job is not affected
+    assert _run(client, "SELECT Id FROM Account")  # the third job is not affected
 
 
 def test_crlf_line_endings_are_honoured(shared_client: OrgClient) -> None:
-    job = shared_client.post("jobs/query", json={"operation": "query", "query": "SELECT Id FROM Account",
-                                                  "lineEnding": "CRLF"}).json()
+    job = shared_client.post(
+        "jobs/query", json={"operation": "query", "query": "SELECT Id FROM Account", "lineEnding": "CRLF"}
+    ).json()
     while shared_client.get(f"jobs/query/{job['id']}").json()["state"] != "JobComplete":
         pass
     body = shared_client.get(f"jobs/query/{job['id']}/results", params={"maxRecords": 2}).content
@@ -184,10 +214,13 @@ def test_a_warmed_cache_serves_the_same_bytes_as_rendering() -> None:
     for warm in (False, True):
         with Emulator(demo_orgs(rows={"Employee": 5000}, seed=3)) as emulator:
             if warm:
-                assert emulator.warm_bulk_cache(min_rows=1000) == 8000   # whole blocks of 2,000 in both orgs
+                assert emulator.warm_bulk_cache(min_rows=1000) == 8000  # whole blocks of 2,000 in both orgs
             client = OrgClient(emulator, "emea")
-            fields = [f["name"] for f in client.get("sobjects/Employee/describe").json()["fields"]
-                      if f["type"] not in ("address", "location", "base64")]
+            fields = [
+                f["name"]
+                for f in client.get("sobjects/Employee/describe").json()["fields"]
+                if f["type"] not in ("address", "location", "base64")
+            ]
             job_id = _run(client, f"SELECT {', '.join(fields)} FROM Employee", "queryAll")
             results.append(client.get(f"jobs/query/{job_id}/results", params={"maxRecords": 3001}).content)
     assert results[0] == results[1]
@@ -208,6 +241,12 @@ print(table.csv_block(fields, 1).data == table.csv_chunk(fields, range(2000, 400
 
 
 def test_warming_before_start_renders_the_same_blocks_in_worker_processes() -> None:
-    done = subprocess.run([sys.executable, "-c", WARM_IN_WORKERS], capture_output=True, text=True,
-                          timeout=120, cwd=Path(__file__).parents[2], check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_IN_WORKERS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[2],
+        check=False,
+    )
     assert (done.returncode, done.stdout.split()) == (0, ["8000", "True"]), done.stderr

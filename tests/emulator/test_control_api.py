@@ -16,6 +16,7 @@ def control(emulator: Emulator):
     def call(method: str, path: str, body: dict | None = None):
         response = session.request(method, base + path, json=body)
         return response.status_code, response.json()
+
     return call
 
 
@@ -23,7 +24,9 @@ def test_orgs_lists_each_org_with_its_credentials(emulator: Emulator, control) -
     status, body = control("GET", "/orgs")
     assert status == 200
     assert [(o["name"], o["geo"], o["org_id"]) for o in body["orgs"]] == [
-        ("amer", "AMER", emulator.org("amer").org_id), ("emea", "EMEA", emulator.org("emea").org_id)]
+        ("amer", "AMER", emulator.org("amer").org_id),
+        ("emea", "EMEA", emulator.org("emea").org_id),
+    ]
     amer = body["orgs"][0]
     assert amer["login_url"] == amer["instance_url"] == emulator.base_url
     assert amer["client_credentials"]["client_id"] == emulator.org("amer").app.client_id
@@ -31,13 +34,18 @@ def test_orgs_lists_each_org_with_its_credentials(emulator: Emulator, control) -
 
 
 def test_records_insert_update_delete_undelete_and_purge(emulator: Emulator, control, client: OrgClient) -> None:
-    status, body = control("POST", "/orgs/amer/sobjects/Account/records",
-                           {"records": [{"Name": "One"}, {"Name": "Two", "CreatedDate": "2020-05-01T00:00:00Z"}]})
+    status, body = control(
+        "POST",
+        "/orgs/amer/sobjects/Account/records",
+        {"records": [{"Name": "One"}, {"Name": "Two", "CreatedDate": "2020-05-01T00:00:00Z"}]},
+    )
     assert status == 200 and len(body["ids"]) == 2
     one, two = body["ids"]
     assert client.get(f"sobjects/Account/{two}").json()["CreatedDate"] == "2020-05-01T00:00:00.000+0000"
-    assert control("PATCH", "/orgs/amer/sobjects/Account/records", {"records": [{"Id": one, "Name": "Uno"}]}) == \
-        (200, {"updated": 1})
+    assert control("PATCH", "/orgs/amer/sobjects/Account/records", {"records": [{"Id": one, "Name": "Uno"}]}) == (
+        200,
+        {"updated": 1},
+    )
     assert client.get(f"sobjects/Account/{one}").json()["Name"] == "Uno"
     assert control("POST", "/orgs/amer/sobjects/Account/delete", {"ids": [one, two]}) == (200, {"deleted": 2})
     assert control("POST", "/orgs/amer/sobjects/Account/undelete", {"ids": [one]}) == (200, {"undeleted": 1})
@@ -48,7 +56,9 @@ def test_records_insert_update_delete_undelete_and_purge(emulator: Emulator, con
 
 def test_control_errors_say_what_is_wrong(control) -> None:
     assert control("POST", "/orgs/apac/sobjects/Account/delete", {"ids": []}) == (
-        400, {"error": "no org 'apac'; the emulator hosts amer, emea"})
+        400,
+        {"error": "no org 'apac'; the emulator hosts amer, emea"},
+    )
     status, body = control("POST", "/orgs/amer/sobjects/Account/delete", {"ids": ["0015e0000999999AAA"]})
     assert (status, body) == (400, {"error": "NOT_FOUND: The requested resource does not exist"})
 
@@ -60,15 +70,25 @@ def test_seed_replaces_an_object_with_n_generated_records(emulator: Emulator, co
 
 
 def test_fields_are_added_retyped_and_removed(emulator: Emulator, control, client: OrgClient) -> None:
-    assert control("POST", "/orgs/amer/sobjects/Contact/fields",
-                   {"name": "Tier__c", "type": "picklist", "picklist_values": ["Gold", "Silver"]})[0] == 201
+    assert (
+        control(
+            "POST",
+            "/orgs/amer/sobjects/Contact/fields",
+            {"name": "Tier__c", "type": "picklist", "picklist_values": ["Gold", "Silver"]},
+        )[0]
+        == 201
+    )
     described = {f["name"]: f for f in client.get("sobjects/Contact/describe").json()["fields"]}
     assert [p["value"] for p in described["Tier__c"]["picklistValues"]] == ["Gold", "Silver"]
     assert described["Tier__c"]["custom"] is True
-    assert client.get("query", params={"q": "SELECT Tier__c FROM Contact LIMIT 1"}).json()["records"][0]["Tier__c"] is None
+    assert (
+        client.get("query", params={"q": "SELECT Tier__c FROM Contact LIMIT 1"}).json()["records"][0]["Tier__c"] is None
+    )
 
-    assert control("PATCH", "/orgs/amer/sobjects/Contact/fields/Title", {"type": "textarea", "length": 1000}) == \
-        (200, {"name": "Title", "type": "textarea"})
+    assert control("PATCH", "/orgs/amer/sobjects/Contact/fields/Title", {"type": "textarea", "length": 1000}) == (
+        200,
+        {"name": "Title", "type": "textarea"},
+    )
     described = {f["name"]: f for f in client.get("sobjects/Contact/describe").json()["fields"]}
     assert (described["Title"]["type"], described["Title"]["length"]) == ("textarea", 1000)
 

@@ -13,12 +13,20 @@ from app.emulator.errors import ControlError
 
 
 def test_a_status_fault_answers_the_next_n_matching_requests(emulator: Emulator, client: OrgClient) -> None:
-    emulator.inject_fault("status", path="*/query*", count=2, status=400, error_code="QUERY_TIMEOUT",
-                          message="Your query request was running for too long.")
+    emulator.inject_fault(
+        "status",
+        path="*/query*",
+        count=2,
+        status=400,
+        error_code="QUERY_TIMEOUT",
+        message="Your query request was running for too long.",
+    )
     for _ in range(2):
         response = client.get("query", params={"q": "SELECT Id FROM Account"})
         assert (response.status_code, response.json()) == (
-            400, [{"message": "Your query request was running for too long.", "errorCode": "QUERY_TIMEOUT"}])
+            400,
+            [{"message": "Your query request was running for too long.", "errorCode": "QUERY_TIMEOUT"}],
+        )
     assert client.get("query", params={"q": "SELECT Id FROM Account"}).status_code == 200
 
 
@@ -62,9 +70,14 @@ def test_a_malformed_fault_answers_200_with_json_cut_off_mid_value(emulator: Emu
 def test_faults_apply_to_the_token_endpoint_too(emulator: Emulator, client: OrgClient) -> None:
     emulator.inject_fault("status", path="/services/oauth2/token", status=500, error_code="UNKNOWN_EXCEPTION")
     org = emulator.org("amer")
-    response = client.http.post(f"{emulator.base_url}/services/oauth2/token",
-                                data={"grant_type": "client_credentials", "client_id": org.app.client_id,
-                                      "client_secret": org.app.client_secret})
+    response = client.http.post(
+        f"{emulator.base_url}/services/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": org.app.client_id,
+            "client_secret": org.app.client_secret,
+        },
+    )
     assert response.status_code == 500
 
 

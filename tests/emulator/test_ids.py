@@ -9,12 +9,15 @@ from app.emulator.ids import case_safe_id, is_case_safe, record_id_format, recor
 from app.emulator.org import Org
 
 
-@pytest.mark.parametrize(("id15", "id18"), [
-    ("001A0000006Vm9r", "001A0000006Vm9rIAC"),   # Salesforce's documented example
-    ("0015e00000ABCDE", "0015e00000ABCDEAA5"),
-    ("003000000000000", "003000000000000AAA"),
-    ("a0B5e00000zZzZz", "a0B5e00000zZzZzEAK"),
-])
+@pytest.mark.parametrize(
+    ("id15", "id18"),
+    [
+        ("001A0000006Vm9r", "001A0000006Vm9rIAC"),  # Salesforce's documented example
+        ("0015e00000ABCDE", "0015e00000ABCDEAA5"),
+        ("003000000000000", "003000000000000AAA"),
+        ("a0B5e00000zZzZz", "a0B5e00000zZzZzEAK"),
+    ],
+)
 def test_case_safe_id_appends_the_checksum_of_upper_case_positions(id15: str, id18: str) -> None:
     assert case_safe_id(id15) == id18
 

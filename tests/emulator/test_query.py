@@ -32,21 +32,30 @@ def test_batch_size_is_clamped_to_200_through_2000(shared_client: OrgClient, hea
 
 
 def test_records_carry_attributes_and_rest_value_formats(shared: Emulator, shared_client: OrgClient) -> None:
-    record = shared_client.get("query", params={
-        "q": "SELECT Id, CreatedDate, DateOfBirth, ShiftStartTime__c, HourlyRate__c, OfficeLocation__c "
-             "FROM Employee ORDER BY Id LIMIT 1"}).json()["records"][0]
+    record = shared_client.get(
+        "query",
+        params={
+            "q": "SELECT Id, CreatedDate, DateOfBirth, ShiftStartTime__c, HourlyRate__c, OfficeLocation__c "
+            "FROM Employee ORDER BY Id LIMIT 1"
+        },
+    ).json()["records"][0]
     record_id = shared.ids("amer", "Employee", limit=1)[0]
     assert record == {
         "attributes": {"type": "Employee", "url": f"/services/data/v{API}/sobjects/Employee/{record_id}"},
-        "Id": record_id, "CreatedDate": "2023-01-02T00:00:00.000+0000", "DateOfBirth": "1993-02-20",
-        "ShiftStartTime__c": "11:15:00.000Z", "HourlyRate__c": 83.98,
+        "Id": record_id,
+        "CreatedDate": "2023-01-02T00:00:00.000+0000",
+        "DateOfBirth": "1993-02-20",
+        "ShiftStartTime__c": "11:15:00.000Z",
+        "HourlyRate__c": 83.98,
         "OfficeLocation__c": {"latitude": 37.774929, "longitude": -122.419418},
     }
 
 
 def test_simple_salesforce_iterates_every_page(shared: Emulator, shared_sf: Salesforce) -> None:
-    ids = [r["Id"] for r in shared_sf.query_all_iter("SELECT Id FROM Account",
-                                                       headers={"Sforce-Query-Options": "batchSize=200"})]
+    ids = [
+        r["Id"]
+        for r in shared_sf.query_all_iter("SELECT Id FROM Account", headers={"Sforce-Query-Options": "batchSize=200"})
+    ]
     assert ids == shared.ids("amer", "Account")
 
 
@@ -57,12 +66,19 @@ def test_simple_salesforce_query_more_follows_the_locator(shared_sf: Salesforce)
 
 
 def test_where_order_by_and_limit_shape_the_result(shared: Emulator, shared_sf: Salesforce) -> None:
-    result = shared_sf.query("SELECT LastName, Email FROM Employee WHERE CurrentWellnessStatus = 'Available' "
-                             "ORDER BY LastName DESC, Email LIMIT 7")
+    result = shared_sf.query(
+        "SELECT LastName, Email FROM Employee WHERE CurrentWellnessStatus = 'Available' "
+        "ORDER BY LastName DESC, Email LIMIT 7"
+    )
     table = shared.table("amer", "Employee")
-    expected = sorted(((table.value(r, "LastName"), table.value(r, "Email")) for r in range(300)
-                       if table.value(r, "CurrentWellnessStatus") == "Available"),
-                      key=lambda pair: pair[1])
+    expected = sorted(
+        (
+            (table.value(r, "LastName"), table.value(r, "Email"))
+            for r in range(300)
+            if table.value(r, "CurrentWellnessStatus") == "Available"
+        ),
+        key=lambda pair: pair[1],
+    )
     expected = sorted(expected, key=lambda pair: pair[0], reverse=True)[:7]
     assert [(r["LastName"], r["Email"]) for r in result["records"]] == expected
 
@@ -92,18 +108,22 @@ def test_purged_rows_leave_query_all_too(emulator: Emulator, sf: Salesforce) -> 
 def test_query_all_pages_keep_including_deleted_rows(emulator: Emulator, client: OrgClient) -> None:
     doomed = emulator.ids("amer", "Contact")[-5:]
     emulator.delete("amer", "Contact", doomed)
-    first = client.get("queryAll", params={"q": "SELECT Id FROM Contact"},
-                       headers={"Sforce-Query-Options": "batchSize=200"}).json()
+    first = client.get(
+        "queryAll", params={"q": "SELECT Id FROM Contact"}, headers={"Sforce-Query-Options": "batchSize=200"}
+    ).json()
     rest = client.http.get(emulator.base_url + first["nextRecordsUrl"], headers=client.headers()).json()
     assert first["totalSize"] == 300 and [r["Id"] for r in rest["records"]][-5:] == doomed
 
 
-@pytest.mark.parametrize(("soql", "code"), [
-    ("SELECT Id FROM", "MALFORMED_QUERY"),
-    ("SELECT Id, Nope__c FROM Employee", "INVALID_FIELD"),
-    ("SELECT Id FROM Nope", "INVALID_TYPE"),
-    ("SELECT Id, (SELECT Id FROM Contacts) FROM Account", "MALFORMED_QUERY"),
-])
+@pytest.mark.parametrize(
+    ("soql", "code"),
+    [
+        ("SELECT Id FROM", "MALFORMED_QUERY"),
+        ("SELECT Id, Nope__c FROM Employee", "INVALID_FIELD"),
+        ("SELECT Id FROM Nope", "INVALID_TYPE"),
+        ("SELECT Id, (SELECT Id FROM Contacts) FROM Account", "MALFORMED_QUERY"),
+    ],
+)
 def test_bad_soql_answers_400_with_the_salesforce_error_code(shared_client: OrgClient, soql: str, code: str) -> None:
     response = shared_client.get("query", params={"q": soql})
     assert response.status_code == 400
@@ -120,4 +140,6 @@ def test_simple_salesforce_raises_malformed_request_for_bad_soql(shared_sf: Sale
 def test_an_unknown_locator_is_invalid_query_locator(shared_client: OrgClient) -> None:
     response = shared_client.get("query/01g5e0000000999AAA-2000")
     assert (response.status_code, response.json()) == (
-        400, [{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}])
+        400,
+        [{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}],
+    )

@@ -21,14 +21,28 @@ def test_a_modstamp_after_the_generated_data_returns_exactly_the_rows_written_si
     with Emulator(demo_orgs(rows={"Employee": 3000}, seed=5)) as emulator:
         ids = emulator.ids("amer", "Employee")
         emulator.advance_clock(3600)
-        emulator.update("amer", "Employee", [{"Id": ids[2500], "FirstName": "Later"},
-                                             {"Id": ids[7], "FirstName": "Later"}])
+        emulator.update(
+            "amer", "Employee", [{"Id": ids[2500], "FirstName": "Later"}, {"Id": ids[7], "FirstName": "Later"}]
+        )
         emulator.delete("amer", "Employee", [ids[100]])
-        inserted = emulator.insert("amer", "Employee", [{"LastName": "New", "FirstName": "Row", "Email": "new@example.com", "EmployeeNumber": "N-1", "EmployeeStatus": "Active"}])
+        inserted = emulator.insert(
+            "amer",
+            "Employee",
+            [
+                {
+                    "LastName": "New",
+                    "FirstName": "Row",
+                    "Email": "new@example.com",
+                    "EmployeeNumber": "N-1",
+                    "EmployeeStatus": "Active",
+                }
+            ],
+        )
         client = OrgClient(emulator, "amer")
-        since = "2025-06-01T00:00:00Z"   # after every generated SystemModstamp (they lie before 2025)
-        found = _ids(client, f"SELECT Id, IsDeleted FROM Employee WHERE SystemModstamp >= {since} "
-                             "ORDER BY SystemModstamp")
+        since = "2025-06-01T00:00:00Z"  # after every generated SystemModstamp (they lie before 2025)
+        found = _ids(
+            client, f"SELECT Id, IsDeleted FROM Employee WHERE SystemModstamp >= {since} ORDER BY SystemModstamp"
+        )
         assert sorted(found) == sorted([(ids[7], False), (ids[2500], False), (ids[100], True), (inserted[0], False)])
         everything = _ids(client, "SELECT Id, IsDeleted, SystemModstamp FROM Employee")
         assert len(everything) == 3001

@@ -22,12 +22,13 @@ def test_updated_lists_records_written_in_the_window(emulator: Emulator, sf: Sal
     start = emulator.clock.now() - timedelta(hours=1)
     touched = emulator.ids("amer", "Employee", limit=2)
     emulator.update("amer", "Employee", [{"Id": touched[0], "Title": "CTO"}, {"Id": touched[1], "Title": "CFO"}])
-    created = sf.Employee.create({"LastName": "New", "Email": "n@x.example", "EmployeeNumber": "N1",
-                                  "EmployeeStatus": "Active"})["id"]
+    created = sf.Employee.create(
+        {"LastName": "New", "Email": "n@x.example", "EmployeeNumber": "N1", "EmployeeStatus": "Active"}
+    )["id"]
     emulator.advance_clock(120)
     now = emulator.clock.now()
     result = sf.Employee.updated(start, now)
-    assert result == {"ids": touched + [created], "latestDateCovered": format_datetime(_minute(now))}
+    assert result == {"ids": [*touched, created], "latestDateCovered": format_datetime(_minute(now))}
 
 
 def test_updated_leaves_out_what_changed_after_the_end(emulator: Emulator, sf: Salesforce) -> None:
@@ -83,25 +84,35 @@ def test_trimming_the_delete_log_moves_earliest_date_available(emulator: Emulato
 
 
 @pytest.mark.parametrize(("resource", "days"), [("updated", 30), ("deleted", 15)])
-def test_a_start_past_retention_is_invalid_replication_date(emulator: Emulator, client: OrgClient,
-                                                            resource: str, days: int) -> None:
+def test_a_start_past_retention_is_invalid_replication_date(
+    emulator: Emulator, client: OrgClient, resource: str, days: int
+) -> None:
     now = emulator.clock.now()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    inside = client.get(f"sobjects/Employee/{resource}",
-                        params={"start": (midnight - timedelta(days=days)).isoformat(), "end": now.isoformat()})
+    inside = client.get(
+        f"sobjects/Employee/{resource}",
+        params={"start": (midnight - timedelta(days=days)).isoformat(), "end": now.isoformat()},
+    )
     assert inside.status_code == 200
-    outside = client.get(f"sobjects/Employee/{resource}",
-                         params={"start": (midnight - timedelta(days=days, minutes=1)).isoformat(),
-                                 "end": now.isoformat()})
-    assert (outside.status_code, outside.json()) == (400, [{
-        "message": f"startDate cannot be more than {days} days ago", "errorCode": "INVALID_REPLICATION_DATE"}])
+    outside = client.get(
+        f"sobjects/Employee/{resource}",
+        params={"start": (midnight - timedelta(days=days, minutes=1)).isoformat(), "end": now.isoformat()},
+    )
+    assert (outside.status_code, outside.json()) == (
+        400,
+        [{"message": f"startDate cannot be more than {days} days ago", "errorCode": "INVALID_REPLICATION_DATE"}],
+    )
 
 
 def test_retention_follows_the_emulated_clock(emulator: Emulator) -> None:
     start = emulator.clock.now()
     emulator.advance_clock(31 * 86400)
-    sf = Salesforce(instance_url=emulator.base_url, session_id=emulator.session_id("amer"),
-                    session=https_session(emulator), version=API)
+    sf = Salesforce(
+        instance_url=emulator.base_url,
+        session_id=emulator.session_id("amer"),
+        session=https_session(emulator),
+        version=API,
+    )
     with pytest.raises(SalesforceMalformedRequest) as refused:
         sf.Employee.updated(start, emulator.clock.now())
     assert refused.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
@@ -109,8 +120,9 @@ def test_retention_follows_the_emulated_clock(emulator: Emulator) -> None:
 
 def test_a_start_not_before_the_end_is_invalid_replication_date(shared_client: OrgClient) -> None:
     now = datetime.now(UTC)
-    response = shared_client.get("sobjects/Account/updated",
-                                 params={"start": now.isoformat(), "end": (now + timedelta(seconds=30)).isoformat()})
+    response = shared_client.get(
+        "sobjects/Account/updated", params={"start": now.isoformat(), "end": (now + timedelta(seconds=30)).isoformat()}
+    )
     assert (response.status_code, response.json()[0]["errorCode"]) == (400, "INVALID_REPLICATION_DATE")
 
 
@@ -125,6 +137,7 @@ def test_too_many_ids_is_exceeded_id_limit(emulator: Emulator, client: OrgClient
     start = emulator.clock.now() - timedelta(minutes=5)
     emulator.update("amer", "Account", [{"Id": i, "Rating": "Cold"} for i in emulator.ids("amer", "Account", limit=3)])
     emulator.advance_clock(120)
-    response = client.get("sobjects/Account/updated",
-                          params={"start": start.isoformat(), "end": emulator.clock.now().isoformat()})
+    response = client.get(
+        "sobjects/Account/updated", params={"start": start.isoformat(), "end": emulator.clock.now().isoformat()}
+    )
     assert (response.status_code, response.json()[0]["errorCode"]) == (400, "EXCEEDED_ID_LIMIT")

@@ -30,17 +30,21 @@ def test_versions_list_every_api_version_from_31_to_64(shared: Emulator) -> None
 
 @pytest.mark.parametrize("version", ["55.0", "59.0", "64.0"])
 def test_every_supported_version_serves_the_same_resources(shared_client: OrgClient, version: str) -> None:
-    response = shared_client.http.get(f"{shared_client.emulator.base_url}/services/data/v{version}/",
-                                      headers=shared_client.headers())
+    response = shared_client.http.get(
+        f"{shared_client.emulator.base_url}/services/data/v{version}/", headers=shared_client.headers()
+    )
     assert response.status_code == 200
     assert response.json()["sobjects"] == f"/services/data/v{version}/sobjects"
 
 
 def test_an_unknown_version_is_not_found(shared_client: OrgClient) -> None:
-    response = shared_client.http.get(f"{shared_client.emulator.base_url}/services/data/v12.0/limits",
-                                      headers=shared_client.headers())
+    response = shared_client.http.get(
+        f"{shared_client.emulator.base_url}/services/data/v12.0/limits", headers=shared_client.headers()
+    )
     assert (response.status_code, response.json()) == (
-        404, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}])
+        404,
+        [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}],
+    )
 
 
 def test_limits_count_down_and_every_response_carries_the_usage_header(client: OrgClient) -> None:
@@ -64,7 +68,9 @@ def test_a_missing_or_unknown_token_is_invalid_session_id(client: OrgClient) -> 
     for headers in ({}, {"Authorization": "Bearer 00Dxx!nonsense"}):
         response = client.http.get(url, headers=headers)
         assert (response.status_code, response.json()) == (
-            401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+            401,
+            [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}],
+        )
         assert "Sforce-Limit-Info" not in response.headers
 
 
@@ -83,13 +89,16 @@ def test_sessions_time_out_after_two_hours_of_emulated_time(emulator: Emulator, 
     assert client.get("limits").json()[0]["errorCode"] == "INVALID_SESSION_ID"
 
 
-def test_the_used_up_allocation_is_request_limit_exceeded(emulator: Emulator, client: OrgClient,
-                                                          sf: Salesforce) -> None:
+def test_the_used_up_allocation_is_request_limit_exceeded(
+    emulator: Emulator, client: OrgClient, sf: Salesforce
+) -> None:
     emulator.set_api_allocation("amer", maximum=10, used=9)
     assert client.get("limits").json()["DailyApiRequests"] == {"Max": 10, "Remaining": 0}
     refused = client.get("limits")
     assert (refused.status_code, refused.json()) == (
-        403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
+        403,
+        [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
+    )
     assert refused.headers["Sforce-Limit-Info"] == "api-usage=10/10"
     with pytest.raises(SalesforceRefusedRequest):
         sf.query("SELECT Id FROM Account")
@@ -113,8 +122,11 @@ def test_describe_gives_full_field_metadata(shared_sf: Salesforce) -> None:
     assert (rate["type"], rate["precision"], rate["scale"], rate["custom"]) == ("currency", 16, 2, True)
     assert fields["ManagerId"]["referenceTo"] == ["Employee"]
     assert fields["ManagerId"]["relationshipName"] == "Manager"
-    assert [p["value"] for p in fields["CurrentWellnessStatus"]["picklistValues"]] == \
-        ["Available", "Unavailable", "Unknown"]
+    assert [p["value"] for p in fields["CurrentWellnessStatus"]["picklistValues"]] == [
+        "Available",
+        "Unavailable",
+        "Unknown",
+    ]
     assert fields["SystemModstamp"]["updateable"] is False and fields["SystemModstamp"]["type"] == "datetime"
     assert fields["OfficeLocation__Latitude__s"]["compoundFieldName"] == "OfficeLocation__c"
     assert fields["Name"]["calculated"] is False and fields["Name"]["nameField"] is True
@@ -140,15 +152,25 @@ def test_describe_of_an_unknown_object_is_not_found(shared_client: OrgClient) ->
 
 
 def test_create_get_update_delete_a_record_with_simple_salesforce(emulator: Emulator, sf: Salesforce) -> None:
-    created = sf.Employee.create({"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@x.example",
-                                  "EmployeeNumber": "AM-9", "EmployeeStatus": "Active",
-                                  "DateOfBirth": "1990-12-10", "HourlyRate__c": 88.5})
+    created = sf.Employee.create(
+        {
+            "FirstName": "Ada",
+            "LastName": "Lovelace",
+            "Email": "ada@x.example",
+            "EmployeeNumber": "AM-9",
+            "EmployeeStatus": "Active",
+            "DateOfBirth": "1990-12-10",
+            "HourlyRate__c": 88.5,
+        }
+    )
     assert created["success"] is True and created["errors"] == []
     record = sf.Employee.get(created["id"])
     assert (record["Name"], record["DateOfBirth"], record["HourlyRate__c"]) == ("Ada Lovelace", "1990-12-10", 88.5)
     assert record["CreatedDate"] == record["SystemModstamp"]
-    assert record["attributes"] == {"type": "Employee",
-                                    "url": f"/services/data/v{API}/sobjects/Employee/{created['id']}"}
+    assert record["attributes"] == {
+        "type": "Employee",
+        "url": f"/services/data/v{API}/sobjects/Employee/{created['id']}",
+    }
     emulator.advance_clock(90)
     assert sf.Employee.update(created["id"], {"FirstName": "Augusta"}) == 204
     updated = sf.Employee.get(created["id"])
@@ -171,18 +193,41 @@ def test_updating_a_seeded_record_moves_its_stamps(emulator: Emulator, sf: Sales
     assert after["CreatedDate"] == before["CreatedDate"]
 
 
-@pytest.mark.parametrize(("body", "status", "error"), [
-    ({"LastName": "X", "Email": "x@y", "EmployeeNumber": "1", "EmployeeStatus": "Active", "Shoe": 1},
-     400, {"message": "No such column 'Shoe' on sobject of type Employee", "errorCode": "INVALID_FIELD"}),
-    ({"FirstName": "Only"}, 400,
-     {"message": "Required fields are missing: [LastName, Email, EmployeeNumber, EmployeeStatus]",
-      "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["LastName", "Email", "EmployeeNumber", "EmployeeStatus"]}),
-    ({"LastName": "X", "Email": "x@y", "EmployeeNumber": "1", "EmployeeStatus": "Active",
-      "SystemModstamp": "2024-01-01T00:00:00Z"}, 400,
-     {"message": "Unable to create/update fields: SystemModstamp. Please check the security settings of this "
-                 "field and verify that it is read/write for your profile or permission set.",
-      "errorCode": "INVALID_FIELD_FOR_INSERT_UPDATE", "fields": ["SystemModstamp"]}),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        (
+            {"LastName": "X", "Email": "x@y", "EmployeeNumber": "1", "EmployeeStatus": "Active", "Shoe": 1},
+            400,
+            {"message": "No such column 'Shoe' on sobject of type Employee", "errorCode": "INVALID_FIELD"},
+        ),
+        (
+            {"FirstName": "Only"},
+            400,
+            {
+                "message": "Required fields are missing: [LastName, Email, EmployeeNumber, EmployeeStatus]",
+                "errorCode": "REQUIRED_FIELD_MISSING",
+                "fields": ["LastName", "Email", "EmployeeNumber", "EmployeeStatus"],
+            },
+        ),
+        (
+            {
+                "LastName": "X",
+                "Email": "x@y",
+                "EmployeeNumber": "1",
+                "EmployeeStatus": "Active",
+                "SystemModstamp": "2024-01-01T00:00:00Z",
+            },
+            400,
+            {
+                "message": "Unable to create/update fields: SystemModstamp. Please check the security settings of this "
+                "field and verify that it is read/write for your profile or permission set.",
+                "errorCode": "INVALID_FIELD_FOR_INSERT_UPDATE",
+                "fields": ["SystemModstamp"],
+            },
+        ),
+    ],
+)
 def test_invalid_creates_answer_salesforce_errors(client: OrgClient, body: dict, status: int, error: dict) -> None:
     response = client.post("sobjects/Employee", json=body)
     assert (response.status_code, response.json()) == (status, [error])
@@ -229,7 +274,11 @@ def test_sobject_basic_information_describes_the_object(shared_client: OrgClient
 
 def test_the_identity_url_names_the_org_and_user(shared: Emulator, shared_client: OrgClient) -> None:
     org = shared.org("amer")
-    identity = shared_client.http.get(f"{shared.base_url}/id/{org.org_id}/{org.users[0].user_id}",
-                                      headers=shared_client.headers()).json()
+    identity = shared_client.http.get(
+        f"{shared.base_url}/id/{org.org_id}/{org.users[0].user_id}", headers=shared_client.headers()
+    ).json()
     assert (identity["organization_id"], identity["user_id"], identity["username"]) == (
-        org.org_id, org.users[0].user_id, org.users[0].username)
+        org.org_id,
+        org.users[0].user_id,
+        org.users[0].username,
+    )

@@ -25,8 +25,9 @@ def test_the_same_seed_gives_the_same_data_twice() -> None:
         for sobject in ("Employee", "EmployeeCrisisAssessment", "Account", "Contact"):
             assert _csv(a, sobject, 200) == _csv(b, sobject, 200)
             table_a, table_b = a.table(sobject), b.table(sobject)
-            assert [table_a.value(57, f.name) for f in table_a.sobject.fields] == \
-                [table_b.value(57, f.name) for f in table_b.sobject.fields]
+            assert [table_a.value(57, f.name) for f in table_a.sobject.fields] == [
+                table_b.value(57, f.name) for f in table_b.sobject.fields
+            ]
 
 
 def test_a_different_seed_gives_different_data() -> None:
@@ -52,8 +53,17 @@ def test_employee_has_about_forty_fields_with_realistic_describe_types() -> None
     assert employee.field("Description").type == "textarea" and employee.field("Description").length == 32000
     assert employee.field("OfficeLocation__c").type == "location"
     assert employee.field("OfficeLocation__Latitude__s").compound_field_name == "OfficeLocation__c"
-    for system in ("Id", "IsDeleted", "Name", "CreatedDate", "CreatedById", "LastModifiedDate",
-                   "LastModifiedById", "SystemModstamp", "OwnerId"):
+    for system in (
+        "Id",
+        "IsDeleted",
+        "Name",
+        "CreatedDate",
+        "CreatedById",
+        "LastModifiedDate",
+        "LastModifiedById",
+        "SystemModstamp",
+        "OwnerId",
+    ):
         assert employee.field(system) is not None, system
 
 
@@ -69,8 +79,16 @@ def test_account_has_a_billing_address_compound_with_its_components() -> None:
     account = Org(demo_orgs(rows=1)[0]).table("Account").sobject
     assert account.field("BillingAddress").type == "address"
     components = [f.name for f in account.fields if f.compound_field_name == "BillingAddress"]
-    assert components == ["BillingStreet", "BillingCity", "BillingState", "BillingPostalCode",
-                          "BillingCountry", "BillingLatitude", "BillingLongitude", "BillingGeocodeAccuracy"]
+    assert components == [
+        "BillingStreet",
+        "BillingCity",
+        "BillingState",
+        "BillingPostalCode",
+        "BillingCountry",
+        "BillingLatitude",
+        "BillingLongitude",
+        "BillingGeocodeAccuracy",
+    ]
     assert account.field("NumberOfEmployees").type == "int"
 
 
@@ -126,10 +144,12 @@ def test_grouped_csv_rendering_equals_cell_by_cell_rendering() -> None:
 
 def test_a_retyped_group_member_is_rendered_on_its_own() -> None:
     from app.emulator.schema_changes import retype_field
+
     org = Org(demo_orgs(rows=50)[0])
     table = org.table("Employee")
     retype_field(table, "Gender", "string", org.spec.as_of, length=20)
     fields = [f.name for f in table.sobject.fields if f.type not in ("address", "location", "base64")]
     assert table.columns["Gender"] in table._csv_sources(fields)
-    assert [line.split('","')[fields.index("Gender")] for line in table.csv_lines(fields, range(3))] == \
-        [str(table.value(row, "Gender")) for row in range(3)]
+    assert [line.split('","')[fields.index("Gender")] for line in table.csv_lines(fields, range(3))] == [
+        str(table.value(row, "Gender")) for row in range(3)
+    ]

@@ -24,25 +24,30 @@ def _env(path: Path) -> dict[str, str]:
 def test_config_out_writes_a_config_orgfeed_accepts(tmp_path: Path) -> None:
     with Emulator(demo_orgs(rows=10)) as emulator:
         keys = {name: org.app.private_key_pem for name, org in emulator.orgs.items()}
-        config, env_file = write_config(tmp_path / "orgfeed.toml", emulator.describe_orgs(),
-                                        emulator.ca_bundle, keys)
+        config, env_file = write_config(tmp_path / "orgfeed.toml", emulator.describe_orgs(), emulator.ca_bundle, keys)
         settings = load_settings(_env(env_file), config)
         base_url = emulator.base_url
     assert [(o.name, o.geo, o.auth, o.login_url) for o in settings.orgs] == [
-        ("amer", "AMER", "client_credentials", base_url), ("emea", "EMEA", "jwt", base_url)]
+        ("amer", "AMER", "client_credentials", base_url),
+        ("emea", "EMEA", "jwt", base_url),
+    ]
     assert all(str(o.ca_bundle) == str(tmp_path / "emulator-ca.pem") for o in settings.orgs)
     assert [m.object for m in settings.mappings] == ["Employee", "EmployeeCrisisAssessment", "Account", "Contact"]
     assert [v.name for v in settings.views] == ["global_assessment", "global_contact"]
-    assert settings.views[1].indexed == ("lastname", "email")   # as the repository's orgfeed.toml declares
+    assert settings.views[1].indexed == ("lastname", "email")  # as the repository's orgfeed.toml declares
     assert [(f.name, tuple(f.views)) for f in settings.feeds] == [("global", ("global_assessment", "global_contact"))]
     assert (tmp_path / "emea-jwt-key.pem").read_text() == keys["emea"]
 
 
 def test_the_emulator_command_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -> None:
     config = tmp_path / "out" / "orgfeed.toml"
-    process = subprocess.Popen([sys.executable, "-m", "app", "emulator", "--port", "0", "--rows", "40", "--json",
-                                "--config-out", str(config)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "emulator", "--port", "0", "--rows", "40", "--json", "--config-out", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
     try:
         summary = json.loads(process.stdout.readline())
         assert set(summary) == {"base_url", "ca_bundle", "control_url", "orgs", "config", "env"}
@@ -53,17 +58,25 @@ def test_the_emulator_command_prints_one_json_line_and_stops_on_sigterm(tmp_path
         session = requests.Session()
         session.verify = summary["ca_bundle"]
         session.trust_env = False
-        token = session.post(f"{summary['base_url']}/services/oauth2/token",
-                             data={"grant_type": "client_credentials", "client_id": env["AMER_CLIENT_ID"],
-                                   "client_secret": env["AMER_CLIENT_SECRET"]})
+        token = session.post(
+            f"{summary['base_url']}/services/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": env["AMER_CLIENT_ID"],
+                "client_secret": env["AMER_CLIENT_SECRET"],
+            },
+        )
         assert token.status_code == 200
         emea = summary["orgs"][1]
-        assertion = jwt.encode({"iss": env["EMEA_CLIENT_ID"], "sub": env["EMEA_USERNAME"],
-                                "aud": summary["base_url"], "exp": 4102444800},
-                               Path(env["EMEA_PRIVATE_KEY"]).read_text(), algorithm="RS256")
-        granted = session.post(f"{summary['base_url']}/services/oauth2/token",
-                               data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                                     "assertion": assertion})
+        assertion = jwt.encode(
+            {"iss": env["EMEA_CLIENT_ID"], "sub": env["EMEA_USERNAME"], "aud": summary["base_url"], "exp": 4102444800},
+            Path(env["EMEA_PRIVATE_KEY"]).read_text(),
+            algorithm="RS256",
+        )
+        granted = session.post(
+            f"{summary['base_url']}/services/oauth2/token",
+            data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion},
+        )
         assert granted.status_code == 200 and emea["org_id"] in granted.json()["id"]
     finally:
         process.send_signal(signal.SIGTERM)
@@ -75,9 +88,14 @@ def test_the_emulator_command_prints_one_json_line_and_stops_on_sigterm(tmp_path
 
 def test_text_output_names_each_org_its_urls_and_credentials() -> None:
     with Emulator(demo_orgs(rows=5)) as emulator:
-        text = render_summary({"base_url": emulator.base_url, "ca_bundle": str(emulator.ca_bundle),
-                               "control_url": f"{emulator.base_url}/__emulator/",
-                               "orgs": emulator.describe_orgs()})
+        text = render_summary(
+            {
+                "base_url": emulator.base_url,
+                "ca_bundle": str(emulator.ca_bundle),
+                "control_url": f"{emulator.base_url}/__emulator/",
+                "orgs": emulator.describe_orgs(),
+            }
+        )
         amer = emulator.org("amer")
         assert f"org amer (AMER, Acme Americas, org id {amer.org_id})" in text
         assert f"  login URL     {emulator.base_url}" in text

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
-from app.emulator.soql import (
+from app.emulator.soql.execute import (
     And,
     Comparison,
     CompiledQuery,
@@ -22,32 +22,87 @@ from app.emulator.soql import (
     parse_soql,
 )
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2024, 3, 10, 15, 30, tzinfo=UTC)
 FIELD_TYPES = {
-    "Id": "id", "Name": "string", "Industry": "picklist", "AnnualRevenue": "currency",
-    "NumberOfEmployees": "int", "IsDeleted": "boolean", "CloseDate__c": "date",
-    "SystemModstamp": "datetime", "OpenTime__c": "time", "ParentId": "reference",
-    "BillingAddress": "address", "Tags__c": "multipicklist",
+    "Id": "id",
+    "Name": "string",
+    "Industry": "picklist",
+    "AnnualRevenue": "currency",
+    "NumberOfEmployees": "int",
+    "IsDeleted": "boolean",
+    "CloseDate__c": "date",
+    "SystemModstamp": "datetime",
+    "OpenTime__c": "time",
+    "ParentId": "reference",
+    "BillingAddress": "address",
+    "Tags__c": "multipicklist",
 }
 RECORDS = [
-    {"Id": "r1", "Name": "Acme", "Industry": "Tech", "AnnualRevenue": 100.0, "NumberOfEmployees": 10,
-     "IsDeleted": False, "CloseDate__c": date(2024, 3, 10), "SystemModstamp": datetime(2024, 3, 10, 9, tzinfo=UTC)},
-    {"Id": "r2", "Name": "acme", "Industry": None, "AnnualRevenue": 250.5, "NumberOfEmployees": 3,
-     "IsDeleted": True, "CloseDate__c": date(2024, 3, 9),
-     "SystemModstamp": datetime(2024, 3, 9, 23, 59, 59, tzinfo=UTC)},
-    {"Id": "r3", "Name": "Globex", "Industry": "Energy", "AnnualRevenue": None, "NumberOfEmployees": None,
-     "IsDeleted": False, "CloseDate__c": date(2024, 3, 11), "SystemModstamp": datetime(2024, 3, 11, tzinfo=UTC)},
-    {"Id": "r4", "Industry": "tech", "AnnualRevenue": 100.0, "IsDeleted": None, "CloseDate__c": date(2024, 2, 1),
-     "SystemModstamp": None},
-    {"Id": "r5", "Name": "", "Industry": "Retail", "AnnualRevenue": 0.0, "NumberOfEmployees": 0,
-     "IsDeleted": False, "CloseDate__c": date(2024, 3, 20), "SystemModstamp": datetime(2024, 3, 3, tzinfo=UTC)},
-    {"Id": "r6", "Name": "Initech", "Industry": "Tech", "AnnualRevenue": 75.25, "NumberOfEmployees": 50,
-     "IsDeleted": False, "CloseDate__c": None, "SystemModstamp": datetime(2024, 3, 2, 23, 59, 59, tzinfo=UTC)},
+    {
+        "Id": "r1",
+        "Name": "Acme",
+        "Industry": "Tech",
+        "AnnualRevenue": 100.0,
+        "NumberOfEmployees": 10,
+        "IsDeleted": False,
+        "CloseDate__c": date(2024, 3, 10),
+        "SystemModstamp": datetime(2024, 3, 10, 9, tzinfo=UTC),
+    },
+    {
+        "Id": "r2",
+        "Name": "acme",
+        "Industry": None,
+        "AnnualRevenue": 250.5,
+        "NumberOfEmployees": 3,
+        "IsDeleted": True,
+        "CloseDate__c": date(2024, 3, 9),
+        "SystemModstamp": datetime(2024, 3, 9, 23, 59, 59, tzinfo=UTC),
+    },
+    {
+        "Id": "r3",
+        "Name": "Globex",
+        "Industry": "Energy",
+        "AnnualRevenue": None,
+        "NumberOfEmployees": None,
+        "IsDeleted": False,
+        "CloseDate__c": date(2024, 3, 11),
+        "SystemModstamp": datetime(2024, 3, 11, tzinfo=UTC),
+    },
+    {
+        "Id": "r4",
+        "Industry": "tech",
+        "AnnualRevenue": 100.0,
+        "IsDeleted": None,
+        "CloseDate__c": date(2024, 2, 1),
+        "SystemModstamp": None,
+    },
+    {
+        "Id": "r5",
+        "Name": "",
+        "Industry": "Retail",
+        "AnnualRevenue": 0.0,
+        "NumberOfEmployees": 0,
+        "IsDeleted": False,
+        "CloseDate__c": date(2024, 3, 20),
+        "SystemModstamp": datetime(2024, 3, 3, tzinfo=UTC),
+    },
+    {
+        "Id": "r6",
+        "Name": "Initech",
+        "Industry": "Tech",
+        "AnnualRevenue": 75.25,
+        "NumberOfEmployees": 50,
+        "IsDeleted": False,
+        "CloseDate__c": None,
+        "SystemModstamp": datetime(2024, 3, 2, 23, 59, 59, tzinfo=UTC),
+    },
 ]
 ID_A, ID_B, ID_C = "001Xx000003DGbAIAW", "001Xx000003DGbbIAG", "001Xx000003DGbCIAW"
 ID_RECORDS = [
-    {"Id": ID_A, "ParentId": None}, {"Id": ID_B, "ParentId": ID_A}, {"Id": ID_C, "ParentId": ID_A},
+    {"Id": ID_A, "ParentId": None},
+    {"Id": ID_B, "ParentId": ID_A},
+    {"Id": ID_C, "ParentId": ID_A},
 ]
 LONG_DETAIL = (
     "No such column 'Bacon__c' on entity 'Account'. If you are attempting to use a custom field, be sure to "
@@ -104,55 +159,92 @@ PARSE_CASES = [
     ("SELECT Id FROM Account WHERE IsDeleted = TRUE", where(Comparison("IsDeleted", "=", True))),
     ("SELECT Id FROM Account WHERE IsDeleted = false", where(Comparison("IsDeleted", "=", False))),
     ("SELECT Id FROM Account WHERE Name = NULL", where(Comparison("Name", "=", None))),
-    ("SELECT Id FROM Account WHERE Name IN ('a', 'b', null)",
-     where(Comparison("Name", "IN", ("a", "b", None)))),
+    ("SELECT Id FROM Account WHERE Name IN ('a', 'b', null)", where(Comparison("Name", "IN", ("a", "b", None)))),
     ("SELECT Id FROM Account WHERE Name not in ('a')", where(Comparison("Name", "NOT IN", ("a",)))),
     ("SELECT Id FROM Account WHERE D__c = 2024-02-29", where(Comparison("D__c", "=", date(2024, 2, 29)))),
-    ("SELECT Id FROM Account WHERE T__c > 2024-01-02T03:04:05Z",
-     where(Comparison("T__c", ">", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)))),
-    ("SELECT Id FROM Account WHERE T__c > 2024-01-02T03:04:05.123Z",
-     where(Comparison("T__c", ">", datetime(2024, 1, 2, 3, 4, 5, 123000, tzinfo=UTC)))),
-    ("SELECT Id FROM Account WHERE T__c > 2024-01-02T03:04:05.5+01:30",
-     where(Comparison("T__c", ">", datetime(2024, 1, 2, 3, 4, 5, 500000,
-                                             tzinfo=timezone(timedelta(hours=1, minutes=30)))))),
-    ("SELECT Id FROM Account WHERE T__c > 2024-01-02T03:04:05-08:00",
-     where(Comparison("T__c", ">", datetime(2024, 1, 2, 11, 4, 5, tzinfo=UTC)))),
+    (
+        "SELECT Id FROM Account WHERE T__c > 2024-01-02T03:04:05Z",
+        where(Comparison("T__c", ">", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC))),
+    ),
+    (
+        "SELECT Id FROM Account WHERE T__c > 2024-01-02T03:04:05.123Z",
+        where(Comparison("T__c", ">", datetime(2024, 1, 2, 3, 4, 5, 123000, tzinfo=UTC))),
+    ),
+    (
+        "SELECT Id FROM Account WHERE T__c > 2024-01-02T03:04:05.5+01:30",
+        where(
+            Comparison(
+                "T__c", ">", datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=timezone(timedelta(hours=1, minutes=30)))
+            )
+        ),
+    ),
+    (
+        "SELECT Id FROM Account WHERE T__c > 2024-01-02T03:04:05-08:00",
+        where(Comparison("T__c", ">", datetime(2024, 1, 2, 11, 4, 5, tzinfo=UTC))),
+    ),
     ("SELECT Id FROM Account WHERE D__c = today", where(Comparison("D__c", "=", RelativeDate("TODAY")))),
     ("SELECT Id FROM Account WHERE D__c = YESTERDAY", where(Comparison("D__c", "=", RelativeDate("YESTERDAY")))),
     ("SELECT Id FROM Account WHERE D__c = Tomorrow", where(Comparison("D__c", "=", RelativeDate("TOMORROW")))),
-    ("SELECT Id FROM Account WHERE D__c = LAST_N_DAYS:30",
-     where(Comparison("D__c", "=", RelativeDate("LAST_N_DAYS", 30)))),
-    ("SELECT Id FROM Account WHERE D__c > next_n_days:0",
-     where(Comparison("D__c", ">", RelativeDate("NEXT_N_DAYS", 0)))),
-    ("SELECT Id FROM Account WHERE D__c IN (TODAY, 2024-01-01)",
-     where(Comparison("D__c", "IN", (RelativeDate("TODAY"), date(2024, 1, 1))))),
-    ("SELECT Id FROM Account WHERE a = 1 AND b = 2 and c = 3",
-     where(And((Comparison("a", "=", 1), Comparison("b", "=", 2), Comparison("c", "=", 3))))),
-    ("SELECT Id FROM Account WHERE a = 1 OR b = 2",
-     where(Or((Comparison("a", "=", 1), Comparison("b", "=", 2))))),
-    ("SELECT Id FROM Account WHERE a = 1 AND (b = 2 OR c = 3)",
-     where(And((Comparison("a", "=", 1), Or((Comparison("b", "=", 2), Comparison("c", "=", 3))))))),
-    ("SELECT Id FROM Account WHERE (a = 1 AND b = 2) OR c = 3",
-     where(Or((And((Comparison("a", "=", 1), Comparison("b", "=", 2))), Comparison("c", "=", 3))))),
+    (
+        "SELECT Id FROM Account WHERE D__c = LAST_N_DAYS:30",
+        where(Comparison("D__c", "=", RelativeDate("LAST_N_DAYS", 30))),
+    ),
+    (
+        "SELECT Id FROM Account WHERE D__c > next_n_days:0",
+        where(Comparison("D__c", ">", RelativeDate("NEXT_N_DAYS", 0))),
+    ),
+    (
+        "SELECT Id FROM Account WHERE D__c IN (TODAY, 2024-01-01)",
+        where(Comparison("D__c", "IN", (RelativeDate("TODAY"), date(2024, 1, 1)))),
+    ),
+    (
+        "SELECT Id FROM Account WHERE a = 1 AND b = 2 and c = 3",
+        where(And((Comparison("a", "=", 1), Comparison("b", "=", 2), Comparison("c", "=", 3)))),
+    ),
+    ("SELECT Id FROM Account WHERE a = 1 OR b = 2", where(Or((Comparison("a", "=", 1), Comparison("b", "=", 2))))),
+    (
+        "SELECT Id FROM Account WHERE a = 1 AND (b = 2 OR c = 3)",
+        where(And((Comparison("a", "=", 1), Or((Comparison("b", "=", 2), Comparison("c", "=", 3)))))),
+    ),
+    (
+        "SELECT Id FROM Account WHERE (a = 1 AND b = 2) OR c = 3",
+        where(Or((And((Comparison("a", "=", 1), Comparison("b", "=", 2))), Comparison("c", "=", 3)))),
+    ),
     ("SELECT Id FROM Account WHERE NOT a = 1", where(Not(Comparison("a", "=", 1)))),
-    ("SELECT Id FROM Account WHERE NOT (a = 1 OR b = 2)",
-     where(Not(Or((Comparison("a", "=", 1), Comparison("b", "=", 2)))))),
-    ("SELECT Id FROM Account WHERE a = 1 AND (NOT b = 2)",
-     where(And((Comparison("a", "=", 1), Not(Comparison("b", "=", 2)))))),
+    (
+        "SELECT Id FROM Account WHERE NOT (a = 1 OR b = 2)",
+        where(Not(Or((Comparison("a", "=", 1), Comparison("b", "=", 2))))),
+    ),
+    (
+        "SELECT Id FROM Account WHERE a = 1 AND (NOT b = 2)",
+        where(And((Comparison("a", "=", 1), Not(Comparison("b", "=", 2))))),
+    ),
     ("SELECT Id FROM Account WHERE ((a = 1))", where(Comparison("a", "=", 1))),
-    ("SELECT Id FROM Account WHERE (a = 1 OR (b = 2 AND (c = 3 OR (NOT d = 4))))",
-     where(Or((Comparison("a", "=", 1), And((Comparison("b", "=", 2), Or((
-         Comparison("c", "=", 3), Not(Comparison("d", "=", 4)))))))))),
+    (
+        "SELECT Id FROM Account WHERE (a = 1 OR (b = 2 AND (c = 3 OR (NOT d = 4))))",
+        where(
+            Or(
+                (
+                    Comparison("a", "=", 1),
+                    And((Comparison("b", "=", 2), Or((Comparison("c", "=", 3), Not(Comparison("d", "=", 4)))))),
+                )
+            )
+        ),
+    ),
     ("SELECT Id FROM Account ORDER BY Name", query(order_by=(OrderItem("Name", False, True),))),
     ("SELECT Id FROM Account ORDER BY Name asc", query(order_by=(OrderItem("Name", False, True),))),
     ("SELECT Id FROM Account ORDER BY Name DESC", query(order_by=(OrderItem("Name", True, False),))),
     ("SELECT Id FROM Account ORDER BY Name NULLS LAST", query(order_by=(OrderItem("Name", False, False),))),
-    ("SELECT Id FROM Account ORDER BY Name DESC NULLS FIRST, Id",
-     query(order_by=(OrderItem("Name", True, True), OrderItem("Id", False, True)))),
+    (
+        "SELECT Id FROM Account ORDER BY Name DESC NULLS FIRST, Id",
+        query(order_by=(OrderItem("Name", True, True), OrderItem("Id", False, True))),
+    ),
     ("SELECT Id FROM Account LIMIT 10", query(limit=10)),
     ("SELECT Id FROM Account OFFSET 2000", query(offset=2000)),
-    ("SELECT Id FROM Account WHERE a = 1 ORDER BY Id LIMIT 0 OFFSET 3",
-     query(where=Comparison("a", "=", 1), order_by=(OrderItem("Id", False, True),), limit=0, offset=3)),
+    (
+        "SELECT Id FROM Account WHERE a = 1 ORDER BY Id LIMIT 0 OFFSET 3",
+        query(where=Comparison("a", "=", 1), order_by=(OrderItem("Id", False, True),), limit=0, offset=3),
+    ),
 ]
 
 
@@ -184,84 +276,198 @@ def test_parse_soql_decodes_quoted_string_escapes(literal: str, value: str) -> N
 
 REJECT_CASES = [
     # (query, error code, offending token the caret points at, last message line)
-    ("SELECT Account.Name FROM Contact", "MALFORMED_QUERY", "Account.Name",
-     "unexpected token: 'Account.Name' (relationship paths are not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Contact WHERE Account.Name = 'x'", "MALFORMED_QUERY", "Account.Name",
-     "unexpected token: 'Account.Name' (relationship paths are not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Contact ORDER BY Account.Name", "MALFORMED_QUERY", "Account.Name",
-     "unexpected token: 'Account.Name' (relationship paths are not supported by the orgfeed emulator)"),
-    ("SELECT Id, (SELECT Id FROM Contacts) FROM Account", "MALFORMED_QUERY", "(",
-     "unexpected token: '(' (subqueries are not supported by the orgfeed emulator)"),
-    ("SELECT COUNT(Id) FROM Account", "MALFORMED_QUERY", "COUNT",
-     "unexpected token: 'COUNT' (aggregate functions other than COUNT() are not supported by the orgfeed emulator)"),
-    ("SELECT SUM(Amount) FROM Account", "MALFORMED_QUERY", "SUM",
-     "unexpected token: 'SUM' (functions are not supported by the orgfeed emulator)"),
-    ("SELECT Id, COUNT() FROM Account", "MALFORMED_QUERY", "COUNT",
-     "unexpected token: 'COUNT' (COUNT() outside a SELECT list of its own is not supported by the orgfeed emulator)"),
+    (
+        "SELECT Account.Name FROM Contact",
+        "MALFORMED_QUERY",
+        "Account.Name",
+        "unexpected token: 'Account.Name' (relationship paths are not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id FROM Contact WHERE Account.Name = 'x'",
+        "MALFORMED_QUERY",
+        "Account.Name",
+        "unexpected token: 'Account.Name' (relationship paths are not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id FROM Contact ORDER BY Account.Name",
+        "MALFORMED_QUERY",
+        "Account.Name",
+        "unexpected token: 'Account.Name' (relationship paths are not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id, (SELECT Id FROM Contacts) FROM Account",
+        "MALFORMED_QUERY",
+        "(",
+        "unexpected token: '(' (subqueries are not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT COUNT(Id) FROM Account",
+        "MALFORMED_QUERY",
+        "COUNT",
+        "unexpected token: 'COUNT' (aggregate functions other than COUNT() are not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT SUM(Amount) FROM Account",
+        "MALFORMED_QUERY",
+        "SUM",
+        "unexpected token: 'SUM' (functions are not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id, COUNT() FROM Account",
+        "MALFORMED_QUERY",
+        "COUNT",
+        "unexpected token: 'COUNT' (COUNT() outside a SELECT list of its own is not supported by the orgfeed emulator)",
+    ),
     ("SELECT COUNT(), Id FROM Account", "MALFORMED_QUERY", ",", "unexpected token: ','"),
-    ("SELECT COUNT() FROM Account ORDER BY Id", "MALFORMED_QUERY", "ORDER",
-     "unexpected token: 'ORDER' (COUNT() can't be ordered)"),
-    ("SELECT FIELDS(ALL) FROM Account LIMIT 200", "MALFORMED_QUERY", "FIELDS",
-     "unexpected token: 'FIELDS' (FIELDS() is not supported by the orgfeed emulator)"),
-    ("SELECT TYPEOF What WHEN Account THEN Phone END FROM Event", "MALFORMED_QUERY", "TYPEOF",
-     "unexpected token: 'TYPEOF' (TYPEOF is not supported by the orgfeed emulator)"),
-    ("SELECT Industry FROM Account GROUP BY Industry", "MALFORMED_QUERY", "GROUP",
-     "unexpected token: 'GROUP' (GROUP BY is not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Account HAVING Id = null", "MALFORMED_QUERY", "HAVING",
-     "unexpected token: 'HAVING' (HAVING is not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Account WITH SECURITY_ENFORCED", "MALFORMED_QUERY", "WITH",
-     "unexpected token: 'WITH' (WITH is not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Account LIMIT 1 FOR VIEW", "MALFORMED_QUERY", "FOR",
-     "unexpected token: 'FOR' (FOR VIEW/REFERENCE/UPDATE is not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Account FOR UPDATE", "MALFORMED_QUERY", "FOR",
-     "unexpected token: 'FOR' (FOR VIEW/REFERENCE/UPDATE is not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Account USING SCOPE Mine", "MALFORMED_QUERY", "USING",
-     "unexpected token: 'USING' (USING SCOPE is not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Account WHERE Name LIKE 'a%'", "MALFORMED_QUERY", "LIKE",
-     "unexpected token: 'LIKE' (LIKE is not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Account WHERE Tags__c INCLUDES ('a')", "MALFORMED_QUERY", "INCLUDES",
-     "unexpected token: 'INCLUDES' (INCLUDES is not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Account WHERE Tags__c EXCLUDES ('a')", "MALFORMED_QUERY", "EXCLUDES",
-     "unexpected token: 'EXCLUDES' (EXCLUDES is not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Account WHERE Id IN (SELECT AccountId FROM Contact)", "MALFORMED_QUERY", "SELECT AccountId",
-     "unexpected token: 'SELECT' (semi-joins and anti-joins are not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Account WHERE Id NOT IN (SELECT AccountId FROM Contact)", "MALFORMED_QUERY",
-     "SELECT AccountId",
-     "unexpected token: 'SELECT' (semi-joins and anti-joins are not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Account WHERE CALENDAR_YEAR(CreatedDate) = 2011", "MALFORMED_QUERY", "CALENDAR_YEAR",
-     "unexpected token: 'CALENDAR_YEAR' (functions are not supported by the orgfeed emulator)"),
-    ("SELECT Id FROM Account WHERE a = 1 AND b = 2 OR c = 3", "MALFORMED_QUERY", "OR",
-     "unexpected token: 'OR'"),
-    ("SELECT Id FROM Account WHERE a = 1 OR b = 2 AND c = 3", "MALFORMED_QUERY", "AND",
-     "unexpected token: 'AND'"),
+    (
+        "SELECT COUNT() FROM Account ORDER BY Id",
+        "MALFORMED_QUERY",
+        "ORDER",
+        "unexpected token: 'ORDER' (COUNT() can't be ordered)",
+    ),
+    (
+        "SELECT FIELDS(ALL) FROM Account LIMIT 200",
+        "MALFORMED_QUERY",
+        "FIELDS",
+        "unexpected token: 'FIELDS' (FIELDS() is not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT TYPEOF What WHEN Account THEN Phone END FROM Event",
+        "MALFORMED_QUERY",
+        "TYPEOF",
+        "unexpected token: 'TYPEOF' (TYPEOF is not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Industry FROM Account GROUP BY Industry",
+        "MALFORMED_QUERY",
+        "GROUP",
+        "unexpected token: 'GROUP' (GROUP BY is not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id FROM Account HAVING Id = null",
+        "MALFORMED_QUERY",
+        "HAVING",
+        "unexpected token: 'HAVING' (HAVING is not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id FROM Account WITH SECURITY_ENFORCED",
+        "MALFORMED_QUERY",
+        "WITH",
+        "unexpected token: 'WITH' (WITH is not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id FROM Account LIMIT 1 FOR VIEW",
+        "MALFORMED_QUERY",
+        "FOR",
+        "unexpected token: 'FOR' (FOR VIEW/REFERENCE/UPDATE is not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id FROM Account FOR UPDATE",
+        "MALFORMED_QUERY",
+        "FOR",
+        "unexpected token: 'FOR' (FOR VIEW/REFERENCE/UPDATE is not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id FROM Account USING SCOPE Mine",
+        "MALFORMED_QUERY",
+        "USING",
+        "unexpected token: 'USING' (USING SCOPE is not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Name LIKE 'a%'",
+        "MALFORMED_QUERY",
+        "LIKE",
+        "unexpected token: 'LIKE' (LIKE is not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Tags__c INCLUDES ('a')",
+        "MALFORMED_QUERY",
+        "INCLUDES",
+        "unexpected token: 'INCLUDES' (INCLUDES is not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Tags__c EXCLUDES ('a')",
+        "MALFORMED_QUERY",
+        "EXCLUDES",
+        "unexpected token: 'EXCLUDES' (EXCLUDES is not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Id IN (SELECT AccountId FROM Contact)",
+        "MALFORMED_QUERY",
+        "SELECT AccountId",
+        "unexpected token: 'SELECT' (semi-joins and anti-joins are not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Id NOT IN (SELECT AccountId FROM Contact)",
+        "MALFORMED_QUERY",
+        "SELECT AccountId",
+        "unexpected token: 'SELECT' (semi-joins and anti-joins are not supported by the orgfeed emulator)",
+    ),
+    (
+        "SELECT Id FROM Account WHERE CALENDAR_YEAR(CreatedDate) = 2011",
+        "MALFORMED_QUERY",
+        "CALENDAR_YEAR",
+        "unexpected token: 'CALENDAR_YEAR' (functions are not supported by the orgfeed emulator)",
+    ),
+    ("SELECT Id FROM Account WHERE a = 1 AND b = 2 OR c = 3", "MALFORMED_QUERY", "OR", "unexpected token: 'OR'"),
+    ("SELECT Id FROM Account WHERE a = 1 OR b = 2 AND c = 3", "MALFORMED_QUERY", "AND", "unexpected token: 'AND'"),
     ("SELECT Id FROM Account WHERE NOT a = 1 AND b = 2", "MALFORMED_QUERY", "AND", "unexpected token: 'AND'"),
     ("SELECT Id FROM Account WHERE a = 1 AND NOT b = 2", "MALFORMED_QUERY", "NOT", "unexpected token: 'NOT'"),
     ("SELECT Id FROM Account WHERE (a = 1 OR b = 2", "MALFORMED_QUERY", None, "unexpected token: '<EOF>'"),
     ("SELECT Id FROM Account WHERE a = 1)", "MALFORMED_QUERY", ")", "unexpected token: ')'"),
-    ("SELECT Id FROM Account WHERE D__c = THIS_WEEK", "MALFORMED_QUERY", "THIS_WEEK",
-     "unexpected token: 'THIS_WEEK'"),
-    ("SELECT Id FROM Account WHERE D__c = LAST_N_DAYS", "MALFORMED_QUERY", "LAST_N_DAYS",
-     "unexpected token: 'LAST_N_DAYS'"),
+    ("SELECT Id FROM Account WHERE D__c = THIS_WEEK", "MALFORMED_QUERY", "THIS_WEEK", "unexpected token: 'THIS_WEEK'"),
+    (
+        "SELECT Id FROM Account WHERE D__c = LAST_N_DAYS",
+        "MALFORMED_QUERY",
+        "LAST_N_DAYS",
+        "unexpected token: 'LAST_N_DAYS'",
+    ),
     ("SELECT Id FROM Account WHERE D__c = TODAY:3", "MALFORMED_QUERY", "TODAY:3", "unexpected token: 'TODAY:3'"),
-    ("SELECT Id FROM Account WHERE D__c = Other__c", "MALFORMED_QUERY", "Other__c",
-     "unexpected token: 'Other__c'"),
-    ("SELECT Id FROM Account WHERE T__c > 2024-01-02T03:04:05", "MALFORMED_QUERY", "2024",
-     "unexpected token: '2024-01-02T03:04:05'"),
-    ("SELECT Id FROM Account WHERE D__c = 2024-02-30", "MALFORMED_QUERY", "2024",
-     "unexpected token: '2024-02-30'"),
+    ("SELECT Id FROM Account WHERE D__c = Other__c", "MALFORMED_QUERY", "Other__c", "unexpected token: 'Other__c'"),
+    (
+        "SELECT Id FROM Account WHERE T__c > 2024-01-02T03:04:05",
+        "MALFORMED_QUERY",
+        "2024",
+        "unexpected token: '2024-01-02T03:04:05'",
+    ),
+    ("SELECT Id FROM Account WHERE D__c = 2024-02-30", "MALFORMED_QUERY", "2024", "unexpected token: '2024-02-30'"),
     ("SELECT Id FROM Account WHERE X__c = 1e5", "MALFORMED_QUERY", "e5", "unexpected token: 'e5'"),
-    ("SELECT Id FROM Account WHERE Name = \"x\"", "MALFORMED_QUERY", '"',
-     "line 1:36 no viable alternative at character '\"'"),
-    ("select Id from Account where id = $sfid", "MALFORMED_QUERY", "$",
-     "line 1:34 no viable alternative at character '$'"),
-    ("SELECT Id FROM Account WHERE Name = 'a\\qb'", "MALFORMED_QUERY", "'a",
-     "Invalid string literal 'a\\qb'. Illegal character sequence '\\q' in string literal."),
-    ("SELECT Id FROM Account WHERE Name = 'Ter\\%'", "MALFORMED_QUERY", "'Ter",
-     "Invalid string literal 'Ter\\%'. Illegal character sequence '\\%' in string literal."),
-    ("SELECT Id FROM Account WHERE Name = 'x\\u12'", "MALFORMED_QUERY", "'x",
-     "Invalid string literal 'x\\u12'. Illegal character sequence '\\u' in string literal."),
-    ("SELECT Id FROM Account WHERE Name = 'open", "MALFORMED_QUERY", None,
-     "line 1:41 mismatched character '<EOF>' expecting '''"),
+    (
+        'SELECT Id FROM Account WHERE Name = "x"',
+        "MALFORMED_QUERY",
+        '"',
+        "line 1:36 no viable alternative at character '\"'",
+    ),
+    (
+        "select Id from Account where id = $sfid",
+        "MALFORMED_QUERY",
+        "$",
+        "line 1:34 no viable alternative at character '$'",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Name = 'a\\qb'",
+        "MALFORMED_QUERY",
+        "'a",
+        "Invalid string literal 'a\\qb'. Illegal character sequence '\\q' in string literal.",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Name = 'Ter\\%'",
+        "MALFORMED_QUERY",
+        "'Ter",
+        "Invalid string literal 'Ter\\%'. Illegal character sequence '\\%' in string literal.",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Name = 'x\\u12'",
+        "MALFORMED_QUERY",
+        "'x",
+        "Invalid string literal 'x\\u12'. Illegal character sequence '\\u' in string literal.",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Name = 'open",
+        "MALFORMED_QUERY",
+        None,
+        "line 1:41 mismatched character '<EOF>' expecting '''",
+    ),
     ("SELECT FROM Account", "MALFORMED_QUERY", "FROM", "unexpected token: 'FROM'"),
     ("SELECT Id, FROM Account", "MALFORMED_QUERY", "FROM", "unexpected token: 'FROM'"),
     ("SELECT Id Account", "MALFORMED_QUERY", "Account", "unexpected token: 'Account'"),
@@ -284,10 +490,13 @@ REJECT_CASES = [
     ("SELECT Id FROM Account LIMIT -1", "MALFORMED_QUERY", "-1", "unexpected token: '-1'"),
     ("SELECT Id FROM Account LIMIT 1.5", "MALFORMED_QUERY", "1.5", "unexpected token: '1.5'"),
     ("SELECT Id FROM Account LIMIT", "MALFORMED_QUERY", None, "unexpected token: '<EOF>'"),
-    ("SELECT Id FROM Account WHERE Id = :accountId", "MALFORMED_QUERY", ":",
-     "line 1:34 no viable alternative at character ':'"),
-    ("SELECT Id FROM Account OFFSET 2001", "NUMBER_OUTSIDE_VALID_RANGE", None,
-     "Maximum SOQL offset allowed is 2000"),
+    (
+        "SELECT Id FROM Account WHERE Id = :accountId",
+        "MALFORMED_QUERY",
+        ":",
+        "line 1:34 no viable alternative at character ':'",
+    ),
+    ("SELECT Id FROM Account OFFSET 2001", "NUMBER_OUTSIDE_VALID_RANGE", None, "Maximum SOQL offset allowed is 2000"),
 ]
 
 
@@ -301,7 +510,9 @@ def test_parse_soql_rejects_with_the_exact_error(text: str, code: str, token: st
 def test_parse_error_message_has_salesforces_snippet_caret_and_position() -> None:
     with pytest.raises(SoqlError) as caught:
         parse_soql("SELECT Id\nFROM Account\nWHERE Name = 'x' AND\n  Foo = 1 OR Bar = 2")
-    assert caught.value.message == "\n  Foo = 1 OR Bar = 2\n          ^\nERROR at Row:4:Column:11\nunexpected token: 'OR'"
+    assert (
+        caught.value.message == "\n  Foo = 1 OR Bar = 2\n          ^\nERROR at Row:4:Column:11\nunexpected token: 'OR'"
+    )
 
 
 def test_error_in_a_long_row_quotes_four_tokens_either_side() -> None:
@@ -309,7 +520,7 @@ def test_error_in_a_long_row_quotes_four_tokens_either_side() -> None:
         "SELECT Id, FirstName, LastName, Email, CurrentWellnessStatus, CreatedDate, SystemModstamp, "
         "IsDeleted, Bacon__c, LastModifiedDate FROM Account"
     )
-    types = {name: "string" for name in text.split(" FROM ")[0][7:].split(", ") if name != "Bacon__c"}
+    types = {name: "string" for name in text.split(" FROM ", maxsplit=1)[0][7:].split(", ") if name != "Bacon__c"}
     with pytest.raises(SoqlError) as caught:
         compile_query(parse_soql(text), types, sobject_name="Account", now=NOW)
     assert caught.value.message == (
@@ -341,69 +552,162 @@ def test_invalid_type_error_matches_salesforces_message() -> None:
 
 
 COMPILE_ERROR_CASES = [
-    ("SELECT Id, Foo FROM Account", "INVALID_FIELD", "Foo",
-     "No such column 'Foo' on entity 'Account'. If you are attempting to use a custom field, be sure to append "
-     "the '__c' after the custom field name. Please reference your WSDL or the describe call for the "
-     "appropriate names."),
-    ("SELECT Id FROM Account WHERE Foo__c = 1", "INVALID_FIELD", "Foo__c",
-     "No such column 'Foo__c' on entity 'Account'. If you are attempting to use a custom field, be sure to "
-     "append the '__c' after the custom field name. Please reference your WSDL or the describe call for the "
-     "appropriate names."),
-    ("SELECT Id FROM Account ORDER BY Foo", "INVALID_FIELD", "Foo",
-     "No such column 'Foo' on entity 'Account'. If you are attempting to use a custom field, be sure to append "
-     "the '__c' after the custom field name. Please reference your WSDL or the describe call for the "
-     "appropriate names."),
+    (
+        "SELECT Id, Foo FROM Account",
+        "INVALID_FIELD",
+        "Foo",
+        "No such column 'Foo' on entity 'Account'. If you are attempting to use a custom field, be sure to append "
+        "the '__c' after the custom field name. Please reference your WSDL or the describe call for the "
+        "appropriate names.",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Foo__c = 1",
+        "INVALID_FIELD",
+        "Foo__c",
+        "No such column 'Foo__c' on entity 'Account'. If you are attempting to use a custom field, be sure to "
+        "append the '__c' after the custom field name. Please reference your WSDL or the describe call for the "
+        "appropriate names.",
+    ),
+    (
+        "SELECT Id FROM Account ORDER BY Foo",
+        "INVALID_FIELD",
+        "Foo",
+        "No such column 'Foo' on entity 'Account'. If you are attempting to use a custom field, be sure to append "
+        "the '__c' after the custom field name. Please reference your WSDL or the describe call for the "
+        "appropriate names.",
+    ),
     ("SELECT Id, Name, id FROM Account", "INVALID_FIELD", None, "duplicate field selected: Id"),
-    ("SELECT Id FROM Account WHERE CloseDate__c = 2024-03-10T00:00:00Z", "INVALID_FIELD", "2024",
-     "value of filter criterion for field 'CloseDate__c' must be of type date and should not be enclosed in quotes"),
-    ("SELECT Id FROM Account WHERE CloseDate__c = '2024-03-10'", "INVALID_FIELD", "'2024",
-     "value of filter criterion for field 'CloseDate__c' must be of type date and should not be enclosed in quotes"),
-    ("SELECT Id FROM Account WHERE SystemModstamp > 2024-03-10", "INVALID_FIELD", "2024",
-     "value of filter criterion for field 'SystemModstamp' must be of type dateTime and should not be enclosed "
-     "in quotes"),
-    ("SELECT Id FROM Account WHERE systemmodstamp > '2024-03-10T00:00:00Z'", "INVALID_FIELD", "'2024",
-     "value of filter criterion for field 'SystemModstamp' must be of type dateTime and should not be enclosed "
-     "in quotes"),
-    ("SELECT Id FROM Account WHERE AnnualRevenue = '100'", "INVALID_FIELD", "'100'",
-     "value of filter criterion for field 'AnnualRevenue' must be of type double and should not be enclosed "
-     "in quotes"),
-    ("SELECT Id FROM Account WHERE AnnualRevenue = TODAY", "INVALID_FIELD", "TODAY",
-     "value of filter criterion for field 'AnnualRevenue' must be of type double and should not be enclosed "
-     "in quotes"),
-    ("SELECT Id FROM Account WHERE NumberOfEmployees = 1.5", "INVALID_FIELD", "1.5",
-     "value of filter criterion for field 'NumberOfEmployees' must be of type integer and should not be "
-     "enclosed in quotes"),
-    ("SELECT Id FROM Account WHERE Name = 5", "INVALID_FIELD", "5",
-     "value of filter criterion for field 'Name' must be of type string and should be enclosed in quotes"),
-    ("SELECT Id FROM Account WHERE Name = true", "INVALID_FIELD", "true",
-     "value of filter criterion for field 'Name' must be of type string and should be enclosed in quotes"),
-    ("SELECT Id FROM Account WHERE Industry IN ('Tech', 5)", "INVALID_FIELD", "5",
-     "value of filter criterion for field 'Industry' must be of type string and should be enclosed in quotes"),
-    ("SELECT Id FROM Account WHERE Name = 2024-01-01", "INVALID_FIELD", "2024",
-     "value of filter criterion for field 'Name' must be of type string and should be enclosed in quotes"),
-    ("SELECT Id FROM Account WHERE IsDeleted = 'false'", "INVALID_FIELD", "'false'",
-     "value of filter criterion for field 'IsDeleted' must be of type boolean and should not be enclosed in "
-     "quotes"),
-    ("SELECT Id FROM Account WHERE IsDeleted = 0", "INVALID_FIELD", "0",
-     "value of filter criterion for field 'IsDeleted' must be of type boolean and should not be enclosed in "
-     "quotes"),
-    ("SELECT Id FROM Account WHERE OpenTime__c = '10:00:00'", "INVALID_FIELD", "'10",
-     "value of filter criterion for field 'OpenTime__c' must be of type time and should not be enclosed in "
-     "quotes"),
-    ("SELECT Id FROM Account WHERE Id = 5", "INVALID_FIELD", "5",
-     "value of filter criterion for field 'Id' must be of type id and should be enclosed in quotes"),
-    ("SELECT Id FROM Account WHERE ParentId = 'Acme'", "INVALID_QUERY_FILTER_OPERATOR", "'Acme'",
-     "invalid ID field: Acme"),
-    ("SELECT Id FROM Account WHERE Id IN ('001Xx000003DGbA', '001Xx000003DGbA999')",
-     "INVALID_QUERY_FILTER_OPERATOR", "'001Xx000003DGbA999'", "invalid ID field: 001Xx000003DGbA999"),
-    ("SELECT Id FROM Account WHERE IsDeleted < true", "INVALID_QUERY_FILTER_OPERATOR", "IsDeleted",
-     "invalid operator on boolean field"),
-    ("SELECT Id FROM Account WHERE BillingAddress = null", "INVALID_FIELD", "BillingAddress",
-     "field 'BillingAddress' can not be filtered in query call"),
-    ("SELECT Id FROM Account ORDER BY BillingAddress", "INVALID_FIELD", "BillingAddress",
-     "field 'BillingAddress' can not be sorted in a query call"),
-    ("SELECT Id FROM Account ORDER BY tags__c", "INVALID_FIELD", "tags__c",
-     "field 'Tags__c' can not be sorted in a query call"),
+    (
+        "SELECT Id FROM Account WHERE CloseDate__c = 2024-03-10T00:00:00Z",
+        "INVALID_FIELD",
+        "2024",
+        "value of filter criterion for field 'CloseDate__c' must be of type date and should not be enclosed in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE CloseDate__c = '2024-03-10'",
+        "INVALID_FIELD",
+        "'2024",
+        "value of filter criterion for field 'CloseDate__c' must be of type date and should not be enclosed in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE SystemModstamp > 2024-03-10",
+        "INVALID_FIELD",
+        "2024",
+        "value of filter criterion for field 'SystemModstamp' must be of type dateTime and should not be enclosed "
+        "in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE systemmodstamp > '2024-03-10T00:00:00Z'",
+        "INVALID_FIELD",
+        "'2024",
+        "value of filter criterion for field 'SystemModstamp' must be of type dateTime and should not be enclosed "
+        "in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE AnnualRevenue = '100'",
+        "INVALID_FIELD",
+        "'100'",
+        "value of filter criterion for field 'AnnualRevenue' must be of type double and should not be enclosed "
+        "in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE AnnualRevenue = TODAY",
+        "INVALID_FIELD",
+        "TODAY",
+        "value of filter criterion for field 'AnnualRevenue' must be of type double and should not be enclosed "
+        "in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE NumberOfEmployees = 1.5",
+        "INVALID_FIELD",
+        "1.5",
+        "value of filter criterion for field 'NumberOfEmployees' must be of type integer and should not be "
+        "enclosed in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Name = 5",
+        "INVALID_FIELD",
+        "5",
+        "value of filter criterion for field 'Name' must be of type string and should be enclosed in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Name = true",
+        "INVALID_FIELD",
+        "true",
+        "value of filter criterion for field 'Name' must be of type string and should be enclosed in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Industry IN ('Tech', 5)",
+        "INVALID_FIELD",
+        "5",
+        "value of filter criterion for field 'Industry' must be of type string and should be enclosed in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Name = 2024-01-01",
+        "INVALID_FIELD",
+        "2024",
+        "value of filter criterion for field 'Name' must be of type string and should be enclosed in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE IsDeleted = 'false'",
+        "INVALID_FIELD",
+        "'false'",
+        "value of filter criterion for field 'IsDeleted' must be of type boolean and should not be enclosed in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE IsDeleted = 0",
+        "INVALID_FIELD",
+        "0",
+        "value of filter criterion for field 'IsDeleted' must be of type boolean and should not be enclosed in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE OpenTime__c = '10:00:00'",
+        "INVALID_FIELD",
+        "'10",
+        "value of filter criterion for field 'OpenTime__c' must be of type time and should not be enclosed in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Id = 5",
+        "INVALID_FIELD",
+        "5",
+        "value of filter criterion for field 'Id' must be of type id and should be enclosed in quotes",
+    ),
+    (
+        "SELECT Id FROM Account WHERE ParentId = 'Acme'",
+        "INVALID_QUERY_FILTER_OPERATOR",
+        "'Acme'",
+        "invalid ID field: Acme",
+    ),
+    (
+        "SELECT Id FROM Account WHERE Id IN ('001Xx000003DGbA', '001Xx000003DGbA999')",
+        "INVALID_QUERY_FILTER_OPERATOR",
+        "'001Xx000003DGbA999'",
+        "invalid ID field: 001Xx000003DGbA999",
+    ),
+    (
+        "SELECT Id FROM Account WHERE IsDeleted < true",
+        "INVALID_QUERY_FILTER_OPERATOR",
+        "IsDeleted",
+        "invalid operator on boolean field",
+    ),
+    (
+        "SELECT Id FROM Account WHERE BillingAddress = null",
+        "INVALID_FIELD",
+        "BillingAddress",
+        "field 'BillingAddress' can not be filtered in query call",
+    ),
+    (
+        "SELECT Id FROM Account ORDER BY BillingAddress",
+        "INVALID_FIELD",
+        "BillingAddress",
+        "field 'BillingAddress' can not be sorted in a query call",
+    ),
+    (
+        "SELECT Id FROM Account ORDER BY tags__c",
+        "INVALID_FIELD",
+        "tags__c",
+        "field 'Tags__c' can not be sorted in a query call",
+    ),
 ]
 
 
@@ -419,7 +723,10 @@ def test_compile_query_resolves_names_to_their_canonical_spelling() -> None:
         "select ID, name, closedate__c FROM account WHERE INDUSTRY = 'Tech' ORDER BY annualrevenue LIMIT 3 OFFSET 1"
     )
     assert (compiled.fields, compiled.is_count, compiled.limit, compiled.offset) == (
-        ("Id", "Name", "CloseDate__c"), False, 3, 1,
+        ("Id", "Name", "CloseDate__c"),
+        False,
+        3,
+        1,
     )
 
 
@@ -470,8 +777,7 @@ EVAL_CASES = [
     ("WHERE Industry = 'tech' AND (AnnualRevenue > 80 OR Name = 'globex')", ["r1", "r4"]),
     ("WHERE Industry != null AND IsDeleted = false AND AnnualRevenue > 50", ["r1", "r4", "r6"]),
     ("WHERE Name = 'globex' OR Name = 'initech' OR Name = null", ["r3", "r4", "r5", "r6"]),
-    ("WHERE ((Name = 'acme' AND IsDeleted = false) OR (Name = 'initech' AND (NOT AnnualRevenue > 100)))",
-     ["r1", "r6"]),
+    ("WHERE ((Name = 'acme' AND IsDeleted = false) OR (Name = 'initech' AND (NOT AnnualRevenue > 100)))", ["r1", "r6"]),
     # Date fields against dates and date literals; NOW is 2024-03-10 15:30 UTC.
     ("WHERE CloseDate__c = 2024-03-10", ["r1"]),
     ("WHERE CloseDate__c > 2024-03-10", ["r3", "r5"]),
@@ -564,6 +870,10 @@ def test_sort_orders_without_filtering() -> None:
 
 def test_date_literals_count_days_from_now_in_utc() -> None:
     late_evening_in_new_york = datetime(2024, 3, 10, 21, 30, tzinfo=timezone(timedelta(hours=-5)))
-    compiled = compile_query(parse_soql("SELECT Id FROM Account WHERE CloseDate__c = TODAY"), FIELD_TYPES,
-                             sobject_name="Account", now=late_evening_in_new_york)
+    compiled = compile_query(
+        parse_soql("SELECT Id FROM Account WHERE CloseDate__c = TODAY"),
+        FIELD_TYPES,
+        sobject_name="Account",
+        now=late_evening_in_new_york,
+    )
     assert [r["Id"] for r in compiled.select(RECORDS)] == ["r3"]

@@ -10,8 +10,23 @@ from packaging.requirements import Requirement
 from app.config import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_JSON_KEYS = {"name", "description", "keywords", "website", "repository", "logo", "success_url", "scripts", "env",
-                 "formation", "addons", "buildpacks", "environments", "stack", "image"}
+APP_JSON_KEYS = {
+    "name",
+    "description",
+    "keywords",
+    "website",
+    "repository",
+    "logo",
+    "success_url",
+    "scripts",
+    "env",
+    "formation",
+    "addons",
+    "buildpacks",
+    "environments",
+    "stack",
+    "image",
+}
 
 
 def app_json() -> dict:
@@ -37,7 +52,10 @@ def test_every_env_entry_is_described_and_optional_ones_say_so():
         assert re.fullmatch(r"[A-Z][A-Z0-9_]*", name)
         assert len(entry["description"]) > 20, name
         assert set(entry) <= {"description", "value", "required", "generator"}, name
-    assert env["ORGFEED_ADMIN_PASSWORD"] == {"description": env["ORGFEED_ADMIN_PASSWORD"]["description"], "generator": "secret"}
+    assert env["ORGFEED_ADMIN_PASSWORD"] == {
+        "description": env["ORGFEED_ADMIN_PASSWORD"]["description"],
+        "generator": "secret",
+    }
     assert all(entry.get("required") is False for name, entry in env.items() if name != "ORGFEED_ADMIN_PASSWORD")
 
 
@@ -48,8 +66,10 @@ def test_app_json_offers_every_secret_variable_the_shipped_config_names():
 
 
 def test_requirements_pin_every_runtime_dependency_within_its_range():
-    ranges = {Requirement(text).name.lower(): Requirement(text) for text in
-              tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    ranges = {
+        Requirement(text).name.lower(): Requirement(text)
+        for text in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
     lines = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
     assert lines[-1] == "."  # installs orgfeed itself, with pyproject's ranges
     pins = {Requirement(line).name.lower(): Requirement(line) for line in lines[:-1]}

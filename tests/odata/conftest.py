@@ -84,7 +84,9 @@ def odata_database_url(server_url: str, migrated_template: str) -> Iterator[str]
     """A migrated database of this session's own with the views `people` and `big` in schema public."""
     name = f"orgfeed_odata_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(migrated_template)))
+        conn.execute(
+            sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(migrated_template))
+        )
     url = _database_url(server_url, name)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(PEOPLE_SQL)
@@ -130,8 +132,11 @@ def settings_for(url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 def flask_app(odata_database_url: str, engine):
-    return create_app(settings_for(odata_database_url), engine=engine,
-                      throttle_policy=ThrottlePolicy(free_failures=3, base_delay=0.05, max_delay=0.2))
+    return create_app(
+        settings_for(odata_database_url),
+        engine=engine,
+        throttle_policy=ThrottlePolicy(free_failures=3, base_delay=0.05, max_delay=0.2),
+    )
 
 
 def basic(username: str, password: str) -> dict[str, str]:

@@ -26,18 +26,27 @@ def test_unauthenticated_requests_get_401_and_no_data(client, path):
     assert_401_without_data(client.client.get(client.root + path))
 
 
-@pytest.mark.parametrize("header", [
-    "Basic " + "bm9jb2xvbg==",  # "nocolon"
-    "Basic !!!", "Bearer abc", "Basic", "",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic " + "bm9jb2xvbg==",  # "nocolon"
+        "Basic !!!",
+        "Bearer abc",
+        "Basic",
+        "",
+    ],
+)
 def test_malformed_authorization_is_401(client, header):
     assert_401_without_data(client.client.get(client.root + "people", headers={"Authorization": header}))
 
 
 def test_wrong_password_unknown_user_and_unknown_feed_are_401(client):
     user, password = client.credential.username, client.credential.password
-    for root, headers in ((client.root, basic(user, password + "x")), (client.root, basic("someone", password)),
-                          ("/odata/v4/nosuchfeed/", basic(user, password))):
+    for root, headers in (
+        (client.root, basic(user, password + "x")),
+        (client.root, basic("someone", password)),
+        ("/odata/v4/nosuchfeed/", basic(user, password)),
+    ):
         assert_401_without_data(client.client.get(root + "people", headers=headers))
 
 
@@ -60,12 +69,17 @@ def test_after_reset_the_old_password_works_for_ten_minutes_then_not(flask_app, 
     assert FeedClient(flask_app, old).get("people").status_code == 200
     assert FeedClient(flask_app, new).get("people").status_code == 200
     with engine.begin() as conn:
-        expires = conn.execute(select(feed_credentials.c.expires_at - text("now()"))
-                               .where(feed_credentials.c.feed == old.feed, feed_credentials.c.expires_at.is_not(None))).scalar_one()
+        expires = conn.execute(
+            select(feed_credentials.c.expires_at - text("now()")).where(
+                feed_credentials.c.feed == old.feed, feed_credentials.c.expires_at.is_not(None)
+            )
+        ).scalar_one()
         assert 9 * 60 < expires.total_seconds() <= 10 * 60
-        conn.execute(update(feed_credentials).where(feed_credentials.c.feed == old.feed,
-                                                    feed_credentials.c.expires_at.is_not(None))
-                     .values(expires_at=text("now() - interval '1 second'")))
+        conn.execute(
+            update(feed_credentials)
+            .where(feed_credentials.c.feed == old.feed, feed_credentials.c.expires_at.is_not(None))
+            .values(expires_at=text("now() - interval '1 second'"))
+        )
     assert_401_without_data(FeedClient(flask_app, old).get("people"))
     assert FeedClient(flask_app, new).get("people").status_code == 200
 
@@ -96,7 +110,9 @@ def test_repeated_failures_from_one_client_are_slowed_down(client):
 
 def test_passwords_are_stored_as_scrypt_hashes(engine, feed):
     with engine.connect() as conn:
-        stored = conn.execute(select(feed_credentials.c.password_hash).where(feed_credentials.c.feed == feed.feed)).scalar_one()
+        stored = conn.execute(
+            select(feed_credentials.c.password_hash).where(feed_credentials.c.feed == feed.feed)
+        ).scalar_one()
     assert stored.startswith("scrypt$16384$8$1$") and feed.password not in stored
     assert verify_password(feed.password, stored) and not verify_password(feed.password + "x", stored)
     assert hash_password("same") != hash_password("same")  # salted
@@ -111,9 +127,19 @@ def test_every_request_lands_in_the_access_log(flask_app, feed_factory, engine):
     client.client.get(client.root + "people", headers=basic(credential.username, "bad"), buffered=True)
     flask_app.extensions["orgfeed.odata"].access_log.flush()
     with engine.connect() as conn:
-        rows = conn.execute(select(access_log.c.username, access_log.c.method, access_log.c.path, access_log.c.entity_set,
-                                   access_log.c.rows, access_log.c.status, access_log.c.duration_ms)
-                            .where(access_log.c.feed == credential.feed).order_by(access_log.c.id)).all()
+        rows = conn.execute(
+            select(
+                access_log.c.username,
+                access_log.c.method,
+                access_log.c.path,
+                access_log.c.entity_set,
+                access_log.c.rows,
+                access_log.c.status,
+                access_log.c.duration_ms,
+            )
+            .where(access_log.c.feed == credential.feed)
+            .order_by(access_log.c.id)
+        ).all()
     root = f"/odata/v4/{credential.feed}/"
     assert [row[:6] for row in rows] == [
         (credential.username, "GET", root + "big?$top=5", "big", 5, 200),

@@ -22,12 +22,18 @@ from .conftest import FeedClient
 def run(odata_database_url, tmp_path):
     """Runs `orgfeed ...` in-process against the test database with a small orgfeed.toml."""
     config = tmp_path / "orgfeed.toml"
-    config.write_text('[[views]]\nname = "people"\nobject = "Employee"\n\n[[feeds]]\nname = "configured"\nviews = ["people"]\n')
+    config.write_text(
+        '[[views]]\nname = "people"\nobject = "Employee"\n\n[[feeds]]\nname = "configured"\nviews = ["people"]\n'
+    )
     names: list[str] = []
 
     def invoke(*args: str):
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False, env={
-            "DATABASE_URL": odata_database_url, "ODATA_DATABASE_URL": None, "ORGFEED_CONFIG": str(config)})
+        return CliRunner().invoke(
+            cli,
+            list(args),
+            catch_exceptions=False,
+            env={"DATABASE_URL": odata_database_url, "ODATA_DATABASE_URL": None, "ORGFEED_CONFIG": str(config)},
+        )
 
     invoke.config = config
     invoke.names = names
@@ -78,9 +84,14 @@ def test_feeds_list_shows_the_protection(run):
     name = new_name(run)
     run("feeds", "create", name, "--views", "people")
     listed = {feed["feed"]: feed for feed in json.loads(run("feeds", "list", "--json").stdout)}
-    assert listed[name] == {"feed": name, "views": ["people"], "role": f"orgfeed_feed_{name}",
-                            "protection": f"read role orgfeed_feed_{name}", "active_credentials": 1,
-                            "url": f"http://localhost:8000/odata/v4/{name}/"}
+    assert listed[name] == {
+        "feed": name,
+        "views": ["people"],
+        "role": f"orgfeed_feed_{name}",
+        "protection": f"read role orgfeed_feed_{name}",
+        "active_credentials": 1,
+        "url": f"http://localhost:8000/odata/v4/{name}/",
+    }
     plain = run("feeds", "list").stdout
     assert f"{name}\thttp://localhost:8000/odata/v4/{name}/\tviews: people\tprotection: read role" in plain
 
@@ -89,15 +100,22 @@ def test_credentials_show_reset_revoke(run, flask_app):
     name = new_name(run)
     created = json.loads(run("feeds", "create", name, "--views", "people", "--json").stdout)
     shown = json.loads(run("credentials", "show", name, "--json").stdout)
-    assert shown == {"feed": name, "user": created["user"], "password": None, "url": f"http://localhost:8000/odata/v4/{name}/"}
+    assert shown == {
+        "feed": name,
+        "user": created["user"],
+        "password": None,
+        "url": f"http://localhost:8000/odata/v4/{name}/",
+    }
     reset = json.loads(run("credentials", "reset", name, "--json", "--base-url", "https://x.example.com").stdout)
     assert reset["user"] == created["user"] and reset["password"] != created["password"]
     assert reset["url"] == f"https://x.example.com/odata/v4/{name}/"
     for password in (created["password"], reset["password"]):  # both work during the grace period
         assert FeedClient(flask_app, _credential(name, created["user"], password)).get("people").status_code == 200
     revoked = run("credentials", "revoke", name)
-    assert (revoked.exit_code, revoked.stdout) == (0, (f"feed {name}: revoked 2 credential(s); "
-                                                       f"`orgfeed credentials reset {name}` issues a new one\n"))
+    assert (revoked.exit_code, revoked.stdout) == (
+        0,
+        (f"feed {name}: revoked 2 credential(s); `orgfeed credentials reset {name}` issues a new one\n"),
+    )
     assert FeedClient(flask_app, _credential(name, created["user"], reset["password"])).get("people").status_code == 401
     assert run("credentials", "show", name).exit_code == 1
 
@@ -105,8 +123,10 @@ def test_credentials_show_reset_revoke(run, flask_app):
 def test_credentials_of_an_unknown_feed_exit_1_with_a_clear_line(run):
     result = run("credentials", "show", "nosuchfeed")
     assert result.exit_code == 1
-    assert result.stderr == ("error: no feed 'nosuchfeed': create it with `orgfeed feeds create nosuchfeed --views A,B` "
-                             "(see `orgfeed feeds list`)\n")
+    assert result.stderr == (
+        "error: no feed 'nosuchfeed': create it with `orgfeed feeds create nosuchfeed --views A,B` "
+        "(see `orgfeed feeds list`)\n"
+    )
 
 
 def test_invalid_feed_name_is_refused(run):
@@ -128,9 +148,14 @@ def test_a_write_through_the_feeds_role_fails_in_the_database(odata_database_url
     with psycopg.connect(odata_database_url) as conn:
         conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
         assert conn.execute("select count(*) from people").fetchone() == (8,)
-        for statement in ("insert into people_src (id, geo) values ('zz', 'X')", "update people set lastname = 'x'",
-                          "delete from people", "select * from people_src", "select * from orgfeed.feed_credentials",
-                          "create table public.sneaky (x int)"):
+        for statement in (
+            "insert into people_src (id, geo) values ('zz', 'X')",
+            "update people set lastname = 'x'",
+            "delete from people",
+            "select * from people_src",
+            "select * from orgfeed.feed_credentials",
+            "create table public.sneaky (x int)",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
             conn.rollback()
@@ -151,15 +176,22 @@ def test_a_request_cannot_write_even_without_a_role(engine, odata_database_url):
 
 
 def test_without_create_role_privilege_the_feed_falls_back_to_read_only_transactions(
-        odata_database_url, server_url, flask_app):
+    odata_database_url, server_url, flask_app
+):
     user = f"limited_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(odata_database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("create role {} login password 'pw'").format(sql.Identifier(user)))
-        conn.execute(sql.SQL("grant usage on schema orgfeed to {0}; grant select, insert, update, delete on all tables "
-                             "in schema orgfeed to {0}; grant usage on all sequences in schema orgfeed to {0}; "
-                             "grant select on public.people to {0}").format(sql.Identifier(user)))
+        conn.execute(
+            sql.SQL(
+                "grant usage on schema orgfeed to {0}; grant select, insert, update, delete on all tables "
+                "in schema orgfeed to {0}; grant usage on all sequences in schema orgfeed to {0}; "
+                "grant select on public.people to {0}"
+            ).format(sql.Identifier(user))
+        )
     parts = urlsplit(odata_database_url)
-    limited_url = urlunsplit(parts._replace(netloc=f"{user}:pw@{parts.hostname}" + (f":{parts.port}" if parts.port else "")))
+    limited_url = urlunsplit(
+        parts._replace(netloc=f"{user}:pw@{parts.hostname}" + (f":{parts.port}" if parts.port else ""))
+    )
     engine = create_database_engine(limited_url, pool_size=1)
     name = f"ro{uuid.uuid4().hex[:8]}"
     try:
@@ -186,8 +218,10 @@ def test_refresh_grants_restores_select_after_a_view_is_recreated(odata_database
     client = FeedClient(flask_app, credential)
     assert len(client.json("people_snapshot")["value"]) == 8
     with psycopg.connect(odata_database_url, autocommit=True) as conn:
-        conn.execute("drop materialized view people_snapshot; "
-                     "create materialized view people_snapshot as select id, geo, lastname from people_src")
+        conn.execute(
+            "drop materialized view people_snapshot; "
+            "create materialized view people_snapshot as select id, geo, lastname from people_src"
+        )
     lost = client.get("people_snapshot")
     assert (lost.status_code, lost.get_json()["error"]["code"]) == (503, "FeedMisconfigured")
     assert credential.feed in refresh_grants(engine)

@@ -53,13 +53,22 @@ def test_entity_sets_are_listed_in_the_container_and_the_service_document(client
     document = client.json("")
     assert document == {
         "@odata.context": f"http://localhost/odata/v4/{client.credential.feed}/$metadata",
-        "value": [{"name": "people", "kind": "EntitySet", "url": "people"}, {"name": "big", "kind": "EntitySet", "url": "big"}],
+        "value": [
+            {"name": "people", "kind": "EntitySet", "url": "people"},
+            {"name": "big", "kind": "EntitySet", "url": "big"},
+        ],
     }
     assert client.client.get(f"/odata/v4/{client.credential.feed}", headers=client.headers).get_json() == document
 
 
-@pytest.mark.parametrize("how", [{"query_string": "$format=json"}, {"query_string": "format=application/json"},
-                                 {"headers": {"Accept": "application/json"}}])
+@pytest.mark.parametrize(
+    "how",
+    [
+        {"query_string": "$format=json"},
+        {"query_string": "format=application/json"},
+        {"headers": {"Accept": "application/json"}},
+    ],
+)
 def test_csdl_json_when_asked_for(client, how):
     response = client.get("$metadata", **how)
     assert response.content_type == "application/json"
@@ -67,7 +76,12 @@ def test_csdl_json_when_asked_for(client, how):
     assert document["$EntityContainer"] == "orgfeed.Container"
     assert document["orgfeed"]["people"]["$Key"] == ["id"]
     assert document["orgfeed"]["people"]["id"] == {"$MaxLength": 18}
-    assert document["orgfeed"]["people"]["amount"] == {"$Type": "Edm.Decimal", "$Precision": 12, "$Scale": 2, "$Nullable": True}
+    assert document["orgfeed"]["people"]["amount"] == {
+        "$Type": "Edm.Decimal",
+        "$Precision": 12,
+        "$Scale": 2,
+        "$Nullable": True,
+    }
 
 
 def test_xml_for_python_odata_and_browsers(client):
@@ -82,10 +96,19 @@ def test_a_view_that_does_not_exist_yet_is_absent_not_an_error(flask_app, feed_f
     assert client.get("not_generated_yet").status_code == 404
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("wellness__c", "wellness_c"), ("global_assessment", "global_assessment"), ("2fa", "x2fa"),
-    ("_hc_lastop", "hc_lastop"), ("a--b", "a_b"), ("__", "x"), ("a" * 63, "a" * 40), ("b" * 39 + "_c", "b" * 39),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("wellness__c", "wellness_c"),
+        ("global_assessment", "global_assessment"),
+        ("2fa", "x2fa"),
+        ("_hc_lastop", "hc_lastop"),
+        ("a--b", "a_b"),
+        ("__", "x"),
+        ("a" * 63, "a" * 40),
+        ("b" * 39 + "_c", "b" * 39),
+    ],
+)
 def test_names_are_valid_salesforce_api_names(name, expected):
     assert api_name(name) == expected
 
@@ -93,7 +116,16 @@ def test_names_are_valid_salesforce_api_names(name, expected):
 def test_colliding_names_get_numbered_within_forty_characters():
     from app.odata.catalog import _columns
 
-    names = [column.property for column in _columns([("id", "text", -1, True), ("Wellness__c", "text", -1, False),
-                                                      ("wellness_c", "text", -1, False), ("x" * 50, "text", -1, False),
-                                                      ("x" * 45, "text", -1, False)])]
+    names = [
+        column.property
+        for column in _columns(
+            [
+                ("id", "text", -1, True),
+                ("Wellness__c", "text", -1, False),
+                ("wellness_c", "text", -1, False),
+                ("x" * 50, "text", -1, False),
+                ("x" * 45, "text", -1, False),
+            ]
+        )
+    ]
     assert names == ["id", "Wellness_c", "wellness_c_2", "x" * 40, "x" * 38 + "_2"]

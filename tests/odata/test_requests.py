@@ -46,8 +46,26 @@ def test_list_view_select_orderby_top26_count(client):
 
 
 def test_descending_order_puts_nulls_last_and_the_key_breaks_ties(client):
-    assert client.ids("people?$orderby=headcount%20desc&$select=id") == ["a08", "a05", "a02", "a01", "a07", "a06", "a04", "a03"]
-    assert client.ids("people?$orderby=geo%20desc,allowedvalue&$select=id") == ["a05", "a04", "a06", "a07", "a08", "a03", "a02", "a01"]
+    assert client.ids("people?$orderby=headcount%20desc&$select=id") == [
+        "a08",
+        "a05",
+        "a02",
+        "a01",
+        "a07",
+        "a06",
+        "a04",
+        "a03",
+    ]
+    assert client.ids("people?$orderby=geo%20desc,allowedvalue&$select=id") == [
+        "a05",
+        "a04",
+        "a06",
+        "a07",
+        "a08",
+        "a03",
+        "a02",
+        "a01",
+    ]
 
 
 def test_count_false_is_accepted_and_gives_no_count(client):
@@ -70,7 +88,11 @@ def test_detail_page_by_key_filter(client):
 
 def test_search_by_contains_over_every_text_column(client):
     expression = " or ".join(f"contains({field},'Smith') eq true" for field in FIELDS)
-    assert client.ids(f"people?$select=id&$count=true&$filter={quote(expression, safe='')}&$top=25") == ["a01", "a05", "a08"]
+    assert client.ids(f"people?$select=id&$count=true&$filter={quote(expression, safe='')}&$top=25") == [
+        "a01",
+        "a05",
+        "a08",
+    ]
 
 
 def test_search_by_free_text(client):
@@ -98,18 +120,35 @@ def test_server_driven_paging_delivers_every_row_exactly_once(client):
 
 
 def test_paging_by_a_nullable_column_with_duplicates_keeps_odata_order(client):
-    pages = follow(client, "big?$select=id,label&$orderby=label%20desc&$filter=geo%20eq%20'AMER'",
-                   headers={"Prefer": "odata.maxpagesize=777"})
+    pages = follow(
+        client,
+        "big?$select=id,label&$orderby=label%20desc&$filter=geo%20eq%20'AMER'",
+        headers={"Prefer": "odata.maxpagesize=777"},
+    )
     rows = [row for page in pages for row in page["value"]]
     assert len(rows) == 5000 and len({row["id"] for row in rows}) == 5000
     labelled = [row for row in rows if row["label"] is not None]
-    assert rows[len(labelled):] == [row for row in rows if row["label"] is None]  # descending: nulls last
+    assert rows[len(labelled) :] == [row for row in rows if row["label"] is None]  # descending: nulls last
     by_key = sorted(labelled, key=lambda row: row["id"])
     assert labelled == sorted(by_key, key=lambda row: row["label"], reverse=True)  # the key breaks ties (stable sort)
 
 
-@pytest.mark.parametrize("orderby", ["amount", "score desc", "big", "born desc", "updated", "wake desc", "uid",
-                                     "active desc", "lastname", "headcount desc,geo", "tags"])
+@pytest.mark.parametrize(
+    "orderby",
+    [
+        "amount",
+        "score desc",
+        "big",
+        "born desc",
+        "updated",
+        "wake desc",
+        "uid",
+        "active desc",
+        "lastname",
+        "headcount desc,geo",
+        "tags",
+    ],
+)
 def test_paging_by_any_column_type_returns_each_row_once_in_order(client, orderby):
     expected = client.ids(f"people?$select=id&$orderby={quote(orderby)}")
     pages = follow(client, f"people?$select=id&$orderby={quote(orderby)}", headers={"Prefer": "odata.maxpagesize=3"})
@@ -145,10 +184,24 @@ def test_values_by_type(client):
     body = client.json("people('a01')")
     assert body == {
         "@odata.context": f"http://localhost{client.root}$metadata#people/$entity",
-        "id": "a01", "geo": "AMER", "lastname": "Smith", "firstname": "Ann", "email": "ann@example.com",
-        "amount": 10.5, "score": 1.5, "headcount": 3, "big": 9007199254740993, "active": True, "born": "1990-01-31",
-        "updated": "2024-01-31T10:00:00Z", "wake": "09:30:00", "uid": "01234567-89ab-cdef-0123-456789abcdef",
-        "notes": "x", "allowedvalue": "yes", "wellness_c": "Green", "tags": '{"a": 1}',
+        "id": "a01",
+        "geo": "AMER",
+        "lastname": "Smith",
+        "firstname": "Ann",
+        "email": "ann@example.com",
+        "amount": 10.5,
+        "score": 1.5,
+        "headcount": 3,
+        "big": 9007199254740993,
+        "active": True,
+        "born": "1990-01-31",
+        "updated": "2024-01-31T10:00:00Z",
+        "wake": "09:30:00",
+        "uid": "01234567-89ab-cdef-0123-456789abcdef",
+        "notes": "x",
+        "allowedvalue": "yes",
+        "wellness_c": "Green",
+        "tags": '{"a": 1}',
     }
     raw = client.get("people('a01')").data
     assert b'"amount":10.50,' in raw and b'"big":9007199254740993,' in raw  # exact digits, no float rounding
@@ -156,8 +209,10 @@ def test_values_by_type(client):
 
 
 def test_ieee754compatible_serialises_int64_and_decimal_as_strings(client):
-    response = client.get("people('a01')?$select=big,amount,headcount",
-                          headers={"Accept": "application/json;odata.metadata=minimal;IEEE754Compatible=true"})
+    response = client.get(
+        "people('a01')?$select=big,amount,headcount",
+        headers={"Accept": "application/json;odata.metadata=minimal;IEEE754Compatible=true"},
+    )
     assert response.content_type == "application/json;odata.metadata=minimal;IEEE754Compatible=true"
     body = response.get_json()
     assert (body["big"], body["amount"], body["headcount"]) == ("9007199254740993", "10.50", 3)
@@ -165,27 +220,47 @@ def test_ieee754compatible_serialises_int64_and_decimal_as_strings(client):
 
 def test_entity_by_key_forms_and_properties(client):
     assert client.json("people(id='a02')?$select=lastname") == {
-        "@odata.context": f"http://localhost{client.root}$metadata#people/$entity", "id": "a02", "lastname": "O'Brien"}
+        "@odata.context": f"http://localhost{client.root}$metadata#people/$entity",
+        "id": "a02",
+        "lastname": "O'Brien",
+    }
     assert client.json("people('a02')/lastname")["value"] == "O'Brien"
     raw = client.get("people('a02')/lastname/$value")
-    assert (raw.status_code, raw.content_type, raw.get_data(as_text=True)) == (200, "text/plain; charset=utf-8", "O'Brien")
+    assert (raw.status_code, raw.content_type, raw.get_data(as_text=True)) == (
+        200,
+        "text/plain; charset=utf-8",
+        "O'Brien",
+    )
     assert client.get("people('nope')").status_code == 404
     assert client.get("people('a02')/nosuch").status_code == 400
 
 
 def test_count_segment_honours_filter_and_search(client):
-    for path, count in (("people/$count", "8"), ("people/$count?$filter=geo%20eq%20'EMEA'", "3"),
-                        ("people/$count?$search=Smith", "3"), ("big/$count", "10000")):
+    for path, count in (
+        ("people/$count", "8"),
+        ("people/$count?$filter=geo%20eq%20'EMEA'", "3"),
+        ("people/$count?$search=Smith", "3"),
+        ("big/$count", "10000"),
+    ):
         response = client.get(path)
-        assert (response.status_code, response.content_type, response.get_data(as_text=True)) == (200, "text/plain", count)
+        assert (response.status_code, response.content_type, response.get_data(as_text=True)) == (
+            200,
+            "text/plain",
+            count,
+        )
 
 
 # -- Headers, formats, compression ---------------------------------------------------------------------------
 
 
 def test_odata_version_on_every_response(client, flask_app):
-    responses = [client.get("people"), client.get("nosuch"), client.get("people?$top=x"),
-                 flask_app.test_client().get(client.root + "people"), flask_app.test_client().get("/elsewhere")]
+    responses = [
+        client.get("people"),
+        client.get("nosuch"),
+        client.get("people?$top=x"),
+        flask_app.test_client().get(client.root + "people"),
+        flask_app.test_client().get("/elsewhere"),
+    ]
     assert [r.status_code for r in responses] == [200, 404, 400, 401, 404]
     assert all(r.headers["OData-Version"] == "4.0" for r in responses)
     assert all(r.get_json()["error"]["code"] for r in responses[1:])
@@ -197,18 +272,29 @@ def test_the_same_app_serves_the_dashboard_behind_its_own_password(flask_app):
 
 
 def test_json_format_and_accept_variants(client):
-    for path, headers in (("people?$top=1&$format=json", {}), ("people?$top=1", {"Accept": "application/json"}),
-                          ("people?$top=1", {"Accept": "application/json;q=0.2;odata.metadata=minimal"}),
-                          ("people?$top=1&$format=application/json;odata.metadata=minimal", {}), ("people?$top=1", {})):
+    for path, headers in (
+        ("people?$top=1&$format=json", {}),
+        ("people?$top=1", {"Accept": "application/json"}),
+        ("people?$top=1", {"Accept": "application/json;q=0.2;odata.metadata=minimal"}),
+        ("people?$top=1&$format=application/json;odata.metadata=minimal", {}),
+        ("people?$top=1", {}),
+    ):
         response = client.get(path, headers=headers)
         assert (response.status_code, response.content_type) == (200, "application/json;odata.metadata=minimal")
     assert client.get("people?$format=xml").status_code == 406
 
 
-@pytest.mark.parametrize(("header", "value", "status"), [
-    ("OData-Version", "4.0", 200), ("OData-Version", "4.01", 200), ("OData-Version", "5.0", 400),
-    ("OData-MaxVersion", "4.0", 200), ("OData-MaxVersion", "5.0", 200), ("OData-MaxVersion", "3.0", 400),
-])
+@pytest.mark.parametrize(
+    ("header", "value", "status"),
+    [
+        ("OData-Version", "4.0", 200),
+        ("OData-Version", "4.01", 200),
+        ("OData-Version", "5.0", 400),
+        ("OData-MaxVersion", "4.0", 200),
+        ("OData-MaxVersion", "5.0", 200),
+        ("OData-MaxVersion", "3.0", 400),
+    ],
+)
 def test_odata_version_headers(client, header, value, status):
     assert client.get("people?$top=1", headers={header: value}).status_code == status
 
@@ -224,7 +310,9 @@ def test_gzip_when_accepted_including_streamed_pages(client):
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "MERGE"])
 def test_writes_are_405(client, method):
-    response = client.client.open(client.root + "people('a01')", method=method, headers=client.headers, json={"lastname": "x"})
+    response = client.client.open(
+        client.root + "people('a01')", method=method, headers=client.headers, json={"lastname": "x"}
+    )
     assert (response.status_code, response.headers["Allow"]) == (405, "GET, HEAD")
     assert response.get_json()["error"]["code"] == "MethodNotAllowed"
 
@@ -252,9 +340,20 @@ def test_batch_and_unsupported_options_are_501(client):
     assert client.get("people?$expand=x").status_code == 501
 
 
-@pytest.mark.parametrize("path", ["people?$select=nosuch", "people?$orderby=nosuch", "people?$top=-1",
-                                  "people?$count=maybe", "people?$bogus=1", "people?$filter=", "people('a01'",
-                                  "people/nosuch", "people?$top=99999999999999999999"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "people?$select=nosuch",
+        "people?$orderby=nosuch",
+        "people?$top=-1",
+        "people?$count=maybe",
+        "people?$bogus=1",
+        "people?$filter=",
+        "people('a01'",
+        "people/nosuch",
+        "people?$top=99999999999999999999",
+    ],
+)
 def test_bad_requests_are_400(client, path):
     response = client.get(path)
     assert response.status_code == 400, response.get_data(as_text=True)

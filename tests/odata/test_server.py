@@ -45,11 +45,22 @@ def gunicorn_url(odata_database_url, tmp_path_factory):
     config = tmp_path_factory.mktemp("server") / "orgfeed.toml"
     config.write_text("")
     env = {key: value for key, value in os.environ.items() if key not in ("ODATA_DATABASE_URL",)}
-    env.update(PORT=str(port), WEB_CONCURRENCY="1", DATABASE_URL=odata_database_url, ORGFEED_CONFIG=str(config),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    env.update(
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        DATABASE_URL=odata_database_url,
+        ORGFEED_CONFIG=str(config),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
     command = procfile_web_command().replace("0.0.0.0", "127.0.0.1").replace("--access-logfile -", "")
-    process = subprocess.Popen([shutil.which("bash") or "/bin/bash", "-c", f"exec {command}"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        [shutil.which("bash") or "/bin/bash", "-c", f"exec {command}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -109,8 +120,8 @@ def test_paging_through_the_real_server_gzipped_to_the_end(service):
 
 def test_request_lines_up_to_8190_bytes_are_accepted(service):
     url, auth = service
-    root, clause, clauses = url[url.index("/odata"):], "contains(lastname,'danielle hutchens') eq true", []
-    while len(f"GET {root}people?$select=id&$filter={quote(' or '.join(clauses + [clause]))} HTTP/1.1") <= 8190:
+    root, clause, clauses = url[url.index("/odata") :], "contains(lastname,'danielle hutchens') eq true", []
+    while len(f"GET {root}people?$select=id&$filter={quote(' or '.join([*clauses, clause]))} HTTP/1.1") <= 8190:
         clauses.append(clause)
     path = f"{root}people?$select=id&$filter={quote(' or '.join(clauses))}"
     assert len(f"GET {path} HTTP/1.1") > 8100  # gunicorn's default limit is 4,094
@@ -128,8 +139,13 @@ def test_the_router_scheme_reaches_the_next_link(service):
 def test_gzip_request_body_and_unauthenticated_over_http(service):
     url, auth = service
     body = gzip.compress(b'{"lastname": "x"}')
-    response = requests.post(url + "people", data=body, auth=auth, timeout=30,
-                             headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    response = requests.post(
+        url + "people",
+        data=body,
+        auth=auth,
+        timeout=30,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
     assert response.status_code == 405
     anonymous = requests.get(url + "people", timeout=30)
     assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"] == 'Basic realm="orgfeed"'
@@ -144,14 +160,22 @@ def test_orgfeed_serve_serves_the_feed(odata_database_url, feed, tmp_path):
     config.write_text("")
     env = {key: value for key, value in os.environ.items() if key != "ODATA_DATABASE_URL"}
     env.update(DATABASE_URL=odata_database_url, ORGFEED_CONFIG=str(config))
-    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline, response = time.monotonic() + 30, None
         while response is None:
             try:
-                response = requests.get(f"http://127.0.0.1:{port}/odata/v4/{feed.feed}/people?$top=1&$select=id",
-                                        auth=HTTPBasicAuth(feed.username, feed.password), timeout=5)
+                response = requests.get(
+                    f"http://127.0.0.1:{port}/odata/v4/{feed.feed}/people?$top=1&$select=id",
+                    auth=HTTPBasicAuth(feed.username, feed.password),
+                    timeout=5,
+                )
             except requests.ConnectionError:
                 assert process.poll() is None and time.monotonic() < deadline, "orgfeed serve did not start"
                 time.sleep(0.2)

@@ -24,7 +24,7 @@ import requests
 from sqlalchemy import text
 
 from app.emulator.config_out import render_config
-from app.emulator.demo import demo_orgs
+from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
 from app.odata.feeds import Credential
 
@@ -42,15 +42,23 @@ def start_emulator(rows: dict[str, int] | int, seed: int = 23) -> Emulator:
 def view_sections() -> str:
     """The demo's [[views]] entries (global_assessment, global_contact), as `orgfeed emulator --config-out` writes them."""
     text_ = render_config([], Path("/unused"))
-    return text_[text_.index("[[views]]"):text_.index("[[feeds]]")]
+    return text_[text_.index("[[views]]") : text_.index("[[feeds]]")]
 
 
-def write_full_config(emu: Emulator, directory: Path, database_url: str, *, bulk_threshold: int = 1000,
-                      auto_apply_views: bool = True, extra_sync: str = "") -> tuple[Path, dict[str, str]]:
+def write_full_config(
+    emu: Emulator,
+    directory: Path,
+    database_url: str,
+    *,
+    bulk_threshold: int = 1000,
+    auto_apply_views: bool = True,
+    extra_sync: str = "",
+) -> tuple[Path, dict[str, str]]:
     """write_config's orgfeed.toml plus the demo views (applied by every sync when auto_apply_views)."""
     config, env = write_config(emu, directory, database_url, bulk_threshold=bulk_threshold)
     body = config.read_text().replace(
-        "[sync]\n", f"[sync]\nauto_apply_views = {str(auto_apply_views).lower()}\n{extra_sync}", 1)
+        "[sync]\n", f"[sync]\nauto_apply_views = {str(auto_apply_views).lower()}\n{extra_sync}", 1
+    )
     config.write_text(body + view_sections())
     return config, env
 
@@ -83,20 +91,34 @@ def assert_committed_state_is_consistent(engine) -> None:
       base tables.
     """
     with engine.connect() as conn:
-        tables = conn.execute(text(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('amer', 'emea') and table_type = 'BASE TABLE'")).all()
+        tables = conn.execute(
+            text(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_schema in ('amer', 'emea') and table_type = 'BASE TABLE'"
+            )
+        ).all()
         leftovers = [f"{schema}.{table}" for schema, table in tables if table.endswith("__shadow")]
         assert not leftovers, f"shadow tables outlived their transaction: {leftovers}"
         for schema, table in tables:
-            columns = conn.execute(text("select column_name from information_schema.columns "
-                                        "where table_schema = :s and table_name = :t"), {"s": schema, "t": table}).scalars().all()
+            columns = (
+                conn.execute(
+                    text(
+                        "select column_name from information_schema.columns where table_schema = :s and table_name = :t"
+                    ),
+                    {"s": schema, "t": table},
+                )
+                .scalars()
+                .all()
+            )
             if "sfid" not in columns:
                 continue
-            total, distinct = conn.execute(text(f'select count(*), count(distinct sfid) from "{schema}"."{table}"')).one()
+            total, distinct = conn.execute(
+                text(f'select count(*), count(distinct sfid) from "{schema}"."{table}"')
+            ).one()
             assert total == distinct, f"{schema}.{table}: {total - distinct} duplicate rows"
-        for org, sobject, watermark in conn.execute(text(
-                "select org, sobject, watermark from orgfeed.mappings where watermark is not null")).all():
+        for org, sobject, watermark in conn.execute(
+            text("select org, sobject, watermark from orgfeed.mappings where watermark is not null")
+        ).all():
             newest = conn.execute(text(f'select max(systemmodstamp) from "{org}"."{sobject.lower()}"')).scalar()
             assert newest is not None and watermark <= newest, (org, sobject, watermark, newest)
         present = set(conn.execute(text("select viewname from pg_views where schemaname = 'public'")).scalars())
@@ -106,15 +128,26 @@ def assert_committed_state_is_consistent(engine) -> None:
                 continue
             total, distinct = conn.execute(text(f"select count(*), count(distinct id) from public.{view}")).one()
             assert total == distinct, f"{view}: duplicate ids"
-            live = sum(conn.execute(text(f'select count(*) from "{org}"."{bases[view]}" where isdeleted is not true')).scalar()
-                       for org in ("amer", "emea"))
+            live = sum(
+                conn.execute(text(f'select count(*) from "{org}"."{bases[view]}" where isdeleted is not true')).scalar()
+                for org in ("amer", "emea")
+            )
             assert total == live, f"{view}: {total} rows but the tables hold {live} live rows"
 
 
 def view_columns(engine, view: str) -> list[str]:
     with engine.connect() as conn:
-        return conn.execute(text("select column_name from information_schema.columns where table_schema = 'public' "
-                                 "and table_name = :v order by ordinal_position"), {"v": view}).scalars().all()
+        return (
+            conn.execute(
+                text(
+                    "select column_name from information_schema.columns where table_schema = 'public' "
+                    "and table_name = :v order by ordinal_position"
+                ),
+                {"v": view},
+            )
+            .scalars()
+            .all()
+        )
 
 
 def free_port() -> int:
@@ -129,18 +162,30 @@ def procfile_web_command() -> str:
 
 
 @contextlib.contextmanager
-def web_server(database_url: str, config: Path, *, odata_database_url: str | None = None,
-               workers: int = 1) -> Iterator[str]:
+def web_server(
+    database_url: str, config: Path, *, odata_database_url: str | None = None, workers: int = 1
+) -> Iterator[str]:
     """The Procfile's gunicorn command on a free port of 127.0.0.1; yields its base URL and stops it afterwards."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in ("ODATA_DATABASE_URL",)}
-    env.update(PORT=str(port), WEB_CONCURRENCY=str(workers), DATABASE_URL=database_url, ORGFEED_CONFIG=str(config),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    env.update(
+        PORT=str(port),
+        WEB_CONCURRENCY=str(workers),
+        DATABASE_URL=database_url,
+        ORGFEED_CONFIG=str(config),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
     if odata_database_url:
         env["ODATA_DATABASE_URL"] = odata_database_url
     command = procfile_web_command().replace("0.0.0.0", "127.0.0.1").replace("--access-logfile -", "")
-    process = subprocess.Popen([shutil.which("bash") or "/bin/bash", "-c", f"exec {command}"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        [shutil.which("bash") or "/bin/bash", "-c", f"exec {command}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -154,7 +199,9 @@ def web_server(database_url: str, config: Path, *, odata_database_url: str | Non
                 time.sleep(0.2)
         yield url
     finally:
-        with contextlib.suppress(ProcessLookupError):  # SIGINT: gunicorn's quick shutdown (SIGTERM waits for keep-alives)
+        with contextlib.suppress(
+            ProcessLookupError
+        ):  # SIGINT: gunicorn's quick shutdown (SIGTERM waits for keep-alives)
             os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=30)
@@ -166,8 +213,8 @@ def web_server(database_url: str, config: Path, *, odata_database_url: str | Non
 
 # -- a feed site for hostile input, auth and the role's privileges ---------------------------------
 
-HIDDEN_MARK = "HIDDENMARK"      # in every row of a view no test feed lists
-ORG_MARK = "ORGSECRET"          # in every row of the per-org table amer.contact
+HIDDEN_MARK = "HIDDENMARK"  # in every row of a view no test feed lists
+ORG_MARK = "ORGSECRET"  # in every row of the per-org table amer.contact
 SENTINEL_NOTE = "sentinel-intact"
 
 SITE_SQL = f"""
@@ -199,10 +246,10 @@ create view public.hidden_view as select 'h' || lpad(i::text, 5, '0') as id, 'AM
 class FeedSite:
     """A migrated database with views, a sentinel table and a per-org schema, two feeds, and gunicorn serving them."""
 
-    url: str            # gunicorn's base URL
+    url: str  # gunicorn's base URL
     database_url: str
-    feed: Credential    # lists feed_people and feed_big
-    other: Credential   # lists hidden_view only
+    feed: Credential  # lists feed_people and feed_big
+    other: Credential  # lists hidden_view only
     engine: object
 
     def root(self, credential: Credential | None = None) -> str:

@@ -21,8 +21,17 @@ from app.warehouse.metadata import feed_credentials
 
 from .conftest import HIDDEN_MARK, ORG_MARK, SENTINEL_NOTE, feed_site, sentinel_rows
 
-PATHS = ["", "$metadata", "feed_people", "feed_people?$top=3&$select=id,name", "feed_people('p00001')",
-         "feed_people/$count", "feed_big?$filter=n gt 10&$orderby=n desc", "hidden_view", "$batch"]
+PATHS = [
+    "",
+    "$metadata",
+    "feed_people",
+    "feed_people?$top=3&$select=id,name",
+    "feed_people('p00001')",
+    "feed_people/$count",
+    "feed_big?$filter=n gt 10&$orderby=n desc",
+    "hidden_view",
+    "$batch",
+]
 _clients = itertools.count(1)
 
 
@@ -78,9 +87,15 @@ def test_missing_and_malformed_credentials_get_401_on_every_url(site, kind):
 
 def test_a_wrong_password_an_unknown_user_and_an_empty_password_get_401(site):
     user, password = site.feed.username, site.feed.password
-    for authorization in (basic(user, password + "x"), basic(user, password[:-1]), basic(user, password.upper()),
-                          basic(user + "x", password), basic("", password), basic(user, ""),
-                          basic(user.upper(), password)):
+    for authorization in (
+        basic(user, password + "x"),
+        basic(user, password[:-1]),
+        basic(user, password.upper()),
+        basic(user + "x", password),
+        basic("", password),
+        basic(user, ""),
+        basic(user.upper(), password),
+    ):
         for path in PATHS:
             assert_401_without_data(get(site.root() + path, authorization))
 
@@ -89,19 +104,26 @@ def test_another_feeds_credentials_get_401_both_ways(site):
     for path in PATHS:
         assert_401_without_data(get(site.root() + path, basic(site.other.username, site.other.password)))
         assert_401_without_data(get(site.root(site.other) + path, basic(site.feed.username, site.feed.password)))
-    assert get(site.root() + "feed_people?$top=1", basic(site.feed.username, site.feed.password)).json()[
-        "value"][0]["id"] == "p00001"
+    assert (
+        get(site.root() + "feed_people?$top=1", basic(site.feed.username, site.feed.password)).json()["value"][0]["id"]
+        == "p00001"
+    )
 
 
 def test_old_credentials_get_401_after_the_reset_grace_and_revoked_ones_at_once(site):
     old = site.other
     new = reset_credentials(site.engine, old.feed, base_url="http://localhost")
     for credential in (old, new):  # within the 10-minute grace both work
-        assert get(site.root(old) + "hidden_view?$top=1", basic(credential.username, credential.password)).status_code == 200
+        assert (
+            get(site.root(old) + "hidden_view?$top=1", basic(credential.username, credential.password)).status_code
+            == 200
+        )
     with site.engine.begin() as conn:
-        conn.execute(update(feed_credentials).where(feed_credentials.c.feed == old.feed,
-                                                    feed_credentials.c.expires_at.is_not(None))
-                     .values(expires_at=text("now() - interval '1 second'")))
+        conn.execute(
+            update(feed_credentials)
+            .where(feed_credentials.c.feed == old.feed, feed_credentials.c.expires_at.is_not(None))
+            .values(expires_at=text("now() - interval '1 second'"))
+        )
     for path in PATHS:
         assert_401_without_data(get(site.root(old) + path, basic(old.username, old.password)))
     assert get(site.root(old) + "hidden_view?$top=1", basic(new.username, new.password)).status_code == 200
@@ -112,7 +134,9 @@ def test_old_credentials_get_401_after_the_reset_grace_and_revoked_ones_at_once(
 
 def test_a_feed_name_that_does_not_exist_gets_401_not_404(site):
     for feed in ("nosuchfeed", site.feed.feed + "x", site.feed.feed.upper(), "%27%3Bdrop", "%2e%2e"):
-        assert_401_without_data(get(f"{site.url}/odata/v4/{feed}/feed_people", basic(site.feed.username, site.feed.password)))
+        assert_401_without_data(
+            get(f"{site.url}/odata/v4/{feed}/feed_people", basic(site.feed.username, site.feed.password))
+        )
 
 
 ROLE_REFUSED = [
@@ -153,6 +177,8 @@ def test_the_feeds_role_cannot_log_in_or_create_anything(site):
     # (SET ROLE is checked against the session user, the web process's own database user, not the feed's role;
     # what keeps a request inside its role is that every value is a bound parameter: see test_hostile_odata.py.)
     with psycopg.connect(site.database_url) as conn:
-        flags = conn.execute("select rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls from pg_roles "
-                             "where rolname = %s", (role_name_for(site.feed.feed),)).fetchone()
+        flags = conn.execute(
+            "select rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls from pg_roles where rolname = %s",
+            (role_name_for(site.feed.feed),),
+        ).fetchone()
     assert flags == (False, False, False, False, False)

@@ -21,17 +21,21 @@ def sync_runs(database_url: str) -> int:
         return conn.execute("select count(*) from orgfeed.sync_runs").fetchone()[0]
 
 
-@pytest.mark.parametrize("broken, expected", [
-    ("[sync]\nworkers = 2\n[[orgs]\nname = 'amer'\n", "line 3"),                   # TOML syntax
-    ('[sync]\nworkers = "two"\n', "sync.workers"),                              # wrong type
-    ("[sync]\nworkers = 0\n", "sync.workers"),                                   # out of range
-    ("[sync]\nwrokers = 2\n", "wrokers"),                                          # unknown key
-    ("[[orgs]]\nname = 'Not A Schema'\nlogin_url = 'https://x'\nauth = 'client_credentials'\n", "name"),
-    ("[[orgs]]\nname = 'amer'\nlogin_url = 'https://x'\nauth = 'telepathy'\n", "auth"),
-])
+@pytest.mark.parametrize(
+    "broken, expected",
+    [
+        ("[sync]\nworkers = 2\n[[orgs]\nname = 'amer'\n", "line 3"),  # TOML syntax
+        ('[sync]\nworkers = "two"\n', "sync.workers"),  # wrong type
+        ("[sync]\nworkers = 0\n", "sync.workers"),  # out of range
+        ("[sync]\nwrokers = 2\n", "wrokers"),  # unknown key
+        ("[[orgs]]\nname = 'Not A Schema'\nlogin_url = 'https://x'\nauth = 'client_credentials'\n", "name"),
+        ("[[orgs]]\nname = 'amer'\nlogin_url = 'https://x'\nauth = 'telepathy'\n", "auth"),
+    ],
+)
 @pytest.mark.parametrize("command", [["sync", "--json"], ["views", "apply"], ["status"]])
-def test_a_malformed_orgfeed_toml_exits_2_naming_the_file_and_writes_nothing(emulator, database_url, tmp_path,
-                                                                             broken, expected, command):
+def test_a_malformed_orgfeed_toml_exits_2_naming_the_file_and_writes_nothing(
+    emulator, database_url, tmp_path, broken, expected, command
+):
     config, env = write_full_config(emulator, tmp_path, database_url)
     config.write_text(broken)
     result = run_orgfeed(env, *command)
@@ -53,7 +57,8 @@ def test_an_unreachable_database_exits_2_with_one_masked_line(emulator, tmp_path
 
 
 def test_an_unreachable_org_is_logged_as_failed_and_the_other_org_and_the_old_rows_stay(
-        emulator, engine, database_url, tmp_path, unused_tcp_port):
+    emulator, engine, database_url, tmp_path, unused_tcp_port
+):
     config, env = write_full_config(emulator, tmp_path, database_url)
     first = run_orgfeed(env, "sync", "--json")
     assert first.returncode == 0, first.stderr
@@ -62,8 +67,13 @@ def test_an_unreachable_org_is_logged_as_failed_and_the_other_org_and_the_old_ro
     emulator.advance_clock(60)
     body = config.read_text()
     login_url = next(org["login_url"] for org in emulator.describe_orgs() if org["name"] == "amer")
-    config.write_text(body.replace(f'login_url = "{login_url}"\nauth = "client_credentials"',
-                                   f'login_url = "https://127.0.0.1:{unused_tcp_port}"\nauth = "client_credentials"', 1))
+    config.write_text(
+        body.replace(
+            f'login_url = "{login_url}"\nauth = "client_credentials"',
+            f'login_url = "https://127.0.0.1:{unused_tcp_port}"\nauth = "client_credentials"',
+            1,
+        )
+    )
 
     result = run_orgfeed(env, "sync", "--json")
 
@@ -72,10 +82,14 @@ def test_an_unreachable_org_is_logged_as_failed_and_the_other_org_and_the_old_ro
     summary = summary_of(result)
     assert {(item["org"], item["status"]) for item in summary["objects"]} == {("amer", "failed"), ("emea", "succeeded")}
     with engine.connect() as conn:
-        entries = conn.execute(text("select org, sobject, action, status, message from orgfeed.sync_log "
-                                    "where status = 'Failed' order by id")).all()
+        entries = conn.execute(
+            text(
+                "select org, sobject, action, status, message from orgfeed.sync_log where status = 'Failed' order by id"
+            )
+        ).all()
     assert [(org, sobject, action, status) for org, sobject, action, status, _ in entries] == [
-        ("amer", None, "Login", "Failed")]
+        ("amer", None, "Login", "Failed")
+    ]
     assert f"cannot reach https://127.0.0.1:{unused_tcp_port}/services/oauth2/token" in entries[0].message
     assert "check login_url" in entries[0].message
     for sobject, live in before.items():  # amer's mirrored rows are all still there, unchanged
@@ -84,7 +98,8 @@ def test_an_unreachable_org_is_logged_as_failed_and_the_other_org_and_the_old_ro
 
 
 def test_a_field_of_a_type_orgfeed_does_not_know_is_stored_as_text_with_a_logged_warning(
-        emulator, engine, database_url, tmp_path):
+    emulator, engine, database_url, tmp_path
+):
     _, env = write_full_config(emulator, tmp_path, database_url)
     assert run_orgfeed(env, "sync", "--json", "--object", "Account").returncode == 0
     emulator.add_field("amer", "Account", "Hologram__c", "hologram", length=50)
@@ -96,13 +111,23 @@ def test_a_field_of_a_type_orgfeed_does_not_know_is_stored_as_text_with_a_logged
 
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     logged = [json.loads(line) for line in result.stdout.splitlines()]
-    assert any(event.get("status") == "Warning" and "hologram__c" in event.get("message", "") for event in logged), logged
+    assert any(event.get("status") == "Warning" and "hologram__c" in event.get("message", "") for event in logged), (
+        logged
+    )
     with engine.connect() as conn:
-        column_type = conn.execute(text("select data_type from information_schema.columns where table_schema = 'amer' "
-                                        "and table_name = 'account' and column_name = 'hologram__c'")).scalar()
+        column_type = conn.execute(
+            text(
+                "select data_type from information_schema.columns where table_schema = 'amer' "
+                "and table_name = 'account' and column_name = 'hologram__c'"
+            )
+        ).scalar()
         value = conn.execute(text("select hologram__c from amer.account where sfid = :id"), {"id": record_id}).scalar()
-        warnings = conn.execute(text("select org, sobject, action, status, error_code from orgfeed.sync_log "
-                                     "where error_code = 'UNKNOWN_TYPE'")).all()
+        warnings = conn.execute(
+            text(
+                "select org, sobject, action, status, error_code from orgfeed.sync_log "
+                "where error_code = 'UNKNOWN_TYPE'"
+            )
+        ).all()
     assert (column_type, value) == ("text", None)
     assert [tuple(row) for row in warnings] == [("amer", "Account", "Describe", "Warning", "UNKNOWN_TYPE")]
     for org in ("amer", "emea"):

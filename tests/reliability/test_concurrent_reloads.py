@@ -16,13 +16,21 @@ from app.warehouse.load import copy_csv_into, create_shadow, swap_shadow, upsert
 from app.warehouse.tables import ensure_org_schema, ensure_table
 from app.warehouse.types import SourceField, column_for
 
-COLUMNS = [column_for(field) for field in (SourceField("Id", "id", 18), SourceField("SystemModstamp", "datetime"),
-                                           SourceField("Name", "string", 20))]
+COLUMNS = [
+    column_for(field)
+    for field in (
+        SourceField("Id", "id", 18),
+        SourceField("SystemModstamp", "datetime"),
+        SourceField("Name", "string", 20),
+    )
+]
 
 
 def csv_of(prefix: str, count: int, name: str) -> bytes:
-    return b"Id,SystemModstamp,Name\n" + "".join(
-        f"{prefix}{n:04},2024-05-01T00:00:00Z,{name} {n}\n" for n in range(count)).encode()
+    return (
+        b"Id,SystemModstamp,Name\n"
+        + "".join(f"{prefix}{n:04},2024-05-01T00:00:00Z,{name} {n}\n" for n in range(count)).encode()
+    )
 
 
 def test_a_reload_waits_for_another_reload_under_the_same_view_and_both_land(engine):
@@ -31,8 +39,12 @@ def test_a_reload_waits_for_another_reload_under_the_same_view_and_both_land(eng
         for sobject, prefix in (("Contact", "003"), ("Account", "001")):
             ensure_table(conn, "amer", sobject, COLUMNS)
             upsert_csv(conn, "amer", sobject, [csv_of(prefix, 3, "old")])
-        conn.execute(text("create view public.both as select sfid, name from amer.contact "
-                          "union all select sfid, name from amer.account"))
+        conn.execute(
+            text(
+                "create view public.both as select sfid, name from amer.contact "
+                "union all select sfid, name from amer.account"
+            )
+        )
         conn.execute(text("comment on view public.both is 'kept across swaps'"))
 
     first = engine.connect()
@@ -61,5 +73,10 @@ def test_a_reload_waits_for_another_reload_under_the_same_view_and_both_land(eng
 
     assert errors == []
     with engine.connect() as conn:
-        assert conn.execute(text("select count(*), count(*) filter (where name like 'new %') from public.both")).one() == (9, 9)
-        assert conn.execute(text("select obj_description('public.both'::regclass, 'pg_class')")).scalar() == "kept across swaps"
+        assert conn.execute(
+            text("select count(*), count(*) filter (where name like 'new %') from public.both")
+        ).one() == (9, 9)
+        assert (
+            conn.execute(text("select obj_description('public.both'::regclass, 'pg_class')")).scalar()
+            == "kept across swaps"
+        )

@@ -46,7 +46,7 @@ class CrashLog:
     """What each round did, for the assertion messages and the soak report."""
 
     rounds: list[tuple[str, str]] = field(default_factory=list)  # (phase, where the kill landed)
-    events_seen: dict[str, int] = field(default_factory=dict)    # phase -> JSON events of its last clean run
+    events_seen: dict[str, int] = field(default_factory=dict)  # phase -> JSON events of its last clean run
 
 
 def change_the_orgs(emu: Emulator, chance: random.Random, round_number: int) -> None:
@@ -55,8 +55,11 @@ def change_the_orgs(emu: Emulator, chance: random.Random, round_number: int) -> 
         ids = emu.ids(org, sobject)
         picked = chance.sample(ids, max(1, int(len(ids) * share)))
         name_field = "Name" if sobject == "Account" else "LastName"
-        emu.update(org, sobject, [{"Id": record_id, name_field: f"Crash {round_number} {index}"}
-                                  for index, record_id in enumerate(picked)])
+        emu.update(
+            org,
+            sobject,
+            [{"Id": record_id, name_field: f"Crash {round_number} {index}"} for index, record_id in enumerate(picked)],
+        )
         emu.delete(org, sobject, chance.sample(ids, 3))
     emu.insert("emea", "Account", [{"Name": f"New {round_number} {index}"} for index in range(20)])
     emu.advance_clock(5)  # small steps: JWT assertions live 3 minutes of the emulator clock
@@ -66,8 +69,14 @@ def kill_sync_at_a_random_event(env: dict[str, str], args: list[str], chance: ra
     """Starts `orgfeed sync --json`, SIGKILLs it after a random number (1..events) of its JSON events plus up to
     0.3 s; returns where it died ("after event k: <kind>" or "finished first")."""
     target = chance.randint(1, max(1, events))
-    process = subprocess.Popen([*ORGFEED, "sync", "--json", *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [*ORGFEED, "sync", "--json", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     seen, last = 0, ""
     assert process.stdout is not None
     for line in process.stdout:
@@ -107,14 +116,16 @@ def kill_views_apply_while_applying(env: dict[str, str], database_url: str, chan
     assert generated.returncode == 0, generated.stdout + generated.stderr
     with psycopg.connect(database_url) as blocker:
         blocker.execute("lock table public.global_contact in access exclusive mode")
-        process = subprocess.Popen([*ORGFEED, "views", "apply"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [*ORGFEED, "views", "apply"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             deadline = time.monotonic() + 60
             with psycopg.connect(database_url, autocommit=True) as watcher:
                 while not watcher.execute(
-                        "select 1 from pg_stat_activity where wait_event_type = 'Lock' and pid <> %s "
-                        "and query ilike %s", (blocker.info.backend_pid, "%global_contact%")).fetchone():
+                    "select 1 from pg_stat_activity where wait_event_type = 'Lock' and pid <> %s and query ilike %s",
+                    (blocker.info.backend_pid, "%global_contact%"),
+                ).fetchone():
                     assert process.poll() is None, "views apply ended without waiting for the lock"
                     assert time.monotonic() < deadline, "views apply never reached global_contact"
                     time.sleep(0.05)
@@ -129,8 +140,9 @@ def kill_views_apply_while_applying(env: dict[str, str], database_url: str, chan
     return "killed inside the apply transaction (global_assessment replaced, global_contact waiting)"
 
 
-def crash_rounds_converge(emu: Emulator, engine, database_url: str, directory: Path, *, kill_points: int,
-                          seed: int, parity_every: int = 1) -> CrashLog:
+def crash_rounds_converge(
+    emu: Emulator, engine, database_url: str, directory: Path, *, kill_points: int, seed: int, parity_every: int = 1
+) -> CrashLog:
     """The whole scenario; `parity_every` spaces out the exact parity checks (each reads every row of both orgs)."""
     config, env = write_full_config(emu, directory, database_url, bulk_threshold=1000)
     chance = random.Random(seed)
@@ -141,8 +153,9 @@ def crash_rounds_converge(emu: Emulator, engine, database_url: str, directory: P
             columns_before = {view: view_columns(engine, view) for view in ("global_assessment", "global_contact")}
             extended = toggle_view_columns(config)
             where = kill_views_apply_while_applying(env, database_url, chance)
-            assert {view: view_columns(engine, view) for view in columns_before} == columns_before, \
+            assert {view: view_columns(engine, view) for view in columns_before} == columns_before, (
                 "a killed views apply left some views changed"
+            )
             assert_committed_state_is_consistent(engine)
             applied = run_orgfeed(env, "views", "apply")
             assert applied.returncode == 0, applied.stdout + applied.stderr
@@ -172,8 +185,9 @@ def crash_emulator():
 
 
 @pytest.mark.slow
-def test_sync_and_views_apply_killed_at_five_random_points_converge_to_exact_parity(crash_emulator, engine,
-                                                                                     database_url, tmp_path):
+def test_sync_and_views_apply_killed_at_five_random_points_converge_to_exact_parity(
+    crash_emulator, engine, database_url, tmp_path
+):
     log = crash_rounds_converge(crash_emulator, engine, database_url, tmp_path, kill_points=5, seed=4242)
     print("\n".join(f"round {n + 1}: {phase:11} {where}" for n, (phase, where) in enumerate(log.rounds)))
     killed = [where for _, where in log.rounds if where.startswith("killed")]

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import text
 
-from app.sync import SyncOptions, run_sync
+from app.sync.report import SyncOptions
+from app.sync.run import run_sync
 
 from ..sync.conftest import OBJECTS, assert_parity, make_settings
 
@@ -33,69 +34,137 @@ class Case:
 QUERY = "*/queryAll*"  # the incremental select (counts use `query`)
 CASES = {
     "invalid_session_mid_run": Case(
-        {"kind": "status", "path": QUERY, "status": 401, "error_code": "INVALID_SESSION_ID",
-         "message": "Session expired or invalid"},
-        {"Account": "succeeded", "Contact": "succeeded"}, []),
+        {
+            "kind": "status",
+            "path": QUERY,
+            "status": 401,
+            "error_code": "INVALID_SESSION_ID",
+            "message": "Session expired or invalid",
+        },
+        {"Account": "succeeded", "Contact": "succeeded"},
+        [],
+    ),
     "request_limit_exceeded": Case(
-        {"kind": "status", "path": QUERY, "status": 403, "error_code": "REQUEST_LIMIT_EXCEEDED",
-         "message": "TotalRequests Limit exceeded."},
-        {"Account": "throttled"}, [("Account", "Throttled", "REQUEST_LIMIT_EXCEEDED")], objects=("Account",),
-        message="REQUEST_LIMIT_EXCEEDED"),
+        {
+            "kind": "status",
+            "path": QUERY,
+            "status": 403,
+            "error_code": "REQUEST_LIMIT_EXCEEDED",
+            "message": "TotalRequests Limit exceeded.",
+        },
+        {"Account": "throttled"},
+        [("Account", "Throttled", "REQUEST_LIMIT_EXCEEDED")],
+        objects=("Account",),
+        message="REQUEST_LIMIT_EXCEEDED",
+    ),
     "http_500_twice": Case(
         {"kind": "status", "path": QUERY, "count": 2, "status": 500, "error_code": "UNKNOWN_EXCEPTION"},
-        {"Account": "succeeded"}, [("Account", "Retrying", None)] * 2, objects=("Account",)),
+        {"Account": "succeeded"},
+        [("Account", "Retrying", None)] * 2,
+        objects=("Account",),
+    ),
     "http_503_twice": Case(
         {"kind": "status", "path": QUERY, "count": 2, "status": 503, "error_code": "SERVER_UNAVAILABLE"},
-        {"Account": "succeeded"}, [("Account", "Retrying", None)] * 2, objects=("Account",)),
+        {"Account": "succeeded"},
+        [("Account", "Retrying", None)] * 2,
+        objects=("Account",),
+    ),
     "http_503_until_retries_run_out": Case(
         {"kind": "status", "path": QUERY, "count": 5, "status": 503, "error_code": "SERVER_UNAVAILABLE"},
-        {"Account": "failed"}, sorted([("Account", "Retrying", None)] * 4 + [("Account", "Failed", "RETRIES_EXHAUSTED")]),
-        objects=("Account",), message="failed 5 times, last: HTTP 503 SERVER_UNAVAILABLE"),
+        {"Account": "failed"},
+        sorted([("Account", "Retrying", None)] * 4 + [("Account", "Failed", "RETRIES_EXHAUSTED")]),
+        objects=("Account",),
+        message="failed 5 times, last: HTTP 503 SERVER_UNAVAILABLE",
+    ),
     "delay_past_the_client_timeout": Case(
         {"kind": "delay", "path": QUERY, "seconds": 3},
-        {"Account": "succeeded"}, [("Account", "Retrying", None)], objects=("Account",),
-        sync={"request_timeout_seconds": 1}),
+        {"Account": "succeeded"},
+        [("Account", "Retrying", None)],
+        objects=("Account",),
+        sync={"request_timeout_seconds": 1},
+    ),
     "dropped_connection": Case(
-        {"kind": "drop", "path": QUERY},
-        {"Account": "succeeded"}, [("Account", "Retrying", None)], objects=("Account",)),
+        {"kind": "drop", "path": QUERY}, {"Account": "succeeded"}, [("Account", "Retrying", None)], objects=("Account",)
+    ),
     "malformed_json_query_page": Case(
         {"kind": "malformed", "path": QUERY},
-        {"Account": "succeeded"}, [("Account", "Retrying", None)], objects=("Account",)),
+        {"Account": "succeeded"},
+        [("Account", "Retrying", None)],
+        objects=("Account",),
+    ),
     "malformed_json_describe": Case(
         {"kind": "malformed", "path": "*/sobjects/Account/describe*"},
-        {"Account": "succeeded"}, [("Account", "Retrying", None)], objects=("Account",)),
+        {"Account": "succeeded"},
+        [("Account", "Retrying", None)],
+        objects=("Account",),
+    ),
     "malformed_json_bulk_job_status": Case(
         {"kind": "malformed", "path": "*/jobs/query/*", "method": "GET"},
-        {"Employee": "succeeded"}, [("Employee", "Retrying", None)], objects=("Employee",), full=True,
-        sync={"bulk_threshold": 0}),
+        {"Employee": "succeeded"},
+        [("Employee", "Retrying", None)],
+        objects=("Employee",),
+        full=True,
+        sync={"bulk_threshold": 0},
+    ),
     "malformed_json_token": Case(
         {"kind": "malformed", "path": "/services/oauth2/token"},
-        {"Account": "failed"}, [(None, "Failed", "MALFORMED_RESPONSE")], objects=("Account",),
-        message="login failed: the token endpoint"),
+        {"Account": "failed"},
+        [(None, "Failed", "MALFORMED_RESPONSE")],
+        objects=("Account",),
+        message="login failed: the token endpoint",
+    ),
     "bulk_job_failed": Case(
         {"kind": "bulk_failed"},
-        {"Employee": "succeeded"}, [("Employee", "Warning", "Failed")], objects=("Employee",), full=True,
-        sync={"bulk_threshold": 0}),
+        {"Employee": "succeeded"},
+        [("Employee", "Warning", "Failed")],
+        objects=("Employee",),
+        full=True,
+        sync={"bulk_threshold": 0},
+    ),
     "bulk_job_aborted": Case(
         {"kind": "bulk_aborted"},
-        {"Employee": "succeeded"}, [("Employee", "Warning", "Aborted")], objects=("Employee",), full=True,
-        sync={"bulk_threshold": 0}),
+        {"Employee": "succeeded"},
+        [("Employee", "Warning", "Aborted")],
+        objects=("Employee",),
+        full=True,
+        sync={"bulk_threshold": 0},
+    ),
     "describe_failing": Case(
-        {"kind": "status", "path": "*/sobjects/Contact/describe*", "count": 5, "status": 500,
-         "error_code": "UNKNOWN_EXCEPTION"},
+        {
+            "kind": "status",
+            "path": "*/sobjects/Contact/describe*",
+            "count": 5,
+            "status": 500,
+            "error_code": "UNKNOWN_EXCEPTION",
+        },
         {"Account": "succeeded", "Contact": "failed"},
         sorted([("Contact", "Retrying", None)] * 4 + [("Contact", "Failed", "RETRIES_EXHAUSTED")]),
-        message="describe Contact failed 5 times"),
+        message="describe Contact failed 5 times",
+    ),
     "describe_refused": Case(
-        {"kind": "status", "path": "*/sobjects/Contact/describe*", "status": 404, "error_code": "NOT_FOUND",
-         "message": "The requested resource does not exist"},
-        {"Account": "succeeded", "Contact": "failed"}, [("Contact", "Failed", "NOT_FOUND")],
-        message="describe Contact: NOT_FOUND: The requested resource does not exist"),
+        {
+            "kind": "status",
+            "path": "*/sobjects/Contact/describe*",
+            "status": 404,
+            "error_code": "NOT_FOUND",
+            "message": "The requested resource does not exist",
+        },
+        {"Account": "succeeded", "Contact": "failed"},
+        [("Contact", "Failed", "NOT_FOUND")],
+        message="describe Contact: NOT_FOUND: The requested resource does not exist",
+    ),
     "deleted_endpoint_failing": Case(
-        {"kind": "status", "path": "*/sobjects/Account/deleted*", "count": 5, "status": 503,
-         "error_code": "SERVER_UNAVAILABLE"},
+        {
+            "kind": "status",
+            "path": "*/sobjects/Account/deleted*",
+            "count": 5,
+            "status": 503,
+            "error_code": "SERVER_UNAVAILABLE",
+        },
         {"Account": "succeeded"},
-        sorted([("Account", "Retrying", None)] * 4 + [("Account", "Warning", "RETRIES_EXHAUSTED")]), objects=("Account",)),
+        sorted([("Account", "Retrying", None)] * 4 + [("Account", "Warning", "RETRIES_EXHAUSTED")]),
+        objects=("Account",),
+    ),
 }
 
 
@@ -107,17 +176,24 @@ def change_the_orgs(emu, objects) -> None:
             name_field = "Name" if sobject == "Account" else "LastName"
             emu.update(org, sobject, [{"Id": ids[0], name_field: "Faulted"}, {"Id": ids[1], name_field: "Faulted too"}])
             emu.delete(org, sobject, [ids[2]])
-            required = {"Email": f"new@{org}.example.com", "EmployeeNumber": f"NEW-{org}",
-                        "EmployeeStatus": "Active"} if sobject == "Employee" else {}
+            required = (
+                {"Email": f"new@{org}.example.com", "EmployeeNumber": f"NEW-{org}", "EmployeeStatus": "Active"}
+                if sobject == "Employee"
+                else {}
+            )
             emu.insert(org, sobject, [{name_field: f"Inserted in {org}", **required}])
     emu.advance_clock(60)
 
 
 def run_log(engine, run_id: int) -> list[tuple]:
     with engine.connect() as conn:
-        return sorted(tuple(row) for row in conn.execute(text(
-            "select sobject, status, error_code from orgfeed.sync_log where run_id = :run and org = 'amer'"),
-            {"run": run_id}).all())
+        return sorted(
+            tuple(row)
+            for row in conn.execute(
+                text("select sobject, status, error_code from orgfeed.sync_log where run_id = :run and org = 'amer'"),
+                {"run": run_id},
+            ).all()
+        )
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -132,7 +208,8 @@ def test_a_fault_mid_run_is_survived_or_reported_and_the_next_run_converges(name
     faulted = run_sync(settings, engine, SyncOptions(orgs=("amer",), full=case.full))
 
     assert {r.sobject: r.status for r in faulted.objects} == case.statuses, [
-        (r.sobject, r.status, r.message) for r in faulted.objects]
+        (r.sobject, r.status, r.message) for r in faulted.objects
+    ]
     assert run_log(engine, faulted.run_id) == case.log
     if case.message:
         [reported] = [r for r in faulted.objects if r.status in ("failed", "throttled")]

@@ -26,26 +26,172 @@ from hypothesis import strategies as st
 from .conftest import HIDDEN_MARK, ORG_MARK, SENTINEL_NOTE, feed_site, sentinel_rows
 
 INJECTIONS = [
-    "'; drop table sentinel; --", "'); delete from sentinel; --", "' or '1'='1", "1 or 1=1", "1; update sentinel set note = 'x'",
-    "x') union select id, note from sentinel --", "' union select note, note, note from sentinel --",
-    "id eq 'p1' or 1 eq 1", "name eq '' or ''=''", "\\'; truncate sentinel; --", "$$; drop table sentinel; $$",
-    "pg_sleep(5)", "(select note from sentinel)", "sentinel", "public.sentinel", "amer.contact", "hidden_view",
-    "orgfeed.feed_credentials", "current_user", "'||(select note from public.sentinel)||'", "%27%3B--", "\x00", "%00",
-    "'", "''", "\"", "\\", ";", "--", "/*", "*/", "\u2019", "\N{SNOWMAN}", "e'\\x27'", "U&'\\0027'",
+    "'; drop table sentinel; --",
+    "'); delete from sentinel; --",
+    "' or '1'='1",
+    "1 or 1=1",
+    "1; update sentinel set note = 'x'",
+    "x') union select id, note from sentinel --",
+    "' union select note, note, note from sentinel --",
+    "id eq 'p1' or 1 eq 1",
+    "name eq '' or ''=''",
+    "\\'; truncate sentinel; --",
+    "$$; drop table sentinel; $$",
+    "pg_sleep(5)",
+    "(select note from sentinel)",
+    "sentinel",
+    "public.sentinel",
+    "amer.contact",
+    "hidden_view",
+    "orgfeed.feed_credentials",
+    "current_user",
+    "'||(select note from public.sentinel)||'",
+    "%27%3B--",
+    "\x00",
+    "%00",
+    "'",
+    "''",
+    '"',
+    "\\",
+    ";",
+    "--",
+    "/*",
+    "*/",
+    "\u2019",
+    "\N{SNOWMAN}",
+    "e'\\x27'",
+    "U&'\\0027'",
 ]
-FIELDS = ["id", "geo", "name", "amount", "born", "updated", "active", "notes", "n", "note", "sfid", "lastname",
-          "Name", "ID", "*", "pg_sleep(1)", "sentinel.note", "hidden_view/name"]
-LITERALS = ["'p00001'", "'Smith 1'", "'50% off 3'", "null", "true", "false", "0", "-1", "1.5", "1e308", "NaN", "INF",
-            "99999999999999999999999", "2024-01-31", "2024-02-30", "2024-01-01T00:00:00Z", "12:00:00",
-            "01234567-89ab-cdef-0123-456789abcdef", "@p", "$it", "$root"]
-FUNCTIONS = ["contains", "startswith", "endswith", "tolower", "toupper", "length", "indexof", "substring", "trim",
-             "concat", "year", "month", "day", "round", "floor", "cast", "isof", "now", "matchesPattern", "pg_sleep"]
-OPERATORS = ["eq", "ne", "gt", "ge", "lt", "le", "and", "or", "add", "sub", "mul", "div", "mod", "in", "has", "like", "||"]
-SEGMENTS = ["feed_people", "feed_big", "hidden_view", "sentinel", "people_src", "amer.contact", "Feed_People",
-            "$metadata", "$batch", "$count", "$all", "$crossjoin(feed_people,hidden_view)", "$entity", "", "..", "%2e%2e",
-            "feed_people/$count", "feed_people/$value", "feed_people/name", "feed_big/$count", "feed_people/$ref"]
-OPTIONS = ["$filter", "$orderby", "$select", "$top", "$skip", "$skiptoken", "$search", "$count", "$format", "$expand",
-           "$apply", "$compute", "$levels", "$id", "$FILTER", "$Top", "filter", "@p", "$", "$deltatoken", "$schemaversion"]
+FIELDS = [
+    "id",
+    "geo",
+    "name",
+    "amount",
+    "born",
+    "updated",
+    "active",
+    "notes",
+    "n",
+    "note",
+    "sfid",
+    "lastname",
+    "Name",
+    "ID",
+    "*",
+    "pg_sleep(1)",
+    "sentinel.note",
+    "hidden_view/name",
+]
+LITERALS = [
+    "'p00001'",
+    "'Smith 1'",
+    "'50% off 3'",
+    "null",
+    "true",
+    "false",
+    "0",
+    "-1",
+    "1.5",
+    "1e308",
+    "NaN",
+    "INF",
+    "99999999999999999999999",
+    "2024-01-31",
+    "2024-02-30",
+    "2024-01-01T00:00:00Z",
+    "12:00:00",
+    "01234567-89ab-cdef-0123-456789abcdef",
+    "@p",
+    "$it",
+    "$root",
+]
+FUNCTIONS = [
+    "contains",
+    "startswith",
+    "endswith",
+    "tolower",
+    "toupper",
+    "length",
+    "indexof",
+    "substring",
+    "trim",
+    "concat",
+    "year",
+    "month",
+    "day",
+    "round",
+    "floor",
+    "cast",
+    "isof",
+    "now",
+    "matchesPattern",
+    "pg_sleep",
+]
+OPERATORS = [
+    "eq",
+    "ne",
+    "gt",
+    "ge",
+    "lt",
+    "le",
+    "and",
+    "or",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "mod",
+    "in",
+    "has",
+    "like",
+    "||",
+]
+SEGMENTS = [
+    "feed_people",
+    "feed_big",
+    "hidden_view",
+    "sentinel",
+    "people_src",
+    "amer.contact",
+    "Feed_People",
+    "$metadata",
+    "$batch",
+    "$count",
+    "$all",
+    "$crossjoin(feed_people,hidden_view)",
+    "$entity",
+    "",
+    "..",
+    "%2e%2e",
+    "feed_people/$count",
+    "feed_people/$value",
+    "feed_people/name",
+    "feed_big/$count",
+    "feed_people/$ref",
+]
+OPTIONS = [
+    "$filter",
+    "$orderby",
+    "$select",
+    "$top",
+    "$skip",
+    "$skiptoken",
+    "$search",
+    "$count",
+    "$format",
+    "$expand",
+    "$apply",
+    "$compute",
+    "$levels",
+    "$id",
+    "$FILTER",
+    "$Top",
+    "filter",
+    "@p",
+    "$",
+    "$deltatoken",
+    "$schemaversion",
+]
 
 printable = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
 header_text = printable.map(str.strip)  # requests refuses header values with leading or trailing whitespace
@@ -54,7 +200,9 @@ atoms = st.sampled_from(FIELDS + LITERALS + [f"'{text}'" for text in INJECTIONS]
 
 
 def _calls(children):
-    return st.builds(lambda name, args: f"{name}({','.join(args)})", st.sampled_from(FUNCTIONS), st.lists(children, max_size=3))
+    return st.builds(
+        lambda name, args: f"{name}({','.join(args)})", st.sampled_from(FUNCTIONS), st.lists(children, max_size=3)
+    )
 
 
 filters = st.recursive(
@@ -68,48 +216,111 @@ filters = st.recursive(
     ),
     max_leaves=10,
 )
-numbers = st.one_of(st.integers(-10**20, 10**20).map(str), st.sampled_from(["-1", "0", "1", "2000", "2001", "1e3", "0x10",
-                                                                            "1.5", "", " 1", "1 ", "+1", "٣"]))
-values = st.one_of(filters, numbers, st.sampled_from(INJECTIONS), printable, unicode_text,
-                   st.lists(st.sampled_from(FIELDS), max_size=4).map(",".join),
-                   st.builds(lambda field, direction: f"{field} {direction}", st.sampled_from(FIELDS),
-                             st.sampled_from(["asc", "desc", "ASC", "sideways", "desc; drop table sentinel"])))
-keys = st.one_of(st.sampled_from(["('p00001')", "(p00001)", "(id='p00001')", "('')", "()", "(", "('a''b')", "(1)",
-                                  "('p00001',geo='AMER')", "('h00001')"]),
-                 st.builds(lambda text: f"('{text}')", st.one_of(printable, st.sampled_from(INJECTIONS))))
+numbers = st.one_of(
+    st.integers(-(10**20), 10**20).map(str),
+    st.sampled_from(["-1", "0", "1", "2000", "2001", "1e3", "0x10", "1.5", "", " 1", "1 ", "+1", "٣"]),
+)
+values = st.one_of(
+    filters,
+    numbers,
+    st.sampled_from(INJECTIONS),
+    printable,
+    unicode_text,
+    st.lists(st.sampled_from(FIELDS), max_size=4).map(",".join),
+    st.builds(
+        lambda field, direction: f"{field} {direction}",
+        st.sampled_from(FIELDS),
+        st.sampled_from(["asc", "desc", "ASC", "sideways", "desc; drop table sentinel"]),
+    ),
+)
+keys = st.one_of(
+    st.sampled_from(
+        [
+            "('p00001')",
+            "(p00001)",
+            "(id='p00001')",
+            "('')",
+            "()",
+            "(",
+            "('a''b')",
+            "(1)",
+            "('p00001',geo='AMER')",
+            "('h00001')",
+        ]
+    ),
+    st.builds(lambda text: f"('{text}')", st.one_of(printable, st.sampled_from(INJECTIONS))),
+)
 paths = st.one_of(
     st.sampled_from(SEGMENTS),
-    st.builds(lambda segment, key: segment + key, st.sampled_from(["feed_people", "feed_big", "hidden_view", "sentinel"]), keys),
+    st.builds(
+        lambda segment, key: segment + key,
+        st.sampled_from(["feed_people", "feed_big", "hidden_view", "sentinel"]),
+        keys,
+    ),
     st.builds(lambda text: quote(text, safe="/()'$=,"), st.one_of(unicode_text, st.sampled_from(INJECTIONS))),
     st.builds(lambda a, b: f"{a}/{b}", st.sampled_from(SEGMENTS), st.one_of(st.sampled_from(SEGMENTS), printable)),
 )
-headers = st.fixed_dictionaries({}, optional={
-    "Prefer": st.one_of(st.sampled_from(["odata.maxpagesize=1", "odata.maxpagesize=0", "odata.maxpagesize=-5",
-                                         "odata.maxpagesize=99999999999", "odata.maxpagesize=x", "return=minimal"]), header_text),
-    "Accept": st.sampled_from(["application/json", "application/xml", "text/html", "*/*", "application/json;odata.metadata=full",
-                               "application/json;IEEE754Compatible=true", "garbage", ""]),
-    "OData-Version": st.sampled_from(["4.0", "4.01", "3.0", "5", "x", ""]),
-    "OData-MaxVersion": st.sampled_from(["4.0", "4.01", "3.0", "x"]),
-    "Accept-Encoding": st.sampled_from(["gzip", "identity", "gzip;q=0", "br", "*"]),
-    "Content-Type": st.sampled_from(["application/json", "text/plain", "multipart/mixed; boundary=x", "application/xml"]),
-    "If-None-Match": header_text,
-    "X-HTTP-Method": st.sampled_from(["DELETE", "PATCH", "MERGE"]),
-    "X-CSRF-Token": st.sampled_from(["Fetch", "x"]),
-})
+headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "Prefer": st.one_of(
+            st.sampled_from(
+                [
+                    "odata.maxpagesize=1",
+                    "odata.maxpagesize=0",
+                    "odata.maxpagesize=-5",
+                    "odata.maxpagesize=99999999999",
+                    "odata.maxpagesize=x",
+                    "return=minimal",
+                ]
+            ),
+            header_text,
+        ),
+        "Accept": st.sampled_from(
+            [
+                "application/json",
+                "application/xml",
+                "text/html",
+                "*/*",
+                "application/json;odata.metadata=full",
+                "application/json;IEEE754Compatible=true",
+                "garbage",
+                "",
+            ]
+        ),
+        "OData-Version": st.sampled_from(["4.0", "4.01", "3.0", "5", "x", ""]),
+        "OData-MaxVersion": st.sampled_from(["4.0", "4.01", "3.0", "x"]),
+        "Accept-Encoding": st.sampled_from(["gzip", "identity", "gzip;q=0", "br", "*"]),
+        "Content-Type": st.sampled_from(
+            ["application/json", "text/plain", "multipart/mixed; boundary=x", "application/xml"]
+        ),
+        "If-None-Match": header_text,
+        "X-HTTP-Method": st.sampled_from(["DELETE", "PATCH", "MERGE"]),
+        "X-CSRF-Token": st.sampled_from(["Fetch", "x"]),
+    },
+)
 METHODS = ["GET"] * 8 + ["HEAD", "POST", "PUT", "PATCH", "DELETE", "MERGE", "OPTIONS"]
 AUTH = ["feed"] * 9 + ["other_feed", "wrong_password", "none"]
 
 
 @st.composite
 def hostile_requests(draw):
-    query = "&".join(f"{quote(name, safe='$@')}={quote(value, safe='')}"
-                     for name, value in draw(st.lists(st.tuples(st.sampled_from(OPTIONS), values), max_size=4)))
+    query = "&".join(
+        f"{quote(name, safe='$@')}={quote(value, safe='')}"
+        for name, value in draw(st.lists(st.tuples(st.sampled_from(OPTIONS), values), max_size=4))
+    )
     method = draw(st.sampled_from(METHODS))
     body = None
     extra = draw(headers)
     if method not in ("GET", "HEAD", "OPTIONS"):
-        body = draw(st.one_of(st.binary(max_size=100), st.sampled_from([b'{"name": "x"}', b'{"id": "p00001", "name": "x"}',
-                                                                          json.dumps({"note": "x"}).encode()])))
+        body = draw(
+            st.one_of(
+                st.binary(max_size=100),
+                st.sampled_from(
+                    [b'{"name": "x"}', b'{"id": "p00001", "name": "x"}', json.dumps({"note": "x"}).encode()]
+                ),
+            )
+        )
         if draw(st.booleans()):
             extra["Content-Encoding"] = "gzip"
             body = gzip.compress(body) if draw(st.booleans()) else body
@@ -121,18 +332,29 @@ _clients = itertools.count(1)
 
 def check_hostile_request(site, session: requests.Session, request) -> None:
     method, path, query, extra, body, auth = request
-    credentials = {"feed": (site.feed.username, site.feed.password),
-                   "other_feed": (site.other.username, site.other.password),
-                   "wrong_password": (site.feed.username, site.feed.password + "x"), "none": None}[auth]
+    credentials = {
+        "feed": (site.feed.username, site.feed.password),
+        "other_feed": (site.other.username, site.other.password),
+        "wrong_password": (site.feed.username, site.feed.password + "x"),
+        "none": None,
+    }[auth]
     n = next(_clients)
     url = site.root() + path + (f"?{query}" if query else "")
-    response = session.request(method, url, headers={**extra, "X-Forwarded-For": f"10.{n // 62500 % 250}.{n // 250 % 250}.{n % 250}"},
-                               data=body, auth=credentials, timeout=60, allow_redirects=False)
+    response = session.request(
+        method,
+        url,
+        headers={**extra, "X-Forwarded-For": f"10.{n // 62500 % 250}.{n // 250 % 250}.{n % 250}"},
+        data=body,
+        auth=credentials,
+        timeout=60,
+        allow_redirects=False,
+    )
     described = (method, url, extra, body, response.status_code, response.text[:500])
     # 501 is OData's required answer to a feature the service does not offer ($expand, $apply, $batch...):
     # a deliberate rejection with an error body, not a failure. Every other 5xx is a failure.
-    assert response.status_code < 500 or (response.status_code == 501 and (
-        method == "HEAD" or response.json()["error"]["code"] == "NotImplemented")), described
+    assert response.status_code < 500 or (
+        response.status_code == 501 and (method == "HEAD" or response.json()["error"]["code"] == "NotImplemented")
+    ), described
     assert response.headers.get("OData-Version") == "4.0", described
     if auth != "feed" and method != "OPTIONS":
         # 401, or a rejection decided before the credentials are looked at (an unsupported OData-Version
@@ -174,18 +396,28 @@ test_generated_hostile_requests_never_get_a_5xx_or_leak = pytest.mark.slow(hosti
 def test_injections_in_each_option_are_rejected_or_answered_without_effect(site, session):
     for option in ("$filter", "$orderby", "$select", "$top", "$skip", "$skiptoken", "$search"):
         for injection in INJECTIONS:
-            check_hostile_request(site, session, ("GET", "feed_people", f"{option}={quote(injection, safe='')}", {}, None, "feed"))
-            check_hostile_request(site, session, ("GET", f"feed_people('{quote(injection, safe='')}')", "", {}, None, "feed"))
+            check_hostile_request(
+                site, session, ("GET", "feed_people", f"{option}={quote(injection, safe='')}", {}, None, "feed")
+            )
+            check_hostile_request(
+                site, session, ("GET", f"feed_people('{quote(injection, safe='')}')", "", {}, None, "feed")
+            )
     assert sentinel_rows(site.database_url) == [(1, SENTINEL_NOTE)]
 
 
 @pytest.fixture(scope="module")
 def real_skiptoken(site, session) -> str:
     """A $skiptoken the feed issued itself (the second page of feed_big by 2)."""
-    response = session.get(site.root() + "feed_big?$orderby=n desc", headers={"Prefer": "odata.maxpagesize=2"},
-                           auth=(site.feed.username, site.feed.password), timeout=30)
+    response = session.get(
+        site.root() + "feed_big?$orderby=n desc",
+        headers={"Prefer": "odata.maxpagesize=2"},
+        auth=(site.feed.username, site.feed.password),
+        timeout=30,
+    )
     next_link = response.json()["@odata.nextLink"]
-    second = session.get(next_link, headers={"Prefer": "odata.maxpagesize=2"}, auth=(site.feed.username, site.feed.password))
+    second = session.get(
+        next_link, headers={"Prefer": "odata.maxpagesize=2"}, auth=(site.feed.username, site.feed.password)
+    )
     assert [row["n"] for row in second.json()["value"]] == [2998, 2997]
     return parse_qs(urlsplit(next_link).query)["$skiptoken"][0]
 
@@ -199,8 +431,9 @@ def test_tampered_skiptokens_are_rejected_with_an_error_body(site, session, real
         position = flip % len(token)
         token[position] = chr((ord(token[position]) + 1) % 128) or "A"
     tampered = "".join(token[:cut]) + insert + "".join(token[cut:])
-    check_hostile_request(site, session, ("GET", "feed_big", f"$orderby=n desc&$skiptoken={quote(tampered, safe='')}",
-                                          {}, None, "feed"))
+    check_hostile_request(
+        site, session, ("GET", "feed_big", f"$orderby=n desc&$skiptoken={quote(tampered, safe='')}", {}, None, "feed")
+    )
 
 
 def test_the_sentinel_and_the_feeds_are_untouched_afterwards(site):
@@ -208,10 +441,12 @@ def test_the_sentinel_and_the_feeds_are_untouched_afterwards(site):
     with psycopg.connect(site.database_url) as conn:
         assert conn.execute("select count(*) from public.people_src").fetchone() == (300,)
         assert conn.execute("select count(*) from amer.contact").fetchone() == (50,)
-        tables = conn.execute("select schemaname || '.' || tablename from pg_tables where schemaname in ('public', 'amer') "
-                              "order by 1").fetchall()
+        tables = conn.execute(
+            "select schemaname || '.' || tablename from pg_tables where schemaname in ('public', 'amer') order by 1"
+        ).fetchall()
         assert tables == [("amer.contact",), ("public.people_src",), ("public.sentinel",)]
         views = conn.execute("select viewname from pg_views where schemaname = 'public' order by 1").fetchall()
         assert views == [("feed_big",), ("feed_people",), ("hidden_view",)]
         assert conn.execute("select name from orgfeed.feeds order by name").fetchall() == sorted(
-            [(site.feed.feed,), (site.other.feed,)])
+            [(site.feed.feed,), (site.other.feed,)]
+        )

@@ -45,12 +45,22 @@ class LoadResult:
 
 def expected_counts(engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return {view: conn.execute(text(f"select count(*) from public.{view}")).scalar()
-                for view in ("global_assessment", "global_contact")}
+        return {
+            view: conn.execute(text(f"select count(*) from public.{view}")).scalar()
+            for view in ("global_assessment", "global_contact")
+        }
 
 
-def read_loop(root: str, auth: tuple[str, str], counts: dict[str, int], some_ids: dict[str, str],
-              stop: threading.Event, result: LoadResult, lock: threading.Lock, number: int) -> None:
+def read_loop(
+    root: str,
+    auth: tuple[str, str],
+    counts: dict[str, int],
+    some_ids: dict[str, str],
+    stop: threading.Event,
+    result: LoadResult,
+    lock: threading.Lock,
+    number: int,
+) -> None:
     """One client: list pages with counts, /$count, a key lookup and a filter, round and round."""
     session = requests.Session()
     session.auth = auth
@@ -60,12 +70,18 @@ def read_loop(root: str, auth: tuple[str, str], counts: dict[str, int], some_ids
     while not stop.is_set():
         view = view_names[turn % len(view_names)]
         checks = [
-            (f"{view}?$select=id,geo&$orderby=id&$top=26&$count=true",
-             lambda body, view=view: body["@odata.count"] == counts[view] and len(body["value"]) == min(26, counts[view])),
+            (
+                f"{view}?$select=id,geo&$orderby=id&$top=26&$count=true",
+                lambda body, view=view: (
+                    body["@odata.count"] == counts[view] and len(body["value"]) == min(26, counts[view])
+                ),
+            ),
             (f"{view}/$count", lambda body, view=view: body == counts[view]),
             (f"{view}('{some_ids[view]}')", lambda body, view=view: body["id"] == some_ids[view]),
-            (f"{view}?$filter=geo eq 'EMEA'&$count=true&$top=0&$select=id",
-             lambda body: body["@odata.count"] > 0 and body["value"] == []),
+            (
+                f"{view}?$filter=geo eq 'EMEA'&$count=true&$top=0&$select=id",
+                lambda body: body["@odata.count"] > 0 and body["value"] == [],
+            ),
         ]
         path, ok = checks[turn % len(checks)]
         turn += 1
@@ -110,17 +126,34 @@ def run_load(engine, database_url: str, directory, *, seconds: float, rows=LOAD_
         config, env = write_full_config(emu, directory, database_url, bulk_threshold=1000)
         first = run_orgfeed(env, "sync", "--json")
         assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
-        credential = create_feed(engine, feed, ["global_assessment", "global_contact"], base_url="http://localhost").credential
+        credential = create_feed(
+            engine, feed, ["global_assessment", "global_contact"], base_url="http://localhost"
+        ).credential
         counts = expected_counts(engine)
         with engine.connect() as conn:
-            some_ids = {view: conn.execute(text(f"select id from public.{view} order by id desc limit 1")).scalar()
-                        for view in counts}
+            some_ids = {
+                view: conn.execute(text(f"select id from public.{view} order by id desc limit 1")).scalar()
+                for view in counts
+            }
         result, lock, stop = LoadResult(), threading.Lock(), threading.Event()
         with web_server(database_url, config, workers=2) as url:
             root = f"{url}/odata/v4/{feed}/"
-            readers = [threading.Thread(target=read_loop, args=(root, (credential.username, credential.password), counts,
-                                                                some_ids, stop, result, lock, number))
-                       for number in range(CLIENTS)]
+            readers = [
+                threading.Thread(
+                    target=read_loop,
+                    args=(
+                        root,
+                        (credential.username, credential.password),
+                        counts,
+                        some_ids,
+                        stop,
+                        result,
+                        lock,
+                        number,
+                    ),
+                )
+                for number in range(CLIENTS)
+            ]
             writer = threading.Thread(target=write_loop, args=(env, config, stop, result))
             writer.start()
             for reader in readers:

@@ -59,15 +59,31 @@ def primary_and_standby() -> Iterator[tuple[str, str]]:
     try:
         as_postgres(str(BIN / "initdb"), "-D", str(primary), "-U", "postgres", "--auth=trust", "--no-sync")
         with (primary / "postgresql.conf").open("a") as conf:
-            conf.write(f"\nport = {ports[0]}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{base}'\n"
-                       "wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\nfsync = off\n"
-                       "synchronous_commit = off\nfull_page_writes = off\n")
+            conf.write(
+                f"\nport = {ports[0]}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{base}'\n"
+                "wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\nfsync = off\n"
+                "synchronous_commit = off\nfull_page_writes = off\n"
+            )
         with (primary / "pg_hba.conf").open("a") as hba:
             hba.write("host replication postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 trust\n")
         as_postgres(str(BIN / "pg_ctl"), "-D", str(primary), "-l", str(base / "primary.log"), "-w", "start")
         started.append(primary)
-        as_postgres(str(BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(ports[0]), "-U", "postgres",
-                    "-D", str(standby), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync")
+        as_postgres(
+            str(BIN / "pg_basebackup"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(ports[0]),
+            "-U",
+            "postgres",
+            "-D",
+            str(standby),
+            "-R",
+            "-X",
+            "stream",
+            "--checkpoint=fast",
+            "--no-sync",
+        )
         with (standby / "postgresql.conf").open("a") as conf:
             conf.write(f"\nport = {ports[1]}\n")
         as_postgres(str(BIN / "pg_ctl"), "-D", str(standby), "-l", str(base / "standby.log"), "-w", "start")
@@ -75,9 +91,20 @@ def primary_and_standby() -> Iterator[tuple[str, str]]:
         yield f"postgresql://postgres@127.0.0.1:{ports[0]}", f"postgresql://postgres@127.0.0.1:{ports[1]}"
     finally:
         for cluster in reversed(started):
-            subprocess.run([*(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []),
-                            str(BIN / "pg_ctl"), "-D", str(cluster), "-m", "fast", "-w", "stop"],
-                           capture_output=True, timeout=120)
+            subprocess.run(
+                [
+                    *(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []),
+                    str(BIN / "pg_ctl"),
+                    "-D",
+                    str(cluster),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "stop",
+                ],
+                capture_output=True,
+                timeout=120,
+            )
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -95,7 +122,9 @@ def test_the_feed_reads_a_streaming_replica_keeps_answering_while_the_primary_lo
         primary, standby = f"{primary_server}/orgfeed", f"{standby_server}/orgfeed"
         upgrade_database(primary)
         engine = create_database_engine(primary, pool_size=2)
-        emu = start_emulator({"Employee": 2000, "EmployeeCrisisAssessment": 1500, "Account": 300, "Contact": 1200}, seed=41)
+        emu = start_emulator(
+            {"Employee": 2000, "EmployeeCrisisAssessment": 1500, "Account": 300, "Contact": 1200}, seed=41
+        )
         try:
             config, env = write_full_config(emu, tmp_path, primary, bulk_threshold=1000)
             first = run_orgfeed(env, "sync", "--json")
@@ -117,8 +146,12 @@ def test_the_feed_reads_a_streaming_replica_keeps_answering_while_the_primary_lo
                     assert time.monotonic() < deadline, "the standby never caught up with the first load"
                     time.sleep(0.2)
                 with psycopg.connect(standby) as conn:  # the feed's reads really are on the standby
-                    assert conn.execute("select count(*) from pg_stat_activity where application_name = 'orgfeed-odata'"
-                                        ).fetchone()[0] >= 1
+                    assert (
+                        conn.execute(
+                            "select count(*) from pg_stat_activity where application_name = 'orgfeed-odata'"
+                        ).fetchone()[0]
+                        >= 1
+                    )
 
                 ids = emu.ids("emea", "Contact")[:200]
                 emu.update("emea", "Contact", [{"Id": record_id, "LastName": "Replicated"} for record_id in ids])
@@ -137,17 +170,21 @@ def test_the_feed_reads_a_streaming_replica_keeps_answering_while_the_primary_lo
 
                 reader = threading.Thread(target=read_while_loading)
                 reader.start()
-                full = run_orgfeed(env, "sync", "--json", "--full")   # a full reload: every table swapped on the primary
+                full = run_orgfeed(env, "sync", "--json", "--full")  # a full reload: every table swapped on the primary
                 incremental = run_orgfeed(env, "sync", "--json")
                 stop.set()
                 reader.join(timeout=60)
-                assert (full.returncode, incremental.returncode) == (0, 0), full.stderr[-2000:] + incremental.stderr[-2000:]
+                assert (full.returncode, incremental.returncode) == (0, 0), (
+                    full.stderr[-2000:] + incremental.stderr[-2000:]
+                )
                 assert failures == [] and len(answers) >= 5, (failures[:5], len(answers))
                 assert set(answers) <= {total, total + 50}, sorted(set(answers))  # whole views only, old or new
 
                 deadline = time.monotonic() + 30
-                while (feed_count(session, root, "global_contact"), feed_count(session, root, "global_contact",
-                                                                                "lastname eq 'Replicated'")) != (total + 50, 200):
+                while (
+                    feed_count(session, root, "global_contact"),
+                    feed_count(session, root, "global_contact", "lastname eq 'Replicated'"),
+                ) != (total + 50, 200):
                     assert time.monotonic() < deadline, "the feed never caught up with the primary"
                     time.sleep(0.2)
         finally:

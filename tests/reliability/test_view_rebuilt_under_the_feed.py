@@ -21,13 +21,17 @@ from ..conftest import unique_name
 
 def test_requests_after_a_view_lost_a_column_are_answered_from_the_new_columns(database_url, engine):
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("create table people_src (id varchar(18) primary key, geo varchar(4), name text, email text);"
-                     "insert into people_src values ('p1', 'AMER', 'Ann', 'ann@example.com'), ('p2', 'EMEA', 'Bob', null);"
-                     "create view people as select id, geo, name, email from people_src;")
+        conn.execute(
+            "create table people_src (id varchar(18) primary key, geo varchar(4), name text, email text);"
+            "insert into people_src values ('p1', 'AMER', 'Ann', 'ann@example.com'), ('p2', 'EMEA', 'Bob', null);"
+            "create view people as select id, geo, name, email from people_src;"
+        )
     feed = unique_name("rebuilt").replace("_", "")
     credential = create_feed(engine, feed, ["people"], base_url="http://localhost").credential
     try:
-        settings = Settings(config_path=Path("orgfeed.toml"), database=DatabaseSettings(url=database_url, data_dir=Path("/nonexistent")))
+        settings = Settings(
+            config_path=Path("orgfeed.toml"), database=DatabaseSettings(url=database_url, data_dir=Path("/nonexistent"))
+        )
         client = create_app(settings, engine=engine, catalog_ttl=3600).test_client()
         token = base64.b64encode(f"{credential.username}:{credential.password}".encode()).decode()
         headers = {"Authorization": f"Basic {token}"}
@@ -41,7 +45,10 @@ def test_requests_after_a_view_lost_a_column_are_answered_from_the_new_columns(d
         entity = client.get(root + "people('p1')", headers=headers)
         assert entity.status_code == 200, entity.get_data(as_text=True)
         assert {key: value for key, value in entity.get_json().items() if not key.startswith("@")} == {
-            "id": "p1", "geo": "AMER", "name": "Ann"}
+            "id": "p1",
+            "geo": "AMER",
+            "name": "Ann",
+        }
         page = client.get(root + "people?$orderby=id", headers=headers)
         assert page.status_code == 200, page.get_data(as_text=True)
         assert [row["name"] for row in page.get_json()["value"]] == ["Ann", "Bob"]

@@ -59,42 +59,66 @@ def test_build_select_variants():
     assert build_select("Employee", ["Id"], modified_since=since, order_by_modstamp=True) == (
         "SELECT Id FROM Employee WHERE SystemModstamp >= 2024-05-01T00:00:00Z ORDER BY SystemModstamp ASC"
     )
-    assert build_select("Contact", ["Id"], ids=["003A", "003B"]) == "SELECT Id FROM Contact WHERE Id IN ('003A', '003B')"
+    assert (
+        build_select("Contact", ["Id"], ids=["003A", "003B"]) == "SELECT Id FROM Contact WHERE Id IN ('003A', '003B')"
+    )
     assert build_count("Account") == "SELECT COUNT() FROM Account"
 
 
 def test_records_to_csv_writes_nulls_empty_and_keeps_decimal_digits():
     records = [
-        {"attributes": {"type": "Account"}, "Id": "001A", "Name": 'Acme, "Inc"', "IsDeleted": False,
-         "AnnualRevenue": Decimal("12345678901234.56"), "Description": None},
+        {
+            "attributes": {"type": "Account"},
+            "Id": "001A",
+            "Name": 'Acme, "Inc"',
+            "IsDeleted": False,
+            "AnnualRevenue": Decimal("12345678901234.56"),
+            "Description": None,
+        },
         {"Id": "001B", "Name": "Line\nbreak", "IsDeleted": True, "AnnualRevenue": Decimal("1E+3")},
     ]
     assert records_to_csv(records, ["Id", "Name", "IsDeleted", "AnnualRevenue", "Description"]) == (
-        b'Id,Name,IsDeleted,AnnualRevenue,Description\n'
+        b"Id,Name,IsDeleted,AnnualRevenue,Description\n"
         b'001A,"Acme, ""Inc""",false,12345678901234.56,\n'
         b'001B,"Line\nbreak",true,1E+3,\n'
     )
 
 
 def make_org(**secrets) -> OrgConfig:
-    return OrgConfig(name="emea", geo="EMEA", auth="jwt", login_url="https://login.example.com",
-                     secret_envs={"client_id": "EMEA_ID", "username": "EMEA_USER", "private_key": "EMEA_KEY"},
-                     secrets=secrets)
+    return OrgConfig(
+        name="emea",
+        geo="EMEA",
+        auth="jwt",
+        login_url="https://login.example.com",
+        secret_envs={"client_id": "EMEA_ID", "username": "EMEA_USER", "private_key": "EMEA_KEY"},
+        secrets=secrets,
+    )
 
 
 def test_jwt_assertion_is_signed_with_the_key_and_names_app_user_and_audience(tmp_path):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     key_file = tmp_path / "key.pem"
     key_file.write_text(pem)
     for key_value in (pem, str(key_file)):
-        token = build_jwt_assertion(make_org(client_id="app-1", username="u@example.com", private_key=key_value),
-                                    now=1_700_000_000)
-        claims = jwt.decode(token, key.public_key(), algorithms=["RS256"], audience="https://login.example.com",
-                            options={"verify_exp": False})
-        assert claims == {"iss": "app-1", "sub": "u@example.com", "aud": "https://login.example.com",
-                          "exp": 1_700_000_180}
+        token = build_jwt_assertion(
+            make_org(client_id="app-1", username="u@example.com", private_key=key_value), now=1_700_000_000
+        )
+        claims = jwt.decode(
+            token,
+            key.public_key(),
+            algorithms=["RS256"],
+            audience="https://login.example.com",
+            options={"verify_exp": False},
+        )
+        assert claims == {
+            "iss": "app-1",
+            "sub": "u@example.com",
+            "aud": "https://login.example.com",
+            "exp": 1_700_000_180,
+        }
 
 
 def test_jwt_assertion_with_an_unreadable_key_names_the_variable(tmp_path):
@@ -105,16 +129,26 @@ def test_jwt_assertion_with_an_unreadable_key_names_the_variable(tmp_path):
 
 def test_identity_url_gives_org_and_user_ids():
     assert _ids_from_identity_url("https://login.salesforce.com/id/00D000000000062AAA/005000000000001AAA") == (
-        "00D000000000062AAA", "005000000000001AAA")
+        "00D000000000062AAA",
+        "005000000000001AAA",
+    )
     assert _ids_from_identity_url("") == (None, None)
 
 
 def test_session_token_takes_the_org_id_from_the_session_id_prefix():
-    org = OrgConfig(name="dev", geo="DEV", auth="session", instance_url="https://dev.example.com",
-                    secrets={"session_id": "00D000000000062!AQ0AQ.token"})
+    org = OrgConfig(
+        name="dev",
+        geo="DEV",
+        auth="session",
+        instance_url="https://dev.example.com",
+        secrets={"session_id": "00D000000000062!AQ0AQ.token"},
+    )
     token = _session_token(org)
     assert (token.org_id, token.instance_url, token.access_token) == (
-        "00D000000000062EAA", "https://dev.example.com", "00D000000000062!AQ0AQ.token")
+        "00D000000000062EAA",
+        "https://dev.example.com",
+        "00D000000000062!AQ0AQ.token",
+    )
 
 
 DESCRIBE = {
@@ -148,7 +182,15 @@ def test_selectable_fields_puts_system_fields_first_and_skips_compound_parents()
     sobject = parse_describe(DESCRIBE)
     every, missing = selectable_fields(sobject, None)
     assert [field.name for field in every] == [
-        "Id", "SystemModstamp", "IsDeleted", "CreatedDate", "Name", "BillingCity", "AnnualRevenue", "ParentId"]
+        "Id",
+        "SystemModstamp",
+        "IsDeleted",
+        "CreatedDate",
+        "Name",
+        "BillingCity",
+        "AnnualRevenue",
+        "ParentId",
+    ]
     assert missing == ()
     listed, missing = selectable_fields(sobject, ("name", "Gone__c", "BillingAddress"))
     assert [field.name for field in listed] == ["Id", "SystemModstamp", "IsDeleted", "CreatedDate", "Name"]

@@ -22,13 +22,28 @@ def org_configs(emu: Emulator) -> tuple[OrgConfig, ...]:
     summary = {org["name"]: org for org in emu.describe_orgs()}
     amer, emea = summary["amer"], summary["emea"]
     return (
-        OrgConfig(name="amer", geo="AMER", auth="client_credentials", login_url=amer["login_url"],
-                  ca_bundle=emu.ca_bundle, secret_envs={"client_id": "AMER_CLIENT_ID", "client_secret": "AMER_CLIENT_SECRET"},
-                  secrets=dict(amer["client_credentials"])),
-        OrgConfig(name="emea", geo="EMEA", auth="jwt", login_url=emea["login_url"], ca_bundle=emu.ca_bundle,
-                  secret_envs={"client_id": "EMEA_CLIENT_ID", "username": "EMEA_USERNAME", "private_key": "EMEA_PRIVATE_KEY"},
-                  secrets={"client_id": emea["jwt"]["client_id"], "username": emea["jwt"]["username"],
-                           "private_key": emea["jwt"]["private_key_path"]}),
+        OrgConfig(
+            name="amer",
+            geo="AMER",
+            auth="client_credentials",
+            login_url=amer["login_url"],
+            ca_bundle=emu.ca_bundle,
+            secret_envs={"client_id": "AMER_CLIENT_ID", "client_secret": "AMER_CLIENT_SECRET"},
+            secrets=dict(amer["client_credentials"]),
+        ),
+        OrgConfig(
+            name="emea",
+            geo="EMEA",
+            auth="jwt",
+            login_url=emea["login_url"],
+            ca_bundle=emu.ca_bundle,
+            secret_envs={"client_id": "EMEA_CLIENT_ID", "username": "EMEA_USERNAME", "private_key": "EMEA_PRIVATE_KEY"},
+            secrets={
+                "client_id": emea["jwt"]["client_id"],
+                "username": emea["jwt"]["username"],
+                "private_key": emea["jwt"]["private_key_path"],
+            },
+        ),
     )
 
 
@@ -75,9 +90,17 @@ def database_rows(engine, org: str, sobject: str, columns: list[str]) -> dict[st
 
 def mapped_columns(engine, org: str, sobject: str) -> list[str]:
     with engine.connect() as conn:
-        names = conn.execute(text(
-            "select column_name from information_schema.columns where table_schema = :s and table_name = :t "
-            "order by ordinal_position"), {"s": org, "t": sobject.lower()}).scalars().all()
+        names = (
+            conn.execute(
+                text(
+                    "select column_name from information_schema.columns where table_schema = :s and table_name = :t "
+                    "order by ordinal_position"
+                ),
+                {"s": org, "t": sobject.lower()},
+            )
+            .scalars()
+            .all()
+        )
     return [name for name in names if name not in ("id", "sfid", "isdeleted", "_hc_lastop", "_hc_err")]
 
 
@@ -94,14 +117,17 @@ def assert_parity(emu: Emulator, engine, org: str, sobject: str, *, purged_ok: b
     for sfid, (deleted, values) in expected.items():
         assert actual[sfid] == (deleted, values), f"{org}.{sobject} {sfid}: {actual[sfid]} != {(deleted, values)}"
     extra = {sfid: row for sfid, row in actual.items() if sfid not in expected}
-    assert all(deleted for deleted, _ in extra.values()), f"{org}.{sobject}: live rows Salesforce no longer has: {list(extra)[:5]}"
+    assert all(deleted for deleted, _ in extra.values()), (
+        f"{org}.{sobject}: live rows Salesforce no longer has: {list(extra)[:5]}"
+    )
     if not purged_ok:
         assert not extra
     return sum(1 for deleted, _ in expected.values() if not deleted)
 
 
-def write_config(emu: Emulator, directory: Path, database_url: str, *, bulk_threshold: int = 10000,
-                 objects=OBJECTS) -> tuple[Path, dict[str, str]]:
+def write_config(
+    emu: Emulator, directory: Path, database_url: str, *, bulk_threshold: int = 10000, objects=OBJECTS
+) -> tuple[Path, dict[str, str]]:
     """An orgfeed.toml for the emulator's demo orgs and the environment holding their secrets."""
     import os
 
@@ -117,13 +143,15 @@ def write_config(emu: Emulator, directory: Path, database_url: str, *, bulk_thre
         f'ca_bundle = "{emu.ca_bundle}"\n\n' + mappings
     )
     env = {key: value for key, value in os.environ.items() if not key.startswith("ORGFEED_")}
-    env.update({
-        "ORGFEED_CONFIG": str(config),
-        "DATABASE_URL": database_url,
-        "AMER_CLIENT_ID": summary["amer"]["client_credentials"]["client_id"],
-        "AMER_CLIENT_SECRET": summary["amer"]["client_credentials"]["client_secret"],
-        "EMEA_CLIENT_ID": summary["emea"]["jwt"]["client_id"],
-        "EMEA_USERNAME": summary["emea"]["jwt"]["username"],
-        "EMEA_PRIVATE_KEY": summary["emea"]["jwt"]["private_key_path"],
-    })
+    env.update(
+        {
+            "ORGFEED_CONFIG": str(config),
+            "DATABASE_URL": database_url,
+            "AMER_CLIENT_ID": summary["amer"]["client_credentials"]["client_id"],
+            "AMER_CLIENT_SECRET": summary["amer"]["client_credentials"]["client_secret"],
+            "EMEA_CLIENT_ID": summary["emea"]["jwt"]["client_id"],
+            "EMEA_USERNAME": summary["emea"]["jwt"]["username"],
+            "EMEA_PRIVATE_KEY": summary["emea"]["jwt"]["private_key_path"],
+        }
+    )
     return config, env

@@ -25,7 +25,12 @@ def test_status_reports_counts_per_org_and_object_and_the_log(emulator, database
     assert sorted(rows) == [("amer", "Account"), ("amer", "Contact"), ("emea", "Account"), ("emea", "Contact")]
     for (org, sobject), item in rows.items():
         live = len(emulator.ids(org, sobject))
-        assert (item["status"], item["salesforce_rows"], item["database_rows"], item["errored_rows"]) == ("synced", live, live, 0)
+        assert (item["status"], item["salesforce_rows"], item["database_rows"], item["errored_rows"]) == (
+            "synced",
+            live,
+            live,
+            0,
+        )
         assert item["mapped_fields"] > 10 and item["last_sync_at"] is not None
     table = orgfeed(env, "status")
     assert table.returncode == 0 and "Salesforce Rows" in table.stdout and "recent sync log" in table.stdout
@@ -37,20 +42,27 @@ def test_suspend_and_resume_an_org_from_the_command_line(emulator, database_url,
     suspended = orgfeed(env, "orgs", "suspend", "emea")
     assert (suspended.returncode, suspended.stdout) == (0, "org emea suspended\n")
     summary = json.loads(orgfeed(env, "sync").stdout.splitlines()[-1])
-    assert {(item["org"], item["status"]) for item in summary["objects"]} == {("amer", "succeeded"), ("emea", "skipped")}
+    assert {(item["org"], item["status"]) for item in summary["objects"]} == {
+        ("amer", "succeeded"),
+        ("emea", "skipped"),
+    }
     assert orgfeed(env, "status", "--json").returncode == 0
     assert orgfeed(env, "orgs", "resume", "emea").stdout == "org emea resumed\n"
     summary = json.loads(orgfeed(env, "sync").stdout.splitlines()[-1])
     assert {(item["org"], item["mode"], item["status"]) for item in summary["objects"]} == {
-        ("amer", "incremental", "succeeded"), ("emea", "full", "succeeded")}
+        ("amer", "incremental", "succeeded"),
+        ("emea", "full", "succeeded"),
+    }
 
 
 def test_unknown_org_or_object_is_a_usage_error(emulator, database_url, tmp_path):
     _, env = write_config(emulator, tmp_path, database_url, objects=("Account",))
     result = orgfeed(env, "sync", "--org", "apac", "--object", "Lead")
     assert result.returncode == 2
-    assert result.stderr.splitlines() == ["error: --org apac: not configured (known: amer, emea)",
-                                          "error: --object Lead: not configured (known: Account)"]
+    assert result.stderr.splitlines() == [
+        "error: --org apac: not configured (known: amer, emea)",
+        "error: --object Lead: not configured (known: Account)",
+    ]
 
 
 def test_sync_before_db_upgrade_says_what_to_run(emulator, fresh_database_url, tmp_path):
@@ -63,7 +75,9 @@ def test_sync_before_db_upgrade_says_what_to_run(emulator, fresh_database_url, t
 def test_watch_keeps_syncing_until_sigterm(emulator, database_url, tmp_path):
     config, env = write_config(emulator, tmp_path, database_url, objects=("Account",))
     config.write_text(config.read_text().replace('fields = "*"', 'fields = "*"\npoll_seconds = 10'))
-    process = subprocess.Popen([*ORGFEED, "sync", "--watch"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*ORGFEED, "sync", "--watch"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     summaries = 0
     lines = []
@@ -72,6 +86,6 @@ def test_watch_keeps_syncing_until_sigterm(emulator, database_url, tmp_path):
         lines.append(line)
         summaries += '"event":"summary"' in line
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=30)
+    _out, err = process.communicate(timeout=30)
     assert summaries == 2, "".join(lines) + err
     assert process.returncode == 0, err

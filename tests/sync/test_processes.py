@@ -10,7 +10,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from app.emulator.demo import demo_orgs
+from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
 
 from .conftest import OBJECTS, assert_parity, write_config
@@ -20,8 +20,9 @@ SYNC = [sys.executable, "-m", "app", "sync", "--json"]
 
 @pytest.fixture
 def big_emulator():
-    emu = Emulator(demo_orgs(rows={"Employee": 6000, "EmployeeCrisisAssessment": 3000, "Account": 400, "Contact": 800},
-                             seed=23)).start()
+    emu = Emulator(
+        demo_orgs(rows={"Employee": 6000, "EmployeeCrisisAssessment": 3000, "Account": 400, "Contact": 800}, seed=23)
+    ).start()
     try:
         yield emu
     finally:
@@ -46,7 +47,8 @@ def test_sync_prints_json_lines_and_a_summary_and_exits_0(emulator, engine, data
     summary = lines[-1]
     assert summary["event"] == "summary" and summary["ok"] is True
     assert sorted((item["org"], item["object"], item["status"]) for item in summary["objects"]) == sorted(
-        (org, sobject, "succeeded") for org in ("amer", "emea") for sobject in OBJECTS)
+        (org, sobject, "succeeded") for org in ("amer", "emea") for sobject in OBJECTS
+    )
     assert {line["event"] for line in lines[:-1]} >= {"start", "rows", "finish"}
     assert_every_object_in_parity(emulator, engine)
 
@@ -68,8 +70,12 @@ def test_two_concurrent_syncs_reach_the_same_end_state_as_one(big_emulator, engi
     assert [process.returncode for process in (first, second)] == [0, 0], [err for _, err in outputs]
     assert_every_object_in_parity(big_emulator, engine)
     summaries = [json.loads(out.splitlines()[-1]) for out, _ in outputs]
-    done = [(item["org"], item["object"]) for summary in summaries for item in summary["objects"]
-            if item["status"] == "succeeded" and item["mode"] == "full"]
+    done = [
+        (item["org"], item["object"])
+        for summary in summaries
+        for item in summary["objects"]
+        if item["status"] == "succeeded" and item["mode"] == "full"
+    ]
     assert sorted(set(done)) == sorted(done), "an object was fully loaded by both processes at once"
 
 

@@ -4,7 +4,8 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from app.sync import SyncOptions, run_sync
+from app.sync.report import SyncOptions
+from app.sync.run import run_sync
 
 from .conftest import OBJECTS, assert_parity, make_settings
 
@@ -16,15 +17,21 @@ def sync(settings, engine, **options):
 def log_entries(engine, **where) -> list[tuple]:
     clauses = " and ".join(f"{key} = :{key}" for key in where) or "true"
     with engine.connect() as conn:
-        return conn.execute(text(f"select org, sobject, action, status, error_code, message, record_id "
-                                 f"from orgfeed.sync_log where {clauses} order by id"), where).all()
+        return conn.execute(
+            text(
+                f"select org, sobject, action, status, error_code, message, record_id "
+                f"from orgfeed.sync_log where {clauses} order by id"
+            ),
+            where,
+        ).all()
 
 
 def test_first_sync_mirrors_every_object_of_both_orgs(emulator, engine, database_url):
     report = sync(make_settings(emulator, database_url), engine)
     assert report.ok, [(r.org, r.sobject, r.status, r.message) for r in report.objects]
     assert sorted((r.org, r.sobject, r.mode, r.status) for r in report.objects) == sorted(
-        (org, sobject, "full", "succeeded") for org in ("amer", "emea") for sobject in OBJECTS)
+        (org, sobject, "full", "succeeded") for org in ("amer", "emea") for sobject in OBJECTS
+    )
     for org in ("amer", "emea"):
         for sobject in OBJECTS:
             assert assert_parity(emulator, engine, org, sobject, purged_ok=False) > 0
@@ -42,8 +49,19 @@ def test_incremental_rounds_of_writes_reach_exact_parity(emulator, engine, datab
     settings = make_settings(emulator, database_url)
     assert sync(settings, engine).ok
     ids = emulator.ids("amer", "Employee")
-    new_ids = emulator.insert("amer", "Employee", [{"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@example.com",
-                                                       "EmployeeNumber": "E-90001", "EmployeeStatus": "Active"}])
+    new_ids = emulator.insert(
+        "amer",
+        "Employee",
+        [
+            {
+                "FirstName": "Ada",
+                "LastName": "Lovelace",
+                "Email": "ada@example.com",
+                "EmployeeNumber": "E-90001",
+                "EmployeeStatus": "Active",
+            }
+        ],
+    )
     emulator.update("amer", "Employee", [{"Id": ids[0], "LastName": "Renamed"}, {"Id": ids[1], "AlternateEmail": None}])
     emulator.delete("amer", "Employee", [ids[2], ids[3]])
     emulator.advance_clock(60)
@@ -51,9 +69,14 @@ def test_incremental_rounds_of_writes_reach_exact_parity(emulator, engine, datab
     assert second.ok and {r.mode for r in second.objects} == {"incremental"}
     assert assert_parity(emulator, engine, "amer", "Employee") == len(ids) + 1 - 2
     with engine.connect() as conn:
-        row = conn.execute(text("select lastname, _hc_lastop from amer.employee where sfid = :id"), {"id": ids[0]}).one()
+        row = conn.execute(
+            text("select lastname, _hc_lastop from amer.employee where sfid = :id"), {"id": ids[0]}
+        ).one()
         assert tuple(row) == ("Renamed", "UPDATED")
-        assert conn.execute(text("select firstname from amer.employee where sfid = :id"), {"id": new_ids[0]}).scalar() == "Ada"
+        assert (
+            conn.execute(text("select firstname from amer.employee where sfid = :id"), {"id": new_ids[0]}).scalar()
+            == "Ada"
+        )
 
     emulator.undelete("amer", "Employee", [ids[2]])
     emulator.purge("amer", "Employee", [ids[3]])
@@ -61,8 +84,11 @@ def test_incremental_rounds_of_writes_reach_exact_parity(emulator, engine, datab
     assert sync(settings, engine, objects=("Employee",)).ok
     assert assert_parity(emulator, engine, "amer", "Employee") == len(ids) + 1 - 1
     with engine.connect() as conn:
-        flags = dict(conn.execute(text("select sfid, isdeleted from amer.employee where sfid in (:a, :b)"),
-                                  {"a": ids[2], "b": ids[3]}).all())
+        flags = dict(
+            conn.execute(
+                text("select sfid, isdeleted from amer.employee where sfid in (:a, :b)"), {"a": ids[2], "b": ids[3]}
+            ).all()
+        )
     assert flags == {ids[2]: False, ids[3]: True}
 
 
@@ -75,8 +101,9 @@ def test_hard_delete_mode_removes_deleted_rows(emulator, engine, database_url):
     emulator.advance_clock(60)
     assert sync(settings, engine).ok
     with engine.connect() as conn:
-        left = conn.execute(text("select count(*) from emea.account where sfid in (:a, :b)"),
-                            {"a": doomed[0], "b": doomed[1]}).scalar()
+        left = conn.execute(
+            text("select count(*) from emea.account where sfid in (:a, :b)"), {"a": doomed[0], "b": doomed[1]}
+        ).scalar()
     assert left == 0
 
 
@@ -90,9 +117,12 @@ def test_reconciliation_finds_records_purged_without_a_trace(emulator, engine, d
     report = sync(settings, engine, reconcile=True)
     assert report.ok
     with engine.connect() as conn:
-        assert conn.execute(text("select isdeleted from amer.contact where sfid = :id"), {"id": victim}).scalar() is True
+        assert (
+            conn.execute(text("select isdeleted from amer.contact where sfid = :id"), {"id": victim}).scalar() is True
+        )
     assert [(org, action, status) for org, _, action, status, *_ in log_entries(engine, action="Reconcile")] == [
-        ("amer", "Reconcile", "Resolved")]
+        ("amer", "Reconcile", "Resolved")
+    ]
 
 
 def test_full_resync_swaps_in_a_new_table_with_the_same_rows(emulator, engine, database_url):
@@ -124,7 +154,9 @@ def test_a_new_field_gets_a_column_filled_for_existing_rows(emulator, engine, da
     emulator.update("amer", "Employee", [{"Id": first, "Badge__c": "B-1"}])
     assert sync(settings, engine).ok
     with engine.connect() as conn:
-        assert conn.execute(text("select badge__c from amer.employee where sfid = :id"), {"id": first}).scalar() == "B-1"
+        assert (
+            conn.execute(text("select badge__c from amer.employee where sfid = :id"), {"id": first}).scalar() == "B-1"
+        )
     assert_parity(emulator, engine, "amer", "Employee")
 
 
@@ -145,8 +177,12 @@ def test_a_widened_field_widens_its_column(emulator, engine, database_url):
     emulator.retype_field("amer", "Employee", "FirstName", "string", length=200)
     assert sync(settings, engine).ok
     with engine.connect() as conn:
-        length = conn.execute(text("select character_maximum_length from information_schema.columns "
-                                   "where table_schema = 'amer' and table_name = 'employee' and column_name = 'firstname'")).scalar()
+        length = conn.execute(
+            text(
+                "select character_maximum_length from information_schema.columns "
+                "where table_schema = 'amer' and table_name = 'employee' and column_name = 'firstname'"
+            )
+        ).scalar()
     assert length == 200
 
 
@@ -176,7 +212,9 @@ def test_request_limit_exceeded_throttles_that_org_only(emulator, engine, databa
     statuses = {(r.org, r.status) for r in report.objects}
     assert statuses == {("amer", "succeeded"), ("emea", "throttled")}
     assert not report.ok
-    assert [(org, status) for org, _, _, status, *_ in log_entries(engine, status="Throttled")] == [("emea", "Throttled")]
+    assert [(org, status) for org, _, _, status, *_ in log_entries(engine, status="Throttled")] == [
+        ("emea", "Throttled")
+    ]
 
 
 def test_api_budget_pauses_the_org_before_the_allocation_is_gone(emulator, engine, database_url):
@@ -202,14 +240,25 @@ def test_a_value_that_does_not_fit_is_logged_for_its_row_and_the_rest_load(emula
     assert sync(settings, engine).ok
     ids = emulator.ids("amer", "Account")
     # AnnualRevenue is currency(18, 0): 10**30 does not fit numeric(18,0).
-    emulator.update("amer", "Account", [{"Id": ids[0], "AnnualRevenue": 10**30, "Name": "Too rich"},
-                                        {"Id": ids[1], "AnnualRevenue": 5000, "Name": "Fits"}])
+    emulator.update(
+        "amer",
+        "Account",
+        [
+            {"Id": ids[0], "AnnualRevenue": 10**30, "Name": "Too rich"},
+            {"Id": ids[1], "AnnualRevenue": 5000, "Name": "Fits"},
+        ],
+    )
     emulator.advance_clock(60)
     report = sync(settings, engine, orgs=("amer",))
     assert report.ok and report.objects[0].errored == 1
     with engine.connect() as conn:
-        rows = conn.execute(text("select sfid, name, annualrevenue, _hc_err is not null from amer.account "
-                                 "where sfid in (:a, :b) order by sfid"), {"a": ids[0], "b": ids[1]}).all()
+        rows = conn.execute(
+            text(
+                "select sfid, name, annualrevenue, _hc_err is not null from amer.account "
+                "where sfid in (:a, :b) order by sfid"
+            ),
+            {"a": ids[0], "b": ids[1]},
+        ).all()
     assert [tuple(row) for row in rows] == [(ids[0], "Too rich", None, True), (ids[1], "Fits", 5000, False)]
     failed = [(record_id, code) for *_, code, _, record_id in log_entries(engine, status="Failed")]
     assert failed == [(ids[0], "VALUE_DOES_NOT_FIT")]
@@ -219,7 +268,7 @@ def test_a_schema_holding_another_orgs_data_is_refused(emulator, engine, databas
     settings = make_settings(emulator, database_url, objects=("Account",))
     amer, emea = settings.orgs
     assert sync(replace(settings, orgs=(amer,)), engine).ok
-    swapped = replace(emea, name="amer", geo="AMER")   # emea's credentials configured as "amer"
+    swapped = replace(emea, name="amer", geo="AMER")  # emea's credentials configured as "amer"
     report = sync(replace(settings, orgs=(swapped,)), engine)
     assert [(r.org, r.status) for r in report.objects] == [("amer", "failed")]
     assert "holds org" in report.objects[0].message
@@ -248,7 +297,9 @@ def test_a_suspended_org_is_skipped_and_resumes_from_its_watermark(emulator, eng
         set_suspended(conn, "emea", False)
     report = sync(settings, engine)
     assert {(r.org, r.mode, r.status) for r in report.objects} == {
-        ("amer", "incremental", "succeeded"), ("emea", "incremental", "succeeded")}
+        ("amer", "incremental", "succeeded"),
+        ("emea", "incremental", "succeeded"),
+    }
 
 
 def test_the_watermark_is_the_newest_systemmodstamp_committed(emulator, engine, database_url):
@@ -262,8 +313,14 @@ def test_the_watermark_is_the_newest_systemmodstamp_committed(emulator, engine, 
 
 def test_a_session_expiring_mid_run_is_renewed_and_the_call_retried(emulator, engine, database_url):
     settings = make_settings(emulator, database_url, objects=("Employee",))
-    emulator.inject_fault("status", path="*/query*", count=1, status=401, error_code="INVALID_SESSION_ID",
-                          message="Session expired or invalid")
+    emulator.inject_fault(
+        "status",
+        path="*/query*",
+        count=1,
+        status=401,
+        error_code="INVALID_SESSION_ID",
+        message="Session expired or invalid",
+    )
     report = sync(settings, engine)
     assert report.ok
     assert log_entries(engine, status="Failed") == []
@@ -290,12 +347,21 @@ def test_an_aborted_bulk_job_falls_back_to_rest(emulator, engine, database_url):
 
 def test_an_object_failing_does_not_stop_the_others(emulator, engine, database_url):
     settings = make_settings(emulator, database_url, objects=("Account", "Contact"))
-    emulator.inject_fault("status", path="*/sobjects/Contact/describe*", count=10, status=500,
-                          error_code="UNKNOWN_EXCEPTION", message="An unexpected error occurred")
+    emulator.inject_fault(
+        "status",
+        path="*/sobjects/Contact/describe*",
+        count=10,
+        status=500,
+        error_code="UNKNOWN_EXCEPTION",
+        message="An unexpected error occurred",
+    )
     report = sync(settings, engine)
     assert {(r.org, r.sobject, r.status) for r in report.objects} == {
-        ("amer", "Account", "succeeded"), ("emea", "Account", "succeeded"),
-        ("amer", "Contact", "failed"), ("emea", "Contact", "failed")}
+        ("amer", "Account", "succeeded"),
+        ("emea", "Account", "succeeded"),
+        ("amer", "Contact", "failed"),
+        ("emea", "Contact", "failed"),
+    }
     assert report.objects[0].status == "succeeded" or report.objects[1].status == "succeeded"
 
 
@@ -303,7 +369,7 @@ def test_a_full_reload_in_hard_delete_mode_keeps_no_deleted_rows(emulator, engin
     settings = make_settings(emulator, database_url, objects=("Account",))
     settings = replace(settings, orgs=tuple(replace(org, delete_mode="hard") for org in settings.orgs))
     doomed = emulator.ids("amer", "Account")[:3]
-    emulator.delete("amer", "Account", doomed)   # in the recycle bin: queryAll still returns them
+    emulator.delete("amer", "Account", doomed)  # in the recycle bin: queryAll still returns them
     assert sync(settings, engine, orgs=("amer",), full=True).ok
     with engine.connect() as conn:
         kept = conn.execute(text("select count(*) from amer.account where sfid = any(:ids)"), {"ids": doomed}).scalar()
@@ -311,38 +377,69 @@ def test_a_full_reload_in_hard_delete_mode_keeps_no_deleted_rows(emulator, engin
     assert kept == 0 and live == len(emulator.ids("amer", "Account"))
 
 
-def test_an_unexpected_error_in_one_object_fails_only_that_object_and_the_run_is_finished(emulator, engine, database_url):
+def test_an_unexpected_error_in_one_object_fails_only_that_object_and_the_run_is_finished(
+    emulator, engine, database_url
+):
     settings = make_settings(emulator, database_url, objects=("Account", "Contact"))
     # A describe answered 200 with an error list as its body: nothing orgfeed anticipates.
-    emulator.inject_fault("status", path="*/sobjects/Contact/describe*", count=10, status=200,
-                          error_code="SURPRISE", message="not a describe")
+    emulator.inject_fault(
+        "status",
+        path="*/sobjects/Contact/describe*",
+        count=10,
+        status=200,
+        error_code="SURPRISE",
+        message="not a describe",
+    )
     report = sync(settings, engine)
     assert {(r.org, r.sobject, r.status) for r in report.objects} == {
-        ("amer", "Account", "succeeded"), ("emea", "Account", "succeeded"),
-        ("amer", "Contact", "failed"), ("emea", "Contact", "failed")}
+        ("amer", "Account", "succeeded"),
+        ("emea", "Account", "succeeded"),
+        ("amer", "Contact", "failed"),
+        ("emea", "Contact", "failed"),
+    }
     contact = next(r for r in report.objects if r.sobject == "Contact")
     assert contact.message.startswith("unexpected TypeError: ")
     assert {code for *_, code, _, _ in log_entries(engine, status="Failed")} == {"INTERNAL_ERROR"}
     with engine.connect() as conn:
-        assert tuple(conn.execute(text("select status, finished_at is not null from orgfeed.sync_runs")).one()) == ("failed", True)
+        assert tuple(conn.execute(text("select status, finished_at is not null from orgfeed.sync_runs")).one()) == (
+            "failed",
+            True,
+        )
 
 
 def test_an_unchanged_describe_is_answered_304_and_the_stored_one_is_used(emulator, engine, database_url):
     settings = make_settings(emulator, database_url, objects=("Account",))
     assert sync(settings, engine, orgs=("amer",)).ok
     with engine.begin() as conn:
-        stored = conn.execute(text("select describe_modified, describe_body from orgfeed.mappings where org = 'amer'")).one()
-        assert stored.describe_modified and {f["name"] for f in stored.describe_body["fields"]} >= {"Id", "Name", "Industry"}
+        stored = conn.execute(
+            text("select describe_modified, describe_body from orgfeed.mappings where org = 'amer'")
+        ).one()
+        assert stored.describe_modified and {f["name"] for f in stored.describe_body["fields"]} >= {
+            "Id",
+            "Name",
+            "Industry",
+        }
         # Leave Industry out of the stored copy: only a 304 that reuses it can make the next sync miss the field.
-        trimmed = {**stored.describe_body, "fields": [f for f in stored.describe_body["fields"] if f["name"] != "Industry"]}
-        conn.execute(text("update orgfeed.mappings set describe_body = cast(:body as jsonb) where org = 'amer'"),
-                     {"body": json.dumps(trimmed)})
+        trimmed = {
+            **stored.describe_body,
+            "fields": [f for f in stored.describe_body["fields"] if f["name"] != "Industry"],
+        }
+        conn.execute(
+            text("update orgfeed.mappings set describe_body = cast(:body as jsonb) where org = 'amer'"),
+            {"body": json.dumps(trimmed)},
+        )
     settings = replace(settings, mappings=(replace(settings.mappings[0], fields=("Name", "Industry")),))
     assert sync(settings, engine, orgs=("amer",)).ok
     assert [(sobject, code) for _, sobject, _, _, code, *_ in log_entries(engine, status="Warning")] == [
-        ("Account", "FIELD_NOT_FOUND")]
-    emulator.add_field("amer", "Account", "Tier__c", "string", length=10)   # the describe changes: a full body again
+        ("Account", "FIELD_NOT_FOUND")
+    ]
+    emulator.add_field("amer", "Account", "Tier__c", "string", length=10)  # the describe changes: a full body again
     assert sync(settings, engine, orgs=("amer",)).ok
     with engine.connect() as conn:
-        names = {f["name"] for f in conn.execute(text("select describe_body from orgfeed.mappings where org = 'amer'")).scalar()["fields"]}
+        names = {
+            f["name"]
+            for f in conn.execute(text("select describe_body from orgfeed.mappings where org = 'amer'")).scalar()[
+                "fields"
+            ]
+        }
     assert {"Industry", "Tier__c"} <= names

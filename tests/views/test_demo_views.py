@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from app.config import load_settings
-from app.sync import run_sync
+from app.sync.run import run_sync
 from app.views.generate import render_views
 
 from ..sync.conftest import make_settings, write_config
@@ -22,8 +22,12 @@ GOLDEN = ROOT / "sql" / "views"
 def demo_settings(emu, database_url, **sync):
     """The emulator's demo orgs with the mappings and views of the repository's orgfeed.toml."""
     example = load_settings(environ={}, path=ROOT / "orgfeed.toml", resolve_secrets=False)
-    return replace(make_settings(emu, database_url, **sync), mappings=example.mappings, views=example.views,
-                   config_path=ROOT / "orgfeed.toml")
+    return replace(
+        make_settings(emu, database_url, **sync),
+        mappings=example.mappings,
+        views=example.views,
+        config_path=ROOT / "orgfeed.toml",
+    )
 
 
 def test_committed_view_files_are_what_the_demo_configuration_generates(emulator, engine, database_url):
@@ -35,7 +39,9 @@ def test_committed_view_files_are_what_the_demo_configuration_generates(emulator
         GOLDEN.mkdir(parents=True, exist_ok=True)
         for name, sql in rendered.items():
             (GOLDEN / name).write_text(sql)
-        pytest.fail(f"wrote {sorted(rendered)} into {GOLDEN}: review and commit them, then run without ORGFEED_WRITE_GOLDEN")
+        pytest.fail(
+            f"wrote {sorted(rendered)} into {GOLDEN}: review and commit them, then run without ORGFEED_WRITE_GOLDEN"
+        )
     committed = {path.name: path.read_text() for path in GOLDEN.glob("*.sql")}
     assert sorted(committed) == ["global_assessment.sql", "global_contact.sql"]
     assert committed == rendered
@@ -53,8 +59,13 @@ def test_a_new_field_reaches_the_view_when_auto_apply_is_on(emulator, engine, da
     assert run_sync(settings, engine).ok
     with engine.connect() as conn:
         rows = dict(conn.execute(text("select geo, count(nickname__c) from global_contact group by geo")).all())
-        applied = conn.execute(text("select message from orgfeed.sync_log where action = 'Views' and status = 'Succeeded' "
-                                    "order by id")).scalars().all()
+        applied = (
+            conn.execute(
+                text("select message from orgfeed.sync_log where action = 'Views' and status = 'Succeeded' order by id")
+            )
+            .scalars()
+            .all()
+        )
     assert rows == {"AMER": 0, "EMEA": 1}
     assert applied[-1] == "applied changed views: global_contact"
     assert (tmp_path / "sql" / "views" / "global_contact.sql").read_text().count("nickname__c") >= 3
@@ -84,8 +95,13 @@ def test_release_phase_apply_skips_views_whose_tables_do_not_exist_yet(database_
     env = {key: value for key, value in os.environ.items() if not key.startswith("ORGFEED_")}
     env.update(DATABASE_URL=database_url, ORGFEED_CONFIG=str(ROOT / "orgfeed.toml"))
     for _ in range(2):  # the release phase runs on every deploy
-        result = subprocess.run([sys.executable, "-m", "app", "views", "apply", "--if-ready"], env=env,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "app", "views", "apply", "--if-ready"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert (result.returncode, result.stderr) == (0, "")
         assert result.stdout.splitlines() == [
             "skipped view global_assessment: table amer.employee does not exist yet (the worker creates the view after its first sync)",

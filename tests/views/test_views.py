@@ -22,13 +22,19 @@ def org(name: str, **extra) -> OrgConfig:
 
 
 def settings_for(orgs, views, tmp_path=None) -> Settings:
-    return Settings(config_path=(tmp_path or Path("/nonexistent")) / "orgfeed.toml",
-                    database=DatabaseSettings(url=None, data_dir=Path("/nonexistent")),
-                    orgs=tuple(orgs), views=tuple(views))
+    return Settings(
+        config_path=(tmp_path or Path("/nonexistent")) / "orgfeed.toml",
+        database=DatabaseSettings(url=None, data_dir=Path("/nonexistent")),
+        orgs=tuple(orgs),
+        views=tuple(views),
+    )
 
 
-CONTACT = [Column("accountid", "varchar(18)", "AccountId"), Column("lastname", "varchar(80)", "LastName"),
-           Column("email", "varchar(80)", "Email")]
+CONTACT = [
+    Column("accountid", "varchar(18)", "AccountId"),
+    Column("lastname", "varchar(80)", "LastName"),
+    Column("email", "varchar(80)", "Email"),
+]
 ACCOUNT = [Column("name", "varchar(255)", "Name")]
 
 
@@ -37,22 +43,29 @@ def make_org_tables(conn, schema: str, contacts: int, *, prefix: str, deleted_ev
     conn.execute(text(f"create schema if not exists {schema}"))
     ensure_table(conn, schema, "Account", ACCOUNT)
     ensure_table(conn, schema, "Contact", CONTACT + list(extra))
-    conn.execute(text(f"""
+    conn.execute(
+        text(f"""
         insert into {schema}.account (sfid, systemmodstamp, name)
-        select '001{prefix}' || lpad(g::text, 12, '0'), now(), 'Account ' || g from generate_series(1, 100) g"""))
-    conn.execute(text(f"""
+        select '001{prefix}' || lpad(g::text, 12, '0'), now(), 'Account ' || g from generate_series(1, 100) g""")
+    )
+    conn.execute(
+        text(f"""
         insert into {schema}.contact (sfid, systemmodstamp, isdeleted, accountid, lastname, email)
         select '003{prefix}' || lpad(g::text, 12, '0'), now(),
-               {f'g % {deleted_every} = 0' if deleted_every else 'false'},
+               {f"g % {deleted_every} = 0" if deleted_every else "false"},
                '001{prefix}' || lpad((g % 100 + 1)::text, 12, '0'), 'Name' || (g % 500), 'c' || g || '@example.com'
-        from generate_series(1, {contacts}) g"""))
+        from generate_series(1, {contacts}) g""")
+    )
     conn.execute(text(f"analyze {schema}.account; analyze {schema}.contact"))
 
 
 CONTACT_VIEW = ViewConfig(
-    name="contacts", object="Contact", joins=(JoinConfig("AccountId", "Account"),),
+    name="contacts",
+    object="Contact",
+    joins=(JoinConfig("AccountId", "Account"),),
     columns=(ColumnConfig("Account.Name", "account"), ColumnConfig("LastName"), ColumnConfig("Email")),
-    indexed=("lastname",))
+    indexed=("lastname",),
+)
 
 
 def apply(engine, settings) -> list[str]:
@@ -69,7 +82,9 @@ def test_union_holds_exactly_the_live_rows_of_each_org_with_its_geo(engine):
     assert apply(engine, settings) == ["contacts"]
     with engine.connect() as conn:
         counts = dict(conn.execute(text("select geo, count(*) from contacts group by geo")).all())
-        row = conn.execute(text("select id, geo, account, lastname, email from contacts where id = '003A000000000001'")).one()
+        row = conn.execute(
+            text("select id, geo, account, lastname, email from contacts where id = '003A000000000001'")
+        ).one()
         deleted = conn.execute(text("select count(*) from contacts where id = '003A000000000010'")).scalar()
     assert counts == {"AMER": 270, "EMEA": 200}
     assert tuple(row) == ("003A000000000001", "AMER", "Account 2", "Name1", "c1@example.com")
@@ -82,7 +97,7 @@ def test_three_orgs_and_a_column_one_org_lacks(engine):
         make_org_tables(conn, "emea", 40, prefix="E")
         make_org_tables(conn, "apac", 30, prefix="P")
         conn.execute(text("update amer.contact set badge__c = 'B-' || id"))
-    view = replace(CONTACT_VIEW, columns=CONTACT_VIEW.columns + (ColumnConfig("Badge__c"),))
+    view = replace(CONTACT_VIEW, columns=(*CONTACT_VIEW.columns, ColumnConfig("Badge__c")))
     apply(engine, settings_for([org("amer"), org("emea"), org("apac")], [view]))
     with engine.connect() as conn:
         rows = conn.execute(text("select geo, count(*), count(badge__c) from contacts group by geo order by geo")).all()
@@ -121,14 +136,18 @@ def test_an_equality_filter_on_a_declared_column_uses_an_index_in_every_branch(e
 def test_colliding_ids_are_refused_naming_them_and_nothing_is_applied(engine):
     with engine.begin() as conn:
         make_org_tables(conn, "prod", 20, prefix="S")
-        make_org_tables(conn, "sandbox", 20, prefix="S")   # a sandbox copy: the same ids
+        make_org_tables(conn, "sandbox", 20, prefix="S")  # a sandbox copy: the same ids
     settings = settings_for([org("prod"), org("sandbox")], [CONTACT_VIEW])
     with pytest.raises(ViewError) as caught:
         apply(engine, settings)
     message = str(caught.value)
-    assert message.startswith("view contacts: ids collide across orgs (a sandbox copied from production?): "
-                              "003S000000000001 (in PROD, SANDBOX); 003S000000000002 (in PROD, SANDBOX)")
-    assert message.endswith('Nothing was applied: set id_strategy = "geo_prefixed" on the view so each id carries its geo.')
+    assert message.startswith(
+        "view contacts: ids collide across orgs (a sandbox copied from production?): "
+        "003S000000000001 (in PROD, SANDBOX); 003S000000000002 (in PROD, SANDBOX)"
+    )
+    assert message.endswith(
+        'Nothing was applied: set id_strategy = "geo_prefixed" on the view so each id carries its geo.'
+    )
     with engine.connect() as conn:
         assert conn.execute(text("select to_regclass('public.contacts')")).scalar() is None
 
@@ -152,11 +171,19 @@ def test_apply_drops_and_recreates_a_view_whose_columns_changed(engine):
         make_org_tables(conn, "amer", 10, prefix="A")
     settings = settings_for([org("amer")], [CONTACT_VIEW])
     apply(engine, settings)
-    narrower = replace(CONTACT_VIEW, columns=(ColumnConfig("Email"),), indexed=())   # columns dropped: replace cannot
+    narrower = replace(CONTACT_VIEW, columns=(ColumnConfig("Email"),), indexed=())  # columns dropped: replace cannot
     apply(engine, settings_for([org("amer")], [narrower]))
     with engine.connect() as conn:
-        columns = conn.execute(text("select column_name from information_schema.columns where table_name = 'contacts' "
-                                    "order by ordinal_position")).scalars().all()
+        columns = (
+            conn.execute(
+                text(
+                    "select column_name from information_schema.columns where table_name = 'contacts' "
+                    "order by ordinal_position"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert columns == ["id", "geo", "email"]
 
 
@@ -164,7 +191,8 @@ def test_a_heroku_connect_schema_gets_views_from_its_own_columns(engine):
     with engine.begin() as conn:
         make_org_tables(conn, "amer", 30, prefix="A")
         # Heroku Connect's layout: plain varchar sfid (nullable), timestamp without time zone, its own types
-        conn.execute(text("""
+        conn.execute(
+            text("""
             create schema salesforce_apac;
             create table salesforce_apac.account (id serial primary key, sfid varchar(18), name varchar(255),
                 isdeleted boolean, systemmodstamp timestamp, _hc_lastop varchar(32), _hc_err text);
@@ -179,15 +207,24 @@ def test_a_heroku_connect_schema_gets_views_from_its_own_columns(engine):
                 ('003P00000000002', '001P00000000001', 'Lee', 'lee@example.com', null),
                 (null, '001P00000000001', 'Pending', 'pending@example.com', false),
                 ('003P00000000003', null, 'Gone', 'gone@example.com', true)
-        """))
+        """)
+        )
     apac = OrgConfig(name="salesforce_apac", geo="APAC", managed_by="heroku_connect")
     apply(engine, settings_for([org("amer"), apac], [CONTACT_VIEW]))
     with engine.connect() as conn:
-        rows = conn.execute(text("select id, account, lastname, email from contacts where geo = 'APAC' order by id")).all()
-        email_type = conn.execute(text("select data_type, character_maximum_length from information_schema.columns "
-                                       "where table_name = 'contacts' and column_name = 'email'")).one()
-    assert [tuple(row) for row in rows] == [("003P00000000001", "Apac Co", "Tan", "tan@example.com"),
-                                            ("003P00000000002", "Apac Co", "Lee", "lee@example.com")]
+        rows = conn.execute(
+            text("select id, account, lastname, email from contacts where geo = 'APAC' order by id")
+        ).all()
+        email_type = conn.execute(
+            text(
+                "select data_type, character_maximum_length from information_schema.columns "
+                "where table_name = 'contacts' and column_name = 'email'"
+            )
+        ).one()
+    assert [tuple(row) for row in rows] == [
+        ("003P00000000001", "Apac Co", "Tan", "tan@example.com"),
+        ("003P00000000002", "Apac Co", "Lee", "lee@example.com"),
+    ]
     assert tuple(email_type) == ("character varying", 100)
 
 
@@ -195,8 +232,10 @@ def test_a_missing_table_is_a_clear_error(engine):
     settings = settings_for([org("amer")], [CONTACT_VIEW])
     with engine.connect() as conn, pytest.raises(ViewError) as caught:
         render_views(conn, settings)
-    assert str(caught.value) == ("view contacts: table amer.contact does not exist: run `orgfeed sync` first, "
-                                 "or leave that org out of the view's `orgs`")
+    assert str(caught.value) == (
+        "view contacts: table amer.contact does not exist: run `orgfeed sync` first, "
+        "or leave that org out of the view's `orgs`"
+    )
 
 
 @pytest.mark.parametrize(
@@ -257,7 +296,7 @@ def test_a_rebuilt_view_keeps_its_select_grants(engine):
         make_org_tables(conn, "amer", 10, prefix="A")
         conn.execute(text(f"create role {role} nologin"))
     try:
-        view = replace(CONTACT_VIEW, materialized=True)   # materialized: every apply drops and creates it
+        view = replace(CONTACT_VIEW, materialized=True)  # materialized: every apply drops and creates it
         settings = settings_for([org("amer")], [view])
         apply(engine, settings)
         with engine.begin() as conn:

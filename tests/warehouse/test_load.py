@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -23,7 +23,7 @@ T1, T2, T3 = "2024-05-01T12:00:00.000Z", "2024-05-02T12:00:00.000Z", "2024-05-03
 
 
 def utc(day: int) -> datetime:
-    return datetime(2024, 5, day, 12, tzinfo=timezone.utc)
+    return datetime(2024, 5, day, 12, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -83,16 +83,24 @@ def test_soft_delete_marks_rows_and_undelete_brings_them_back(employee):
     load(employee, f"0HnA,{T1},false,Ada,,,", f"0HnB,{T1},false,Bob,,,")
     deleted = load(employee, f"0HnA,{T2},true,Ada,,,")
     assert (deleted.updated, deleted.deleted) == (0, 1)
-    assert [row[:3] + row[7:8] for row in rows(employee)] == [("0HnA", utc(2), True, "DELETED"), ("0HnB", utc(1), False, "INSERTED")]
+    assert [row[:3] + row[7:8] for row in rows(employee)] == [
+        ("0HnA", utc(2), True, "DELETED"),
+        ("0HnB", utc(1), False, "INSERTED"),
+    ]
     assert count_rows(employee, "emea", "Employee") == (1, 0)
     undeleted = load(employee, f"0HnA,{T3},false,Ada,,,")
     assert (undeleted.updated, undeleted.deleted) == (1, 0)
-    assert [row[:3] + row[7:8] for row in rows(employee)] == [("0HnA", utc(3), False, "UPDATED"), ("0HnB", utc(1), False, "INSERTED")]
+    assert [row[:3] + row[7:8] for row in rows(employee)] == [
+        ("0HnA", utc(3), False, "UPDATED"),
+        ("0HnB", utc(1), False, "INSERTED"),
+    ]
 
 
 def test_hard_delete_removes_rows_and_skips_deleted_newcomers(employee):
     load(employee, f"0HnA,{T1},false,Ada,,,", f"0HnB,{T1},false,Bob,,,")
-    result = load(employee, f"0HnA,{T2},true,Ada,,,", f"0HnC,{T2},true,Cy,,,", f"0HnB,{T1},false,Bob,,,", hard_delete=True)
+    result = load(
+        employee, f"0HnA,{T2},true,Ada,,,", f"0HnC,{T2},true,Cy,,,", f"0HnB,{T1},false,Bob,,,", hard_delete=True
+    )
     assert (result.rows, result.inserted, result.updated, result.deleted) == (3, 0, 1, 1)
     assert [row[0] for row in rows(employee)] == ["0HnB"]
 
@@ -115,7 +123,9 @@ def test_a_bad_value_mid_document_is_reported_and_the_other_rows_load(employee):
         RowError("0HnF", "salary__c", "99999999999", "numeric field overflow"),
     )
     assert (result.rows, result.inserted, result.max_systemmodstamp) == (6, 5, utc(2))
-    name_error = '{"column": "name", "value": "Far too long a name", "error": "value too long for type character varying(10)"}'
+    name_error = (
+        '{"column": "name", "value": "Far too long a name", "error": "value too long for type character varying(10)"}'
+    )
     overflow = '{"column": "salary__c", "value": "99999999999", "error": "numeric field overflow"}'
     assert rows(employee) == [
         ("0HnA", utc(1), False, "Ada", "1.00", 1, "2020-01-01", "INSERTED", None),
@@ -152,7 +162,9 @@ def test_tombstone_soft_marks_only_live_rows(employee):
     load(employee, f"0HnA,{T1},false,A,,,", f"0HnB,{T1},false,B,,,", f"0HnC,{T1},true,C,,,")
     assert tombstone(employee, "emea", "Employee", ["0HnA", "0HnC", "0HnZ"], hard=False) == 1
     assert [(row[0], row[2], row[7]) for row in rows(employee)] == [
-        ("0HnA", True, "DELETED"), ("0HnB", False, "INSERTED"), ("0HnC", True, "DELETED"),
+        ("0HnA", True, "DELETED"),
+        ("0HnB", False, "INSERTED"),
+        ("0HnC", True, "DELETED"),
     ]
 
 

@@ -7,8 +7,15 @@ from app.warehouse.metadata import SCHEMA, metadata
 from app.warehouse.migrate import current_revision, downgrade_database, head_revision, upgrade_database
 
 TABLES = {
-    "access_log", "alembic_version", "feed_credentials", "feeds", "mappings", "orgs",
-    "sync_log", "sync_run_objects", "sync_runs",
+    "access_log",
+    "alembic_version",
+    "feed_credentials",
+    "feeds",
+    "mappings",
+    "orgs",
+    "sync_log",
+    "sync_run_objects",
+    "sync_runs",
 }
 
 
@@ -72,9 +79,7 @@ def test_downgrade_to_base_removes_orgfeeds_tables_and_leaves_other_schemas(fres
 
 def test_sync_log_rejects_a_status_outside_organization_syncs_vocabulary(conn):
     conn.exec_driver_sql("insert into orgfeed.orgs (name) values ('amer')")
-    conn.exec_driver_sql(
-        "insert into orgfeed.sync_log (org, action, status) values ('amer', 'Load', 'Succeeded')"
-    )
+    conn.exec_driver_sql("insert into orgfeed.sync_log (org, action, status) values ('amer', 'Load', 'Succeeded')")
     savepoint = conn.begin_nested()
     try:
         conn.exec_driver_sql("insert into orgfeed.sync_log (org, action, status) values ('amer', 'Load', 'Done')")

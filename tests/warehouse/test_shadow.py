@@ -17,7 +17,10 @@ NEW = [("0HnA", "new a"), ("0HnD", "new d"), ("0HnE", "new e"), ("0HnF", "new f"
 
 
 def csv_of(records) -> bytes:
-    return b"Id,SystemModstamp,Name\n" + "".join(f"{sfid},2024-05-01T00:00:00Z,{name}\n" for sfid, name in records).encode()
+    return (
+        b"Id,SystemModstamp,Name\n"
+        + "".join(f"{sfid},2024-05-01T00:00:00Z,{name}\n" for sfid, name in records).encode()
+    )
 
 
 def set_up_employee(conn):
@@ -46,16 +49,30 @@ def test_swap_replaces_the_table_with_its_indexes_sequence_and_views(conn):
     assert conn.execute(text("select sfid, name, _hc_lastop from emea.employee order by sfid")).all() == [
         (sfid, name, "INSERTED") for sfid, name in NEW
     ]
-    assert conn.execute(text("select name from public.all_names order by 1")).scalars().all() == [name for _, name in NEW]
-    assert conn.execute(text("select indexdef from pg_indexes where schemaname = 'emea' order by indexname")).scalars().all() == [
+    assert conn.execute(text("select name from public.all_names order by 1")).scalars().all() == [
+        name for _, name in NEW
+    ]
+    assert conn.execute(
+        text("select indexdef from pg_indexes where schemaname = 'emea' order by indexname")
+    ).scalars().all() == [
         "CREATE INDEX employee_name ON emea.employee USING btree (name) WHERE (name IS NOT NULL)",
         "CREATE UNIQUE INDEX employee_pkey ON emea.employee USING btree (id)",
         "CREATE INDEX hc_idx_employee_systemmodstamp ON emea.employee USING btree (systemmodstamp)",
         "CREATE UNIQUE INDEX hcu_idx_employee_sfid ON emea.employee USING btree (sfid)",
     ]
     assert conn.execute(text("select pg_get_serial_sequence('emea.employee', 'id')")).scalar() == "emea.employee_id_seq"
-    assert conn.execute(text("select obj_description('emea.employee'::regclass, 'pg_class')")).scalar() == "mirrored Employee"
-    assert conn.execute(text("select column_default from information_schema.columns where table_name = 'employee' and column_name = '_hc_lastop'")).scalar() is None
+    assert (
+        conn.execute(text("select obj_description('emea.employee'::regclass, 'pg_class')")).scalar()
+        == "mirrored Employee"
+    )
+    assert (
+        conn.execute(
+            text(
+                "select column_default from information_schema.columns where table_name = 'employee' and column_name = '_hc_lastop'"
+            )
+        ).scalar()
+        is None
+    )
     upsert_csv(conn, "emea", "Employee", [b"Id,SystemModstamp,Name\n0HnG,2024-05-02T00:00:00Z,later\n"])
     assert conn.execute(text("select count(*) from emea.names")).scalar() == 5
 
@@ -92,7 +109,10 @@ def test_copy_csv_into_reports_bad_cells_and_the_newest_systemmodstamp(conn):
     shadow = create_shadow(conn, "emea", "Employee", COLUMNS)
     first = copy_csv_into(conn, "emea", shadow, [csv_of(OLD)])
     second = copy_csv_into(
-        conn, "emea", shadow, [b"Id,Name,SystemModstamp\n0HnX,x,2024-06-01T00:00:00Z\n0HnY,much much too long a name,2024-05-01T00:00:00Z\n"]
+        conn,
+        "emea",
+        shadow,
+        [b"Id,Name,SystemModstamp\n0HnX,x,2024-06-01T00:00:00Z\n0HnY,much much too long a name,2024-05-01T00:00:00Z\n"],
     )
     assert first.max_systemmodstamp.isoformat() == "2024-05-01T00:00:00+00:00"
     assert second.max_systemmodstamp.isoformat() == "2024-06-01T00:00:00+00:00"
@@ -149,7 +169,12 @@ def test_readers_of_a_view_see_all_old_rows_then_all_new_rows_never_an_empty_tab
 def reload_with_deleted_rows(conn, *, hard_delete: bool):
     set_up_employee(conn)
     shadow = create_shadow(conn, "emea", "Employee", COLUMNS)
-    copy_csv_into(conn, "emea", shadow, [b"Id,SystemModstamp,IsDeleted\n0HnA,2024-05-01T00:00:00Z,false\n0HnB,2024-05-01T00:00:00Z,true\n"])
+    copy_csv_into(
+        conn,
+        "emea",
+        shadow,
+        [b"Id,SystemModstamp,IsDeleted\n0HnA,2024-05-01T00:00:00Z,false\n0HnB,2024-05-01T00:00:00Z,true\n"],
+    )
     swap_shadow(conn, "emea", "Employee", hard_delete=hard_delete)
     return conn.execute(text("select sfid, isdeleted, _hc_lastop from emea.employee order by sfid")).all()
 

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -11,8 +11,8 @@ from app.warehouse.state import (
     finish_run,
     finish_run_object,
     read_mapping_state,
-    record_org,
     recent_log,
+    record_org,
     save_mapping_state,
     set_suspended,
     start_run,
@@ -22,8 +22,8 @@ from app.warehouse.state import (
     write_log,
 )
 
-MAY_1 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-MAY_2 = datetime(2024, 5, 2, tzinfo=timezone.utc)
+MAY_1 = datetime(2024, 5, 1, tzinfo=UTC)
+MAY_2 = datetime(2024, 5, 2, tzinfo=UTC)
 
 
 def test_record_org_adds_once_and_keeps_the_org_id_unless_given(conn):
@@ -31,7 +31,8 @@ def test_record_org_adds_once_and_keeps_the_org_id_unless_given(conn):
     record_org(conn, "emea")
     record_org(conn, "amer")
     assert conn.execute(text("select name, org_id, suspended from orgfeed.orgs order by name")).all() == [
-        ("amer", None, False), ("emea", "00D000000000001AAA", False),
+        ("amer", None, False),
+        ("emea", "00D000000000001AAA", False),
     ]
 
 
@@ -76,11 +77,15 @@ def test_runs_and_run_objects_record_status_and_counts(conn):
     finish_run_object(conn, run_id, "emea", "Employee", "failed", error="boom", rows_upserted=3, api_calls=2)
     finish_run(conn, run_id, "failed", rows_upserted=3, rows_tombstoned=1, api_calls=2)
     assert conn.execute(
-        text("select status, \"full\", rows_upserted, rows_tombstoned, api_calls, finished_at is not null from orgfeed.sync_runs where id = :id"),
+        text(
+            'select status, "full", rows_upserted, rows_tombstoned, api_calls, finished_at is not null from orgfeed.sync_runs where id = :id'
+        ),
         {"id": run_id},
     ).one() == ("failed", True, 3, 1, 2, True)
     assert conn.execute(
-        text("select org, sobject, status, rows_upserted, api_calls, error from orgfeed.sync_run_objects where run_id = :id"),
+        text(
+            "select org, sobject, status, rows_upserted, api_calls, error from orgfeed.sync_run_objects where run_id = :id"
+        ),
         {"id": run_id},
     ).one() == ("emea", "Employee", "failed", 3, 2, "boom")
     with pytest.raises(WarehouseError, match="'done' is not a run status"):
@@ -89,12 +94,16 @@ def test_runs_and_run_objects_record_status_and_counts(conn):
 
 def test_recent_log_returns_newest_first_with_times(conn):
     run_id = start_run(conn, full=False)
-    write_log(conn, LogEntry("emea", "Describe", "Warning", sobject="Employee", message="field Photo__c is base64: skipped"))
+    write_log(
+        conn, LogEntry("emea", "Describe", "Warning", sobject="Employee", message="field Photo__c is base64: skipped")
+    )
     write_log(conn, LogEntry("emea", "Upsert", "Failed", "Employee", "0HnA", "VALUE_TOO_LONG", "name", run_id))
     entries = recent_log(conn, limit=2)
     assert [entry.action for entry in entries] == ["Upsert", "Describe"]
     assert entries[0].logged_at is not None
-    assert entries[0] == LogEntry("emea", "Upsert", "Failed", "Employee", "0HnA", "VALUE_TOO_LONG", "name", run_id, entries[0].logged_at)
+    assert entries[0] == LogEntry(
+        "emea", "Upsert", "Failed", "Employee", "0HnA", "VALUE_TOO_LONG", "name", run_id, entries[0].logged_at
+    )
     with pytest.raises(WarehouseError, match="'Oops' is not a sync log status"):
         write_log(conn, LogEntry("emea", "Upsert", "Oops"))
 

@@ -60,11 +60,16 @@ def test_ensure_table_creates_system_columns_then_mapped_fields(conn):
         ("mystery__c", "text", None, None, None, "YES", None),
     ]
     indexes = conn.execute(
-        text("select indexname, indexdef from pg_indexes where schemaname = 'emea' and tablename = 'employee' order by 1")
+        text(
+            "select indexname, indexdef from pg_indexes where schemaname = 'emea' and tablename = 'employee' order by 1"
+        )
     ).all()
     assert indexes == [
         ("employee_pkey", "CREATE UNIQUE INDEX employee_pkey ON emea.employee USING btree (id)"),
-        ("hc_idx_employee_systemmodstamp", "CREATE INDEX hc_idx_employee_systemmodstamp ON emea.employee USING btree (systemmodstamp)"),
+        (
+            "hc_idx_employee_systemmodstamp",
+            "CREATE INDEX hc_idx_employee_systemmodstamp ON emea.employee USING btree (systemmodstamp)",
+        ),
         ("hcu_idx_employee_sfid", "CREATE UNIQUE INDEX hcu_idx_employee_sfid ON emea.employee USING btree (sfid)"),
     ]
 
@@ -78,7 +83,7 @@ def test_ensure_table_twice_changes_nothing(conn):
 def test_ensure_table_adds_new_columns_and_keeps_removed_ones(conn):
     ensure_org_schema(conn, "emea", ORG_A, "emea")
     ensure_table(conn, "emea", "Employee", columns_of(EMPLOYEE[:5]))
-    changes = ensure_table(conn, "emea", "Employee", columns_of(EMPLOYEE[:4] + [SourceField("Badge__c", "string", 12)]))
+    changes = ensure_table(conn, "emea", "Employee", columns_of([*EMPLOYEE[:4], SourceField("Badge__c", "string", 12)]))
     assert changes == TableChanges(added=("badge__c",))
     assert [row[0] for row in described_columns(conn, "emea", "employee")][-2:] == ["firstname", "badge__c"]
 
@@ -89,34 +94,50 @@ def test_widening_a_column_keeps_views_over_it_with_their_data_comments_and_gran
     conn.execute(text("insert into emea.employee (sfid, systemmodstamp, firstname) values ('0HnA', now(), 'Ada')"))
     conn.execute(text("create view emea.names as select sfid, firstname from emea.employee"))
     conn.execute(text("create view public.names_upper as select sfid, upper(firstname) as name from emea.names"))
-    conn.execute(text("create materialized view emea.name_counts as select firstname, count(*) as n from emea.names group by 1"))
+    conn.execute(
+        text("create materialized view emea.name_counts as select firstname, count(*) as n from emea.names group by 1")
+    )
     conn.execute(text("create index name_counts_firstname on emea.name_counts (firstname)"))
     conn.execute(text("comment on view emea.names is 'employee names'"))
     conn.execute(text("comment on column emea.names.firstname is 'from Employee.FirstName'"))
     conn.execute(text("create role orgfeed_test_reader"))
     conn.execute(text("grant select on emea.names to orgfeed_test_reader"))
 
-    wider = columns_of(EMPLOYEE[:4] + [SourceField("FirstName", "string", 80)])
-    assert ensure_table(conn, "emea", "Employee", wider) == TableChanges(widened=(("firstname", "varchar(40)", "varchar(80)"),))
+    wider = columns_of([*EMPLOYEE[:4], SourceField("FirstName", "string", 80)])
+    assert ensure_table(conn, "emea", "Employee", wider) == TableChanges(
+        widened=(("firstname", "varchar(40)", "varchar(80)"),)
+    )
 
     long_name = "A" * 80
-    conn.execute(text("insert into emea.employee (sfid, systemmodstamp, firstname) values ('0HnB', now(), :name)"), {"name": long_name})
-    assert conn.execute(text("select sfid, firstname from emea.names order by sfid")).all() == [("0HnA", "Ada"), ("0HnB", long_name)]
+    conn.execute(
+        text("insert into emea.employee (sfid, systemmodstamp, firstname) values ('0HnB', now(), :name)"),
+        {"name": long_name},
+    )
+    assert conn.execute(text("select sfid, firstname from emea.names order by sfid")).all() == [
+        ("0HnA", "Ada"),
+        ("0HnB", long_name),
+    ]
     assert conn.execute(text("select name from public.names_upper order by sfid")).scalars().all() == ["ADA", long_name]
     assert conn.execute(text("select firstname, n from emea.name_counts")).all() == [("Ada", 1)]
     assert conn.execute(text("select obj_description('emea.names'::regclass, 'pg_class')")).scalar() == "employee names"
     assert conn.execute(text("select col_description('emea.names'::regclass, 2)")).scalar() == "from Employee.FirstName"
-    assert conn.execute(text("select has_table_privilege('orgfeed_test_reader', 'emea.names', 'select')")).scalar() is True
-    assert conn.execute(text("select indexname from pg_indexes where tablename = 'name_counts'")).scalars().all() == ["name_counts_firstname"]
+    assert (
+        conn.execute(text("select has_table_privilege('orgfeed_test_reader', 'emea.names', 'select')")).scalar() is True
+    )
+    assert conn.execute(text("select indexname from pg_indexes where tablename = 'name_counts'")).scalars().all() == [
+        "name_counts_firstname"
+    ]
     assert conn.execute(
-        text("select data_type, character_maximum_length from information_schema.columns where table_name = 'names' and column_name = 'firstname'")
+        text(
+            "select data_type, character_maximum_length from information_schema.columns where table_name = 'names' and column_name = 'firstname'"
+        )
     ).one() == ("character varying", 80)
 
 
 def test_unsafe_type_change_is_reported_not_applied(conn):
     ensure_org_schema(conn, "emea", ORG_A, "emea")
     ensure_table(conn, "emea", "Employee", columns_of(EMPLOYEE[:5]))
-    changes = ensure_table(conn, "emea", "Employee", columns_of(EMPLOYEE[:4] + [SourceField("FirstName", "date")]))
+    changes = ensure_table(conn, "emea", "Employee", columns_of([*EMPLOYEE[:4], SourceField("FirstName", "date")]))
     assert changes == TableChanges(incompatible=(("firstname", "varchar(40)", "date"),))
     assert described_columns(conn, "emea", "employee")[-1][:3] == ("firstname", "character varying", 40)
 
@@ -136,7 +157,9 @@ def test_ensure_org_schema_refuses_a_schema_of_another_org_and_writes_nothing(co
         "a sandbox refresh or a config mix-up? Check login_url and credentials, or drop the schema to start over."
     )
     assert conn.execute(text("select org_id from emea._orgfeed_meta")).scalars().all() == [ORG_A]
-    assert conn.execute(text("select tablename from pg_tables where schemaname = 'emea'")).scalars().all() == ["_orgfeed_meta"]
+    assert conn.execute(text("select tablename from pg_tables where schemaname = 'emea'")).scalars().all() == [
+        "_orgfeed_meta"
+    ]
 
 
 def test_unknown_org_id_skips_the_check_and_the_first_known_one_claims_the_schema(conn):

@@ -21,7 +21,7 @@ from app.emulator.query import QueryRequest, batch_size_of, run_query
 from app.emulator.query import query_more as next_page
 from app.emulator.records import create_record, delete_record, find_row, update_record
 from app.emulator.replication import deleted_records, updated_ids
-from app.emulator.responses import json_response, no_content
+from app.emulator.routes.responses import json_response, no_content
 from app.emulator.table import Table
 
 
@@ -48,9 +48,14 @@ def _json_body() -> dict[str, object]:
 
 def token() -> Response:
     emulator = _emulator()
-    body = grant_token(request.form, request.headers.get("Authorization"),
-                       list(emulator.orgs.values()), emulator.sessions, emulator.clock,
-                       emulator.base_url)
+    body = grant_token(
+        request.form,
+        request.headers.get("Authorization"),
+        list(emulator.orgs.values()),
+        emulator.sessions,
+        emulator.clock,
+        emulator.base_url,
+    )
     return json_response(body)
 
 
@@ -61,10 +66,18 @@ def identity(org_id: str, user_id: str) -> Response:
     user = org.user_by_id(user_id) if org else None
     if session is None or org is None or user is None or session.org != org.name:
         return json_response("Bad_OAuth_Token", 403)
-    return json_response({"id": f"{emulator.base_url}/id/{org_id}/{user_id}", "user_id": user_id,
-                          "organization_id": org_id, "username": user.username,
-                          "display_name": user.display_name, "active": True,
-                          "locale": org.spec.locale, "timezone": org.spec.timezone})
+    return json_response(
+        {
+            "id": f"{emulator.base_url}/id/{org_id}/{user_id}",
+            "user_id": user_id,
+            "organization_id": org_id,
+            "username": user.username,
+            "display_name": user.display_name,
+            "active": True,
+            "locale": org.spec.locale,
+            "timezone": org.spec.timezone,
+        }
+    )
 
 
 def versions() -> Response:
@@ -127,8 +140,9 @@ def record(version: str, sobject: str, record_id: str) -> Response:
             for name in wanted.split(","):
                 field = table.sobject.field(name.strip())
                 if field is None:
-                    raise SalesforceError(400, "INVALID_FIELD",
-                                          f"No such column '{name.strip()}' on sobject of type {table.sobject.name}")
+                    raise SalesforceError(
+                        400, "INVALID_FIELD", f"No such column '{name.strip()}' on sobject of type {table.sobject.name}"
+                    )
                 names.append(field.name)
         else:
             names = [f.name for f in table.sobject.fields]
@@ -161,9 +175,17 @@ def _query(version: str, include_deleted: bool) -> Response:
     if not text:
         raise SalesforceError(400, "MALFORMED_QUERY", "A query string has to be specified")
     emulator = _emulator()
-    body = run_query(g.org, emulator.cursors, QueryRequest(
-        text, include_deleted, batch_size_of(request.headers.get("Sforce-Query-Options")), version,
-        emulator.clock.now()))
+    body = run_query(
+        g.org,
+        emulator.cursors,
+        QueryRequest(
+            text,
+            include_deleted,
+            batch_size_of(request.headers.get("Sforce-Query-Options")),
+            version,
+            emulator.clock.now(),
+        ),
+    )
     return json_response(body)
 
 
@@ -174,12 +196,14 @@ def query_more(version: str, locator: str) -> Response:
 def updated(version: str, sobject: str) -> Response:
     table = _table(sobject)
     with g.org.lock:
-        return json_response(updated_ids(table, request.args.get("start"), request.args.get("end"),
-                                         _emulator().clock.now()))
+        return json_response(
+            updated_ids(table, request.args.get("start"), request.args.get("end"), _emulator().clock.now())
+        )
 
 
 def deleted(version: str, sobject: str) -> Response:
     table = _table(sobject)
     with g.org.lock:
-        return json_response(deleted_records(table, request.args.get("start"),
-                                             request.args.get("end"), _emulator().clock.now()))
+        return json_response(
+            deleted_records(table, request.args.get("start"), request.args.get("end"), _emulator().clock.now())
+        )

@@ -2,7 +2,7 @@
 
 Rules cite pages of Salesforce's SOQL and SOSL Reference, under
 https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/ (named by page file).
-Type checks and evaluation live in soql.py, which re-exports everything public here.
+Type checks and evaluation live in `execute`, which re-exports everything public here.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from app.emulator.soql_tokens import (
+from app.emulator.soql.tokens import (
     SoqlError,
     Token,
     build_error,
@@ -28,8 +28,27 @@ OFFSET_ERROR_MESSAGE = "Maximum SOQL offset allowed is 2000"
 
 # Words that can never name a field; Order and Group stay usable because they are real sObjects.
 RESERVED_WORDS = frozenset(
-    {"AND", "ASC", "DESC", "EXCLUDES", "FROM", "HAVING", "IN", "INCLUDES", "LIKE", "LIMIT",
-     "NOT", "NULL", "NULLS", "OR", "SELECT", "WHERE", "WITH", "TRUE", "FALSE"}
+    {
+        "AND",
+        "ASC",
+        "DESC",
+        "EXCLUDES",
+        "FROM",
+        "HAVING",
+        "IN",
+        "INCLUDES",
+        "LIKE",
+        "LIMIT",
+        "NOT",
+        "NULL",
+        "NULLS",
+        "OR",
+        "SELECT",
+        "WHERE",
+        "WITH",
+        "TRUE",
+        "FALSE",
+    }
 )
 COMPARISON_SYMBOLS = {"=": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 SIMPLE_DATE_LITERALS = frozenset({"TODAY", "YESTERDAY", "TOMORROW"})
@@ -176,8 +195,16 @@ def parse_soql(text: str) -> SoqlQuery:
     if offset is not None and offset > MAX_OFFSET:
         raise SoqlError("NUMBER_OUTSIDE_VALID_RANGE", OFFSET_ERROR_MESSAGE)
     return SoqlQuery(
-        sobject.text, fields, is_count, where, order_by, limit, offset,
-        text=text, sobject_at=sobject.at, field_at=field_at,
+        sobject.text,
+        fields,
+        is_count,
+        where,
+        order_by,
+        limit,
+        offset,
+        text=text,
+        sobject_at=sobject.at,
+        field_at=field_at,
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.configschema import (
+from app.config.models import (
     AUTH_KEYS,
     FEED_KEYS,
     JOIN_KEYS,
@@ -47,8 +47,14 @@ class ParsedConfig:
     sync: SyncConfig = SyncConfig()
 
 
-def parse_document(document: Mapping[str, Any], filename: str, environ: Mapping[str, str], *,
-                   resolve_secrets: bool, problems: list[str]) -> ParsedConfig:
+def parse_document(
+    document: Mapping[str, Any],
+    filename: str,
+    environ: Mapping[str, str],
+    *,
+    resolve_secrets: bool,
+    problems: list[str],
+) -> ParsedConfig:
     """The records of one TOML document; each problem found is appended to `problems`."""
     reader = Reader(filename, problems)
     reader.check_keys("", document, TOP_LEVEL_KEYS)
@@ -152,7 +158,10 @@ def _read_org(
     if managed_by == "heroku_connect":
         for key in LOADER_KEYS:
             if key in table:
-                reader.problem(f"{where}.{key}", "not used: an org managed by Heroku Connect has no loader and takes no credentials")
+                reader.problem(
+                    f"{where}.{key}",
+                    "not used: an org managed by Heroku Connect has no loader and takes no credentials",
+                )
     else:
         _read_auth(reader, where, table, values, environ, resolve_secrets, secret_envs, secrets)
     ca_bundle = Path(values["ca_bundle"]).expanduser() if values["ca_bundle"] else None
@@ -257,12 +266,16 @@ def _read_view(reader: Reader, where: str, table: dict[str, Any]) -> ViewConfig:
     values = {key: reader.get(where, table, key, spec) for key, spec in VIEW_KEYS.items()}
     name = values["name"] or ""
     if name and not IDENTIFIER.match(name):
-        reader.problem(f"{where}.name", f"{name!r} is not a valid view name: use lower-case letters, digits and underscores")
+        reader.problem(
+            f"{where}.name", f"{name!r} is not a valid view name: use lower-case letters, digits and underscores"
+        )
     joins = []
     for index, join in enumerate(values["joins"] or [], start=1):
         place = f"{where}.joins[{index}]"
         if not isinstance(join, dict):
-            reader.problem(place, f"must be a table like {{ lookup = \"EmployeeId\", object = \"Employee\" }}, got {_kind(join)}")
+            reader.problem(
+                place, f'must be a table like {{ lookup = "EmployeeId", object = "Employee" }}, got {_kind(join)}'
+            )
             continue
         reader.check_keys(place, join, JOIN_KEYS)
         lookup = reader.get(place, join, "lookup", JOIN_KEYS["lookup"])
@@ -293,7 +306,9 @@ COLUMN = re.compile(r"^\s*(?:(\w+)\.)?(\w+)(?:\s+as\s+(\w+))?\s*$", re.IGNORECAS
 def _parse_column(reader: Reader, where: str, text: str, parents: set[str]) -> ColumnConfig | None:
     match = COLUMN.match(text)
     if not match:
-        reader.problem(where, f'{text!r} is not a column: write "Field", "Parent.Field", optionally followed by "as alias"')
+        reader.problem(
+            where, f'{text!r} is not a column: write "Field", "Parent.Field", optionally followed by "as alias"'
+        )
         return None
     parent, field_name, alias = match.groups()
     if parent and parent.lower() not in parents:
@@ -334,9 +349,14 @@ def check_references(reader: Reader, parsed: ParsedConfig) -> None:
     for mapping in parsed.mappings:
         for org in mapping.orgs or ():
             if org not in known:
-                reader.problem(f"mappings.{mapping.object}.orgs", f"names org {org!r}, which is not defined in [[orgs]]")
+                reader.problem(
+                    f"mappings.{mapping.object}.orgs", f"names org {org!r}, which is not defined in [[orgs]]"
+                )
             elif org not in loaded:
-                reader.problem(f"mappings.{mapping.object}.orgs", f"names org {org!r}, which Heroku Connect fills: orgfeed does not load it")
+                reader.problem(
+                    f"mappings.{mapping.object}.orgs",
+                    f"names org {org!r}, which Heroku Connect fills: orgfeed does not load it",
+                )
     for view in parsed.views:
         for org in view.orgs or ():
             if org not in known:

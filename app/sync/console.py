@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.sync import SyncEvent, SyncReport
+from app.sync.report import SyncEvent, SyncReport
 
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "throttled": "yellow", "interrupted": "yellow", "skipped": "dim"}
 
@@ -25,9 +25,16 @@ class JsonLines:
         self._lock = threading.Lock()
 
     def __call__(self, event: SyncEvent) -> None:
-        record = {"event": event.kind, "org": event.org, "object": event.sobject, "rows": event.rows,
-                  "total": event.total, "status": event.status, "message": event.message,
-                  "time": datetime.now().astimezone().isoformat(timespec="seconds")}
+        record = {
+            "event": event.kind,
+            "org": event.org,
+            "object": event.sobject,
+            "rows": event.rows,
+            "total": event.total,
+            "status": event.status,
+            "message": event.message,
+            "time": datetime.now().astimezone().isoformat(timespec="seconds"),
+        }
         line = orjson.dumps({key: value for key, value in record.items() if value is not None}).decode()
         with self._lock:
             self.stream.write(line + "\n")
@@ -45,8 +52,14 @@ class ProgressBars:
 
     def __init__(self, console: Console):
         self.console = console
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
         self.tasks: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
@@ -55,7 +68,9 @@ class ProgressBars:
             if event.kind == "log":
                 if event.status in ("Failed", "Warning", "Throttled"):
                     where = f"{event.org}/{event.sobject}" if event.sobject else event.org
-                    self.console.print(f"[{'red' if event.status == 'Failed' else 'yellow'}]{event.status}[/] {where}: {event.message}")
+                    self.console.print(
+                        f"[{'red' if event.status == 'Failed' else 'yellow'}]{event.status}[/] {where}: {event.message}"
+                    )
                 return
             key = (event.org, event.sobject or "")
             if key not in self.tasks:
@@ -66,8 +81,12 @@ class ProgressBars:
             elif event.kind == "finish":
                 style = STATUS_STYLE.get(event.status or "", "")
                 done = self.progress.tasks[task].total or event.rows or 1
-                self.progress.update(task, completed=done if event.status == "succeeded" else None,
-                                     total=done, status=f"[{style}]{event.status}[/]")
+                self.progress.update(
+                    task,
+                    completed=done if event.status == "succeeded" else None,
+                    total=done,
+                    status=f"[{style}]{event.status}[/]",
+                )
 
     def __enter__(self) -> ProgressBars:
         self.progress.start()
@@ -80,22 +99,61 @@ class ProgressBars:
 def summary_table(report: SyncReport) -> Table:
     """The end-of-run table: one row per (org, object)."""
     table = Table(title=f"sync run {report.run_id}")
-    for heading in ("Org", "Object", "Mode", "Status", "Upserted", "Deleted", "Errored", "API calls", "Seconds", "Message"):
-        table.add_column(heading, justify="right" if heading in ("Upserted", "Deleted", "Errored", "API calls", "Seconds") else "left")
+    for heading in (
+        "Org",
+        "Object",
+        "Mode",
+        "Status",
+        "Upserted",
+        "Deleted",
+        "Errored",
+        "API calls",
+        "Seconds",
+        "Message",
+    ):
+        table.add_column(
+            heading,
+            justify="right" if heading in ("Upserted", "Deleted", "Errored", "API calls", "Seconds") else "left",
+        )
     for item in report.objects:
         style = STATUS_STYLE.get(item.status, "")
-        table.add_row(item.org, item.sobject, item.mode, f"[{style}]{item.status}[/]", str(item.upserted), str(item.deleted),
-                      str(item.errored), str(item.api_calls), f"{item.seconds:.1f}", item.message[:120])
+        table.add_row(
+            item.org,
+            item.sobject,
+            item.mode,
+            f"[{style}]{item.status}[/]",
+            str(item.upserted),
+            str(item.deleted),
+            str(item.errored),
+            str(item.api_calls),
+            f"{item.seconds:.1f}",
+            item.message[:120],
+        )
     return table
 
 
 def summary_record(report: SyncReport) -> dict:
     """The end-of-run summary as one JSON-able record."""
-    return {"event": "summary", "run_id": report.run_id, "ok": report.ok,
-            "objects": [{"org": item.org, "object": item.sobject, "mode": item.mode, "status": item.status,
-                         "upserted": item.upserted, "deleted": item.deleted, "errored": item.errored,
-                         "api_calls": item.api_calls, "seconds": round(item.seconds, 3), "message": item.message}
-                        for item in report.objects]}
+    return {
+        "event": "summary",
+        "run_id": report.run_id,
+        "ok": report.ok,
+        "objects": [
+            {
+                "org": item.org,
+                "object": item.sobject,
+                "mode": item.mode,
+                "status": item.status,
+                "upserted": item.upserted,
+                "deleted": item.deleted,
+                "errored": item.errored,
+                "api_calls": item.api_calls,
+                "seconds": round(item.seconds, 3),
+                "message": item.message,
+            }
+            for item in report.objects
+        ],
+    }
 
 
 def run_sync_in_console(settings, engine, options, *, watch: bool, json_lines: bool) -> bool:
@@ -106,7 +164,7 @@ def run_sync_in_console(settings, engine, options, *, watch: bool, json_lines: b
     """
     import signal
 
-    from app.sync import run_sync, watch_sync
+    from app.sync.run import run_sync, watch_sync
 
     stop = threading.Event()
     console = Console(stderr=False)
@@ -160,15 +218,29 @@ def print_status(objects, log, stale_views: list[str], *, as_json: bool) -> None
     if not console.is_terminal:
         console = Console(width=200)  # piped into a file or another program: don't wrap at 80 columns
     table = Table(title="orgfeed status")
-    for heading in ("Org", "Object", "Status", "Mapped Fields", "Salesforce Rows", "Database Rows", "Errored Rows", "Last Sync"):
+    for heading in (
+        "Org",
+        "Object",
+        "Status",
+        "Mapped Fields",
+        "Salesforce Rows",
+        "Database Rows",
+        "Errored Rows",
+        "Last Sync",
+    ):
         table.add_column(heading, justify="right" if "Rows" in heading or "Fields" in heading else "left")
     blank = "-"
     for item in objects:
-        table.add_row(item.org, item.sobject, item.status, str(item.mapped_fields),
-                      blank if item.salesforce_rows is None else str(item.salesforce_rows),
-                      blank if item.database_rows is None else str(item.database_rows),
-                      blank if not item.errored_rows else str(item.errored_rows),
-                      item.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if item.last_sync_at else blank)
+        table.add_row(
+            item.org,
+            item.sobject,
+            item.status,
+            str(item.mapped_fields),
+            blank if item.salesforce_rows is None else str(item.salesforce_rows),
+            blank if item.database_rows is None else str(item.database_rows),
+            blank if not item.errored_rows else str(item.errored_rows),
+            item.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if item.last_sync_at else blank,
+        )
     console.print(table)
     if stale_views:
         names = ", ".join(name.removesuffix(".sql") for name in stale_views)
@@ -177,6 +249,14 @@ def print_status(objects, log, stale_views: list[str], *, as_json: bool) -> None
     for heading in ("Time", "Org", "Object", "Record", "Action", "Status", "Code", "Message"):
         recent.add_column(heading)
     for line in log:
-        recent.add_row(line.logged_at.astimezone().strftime("%H:%M:%S"), line.org, line.sobject or "", line.record_id or "",
-                       line.action, line.status, line.error_code or "", (line.message or "")[:100])
+        recent.add_row(
+            line.logged_at.astimezone().strftime("%H:%M:%S"),
+            line.org,
+            line.sobject or "",
+            line.record_id or "",
+            line.action,
+            line.status,
+            line.error_code or "",
+            (line.message or "")[:100],
+        )
     console.print(recent)

@@ -24,8 +24,10 @@ from app.salesforce.client import OrgClient, RetryPolicy
 from app.salesforce.describe import SYSTEM_FIELDS, Field, describe_sobject, selectable_fields
 from app.salesforce.extract import count_rows, deleted_ids, ids_from_csv_pages, iter_query_pages
 from app.salesforce.soql import build_count, build_select
+from app.sync.report import EventSink, ObjectReport, SyncEvent, SyncOptions, SyncReport, mapping_status, run_status
 from app.warehouse import WarehouseError
-from app.warehouse.load import copy_csv_into, count_rows as count_table_rows, find_missing, tombstone, upsert_csv
+from app.warehouse.load import copy_csv_into, find_missing, tombstone, upsert_csv
+from app.warehouse.load import count_rows as count_table_rows
 from app.warehouse.shadow import create_shadow, swap_shadow
 from app.warehouse.state import (
     LogEntry,
@@ -44,18 +46,19 @@ from app.warehouse.state import (
 from app.warehouse.tables import ensure_org_schema, ensure_table
 from app.warehouse.types import Column, SourceField, column_for
 
-# The run's records live in app.syncreport; importing them from here keeps working.
-from app.syncreport import EventSink, ObjectReport, SyncEvent, SyncOptions, SyncReport, mapping_status, run_status  # noqa: E402
-
-__all__ = ["EventSink", "ObjectReport", "SyncEvent", "SyncOptions", "SyncReport", "mappings_for", "run_sync", "watch_sync"]
-
 MAX_ROW_ERRORS_LOGGED = 100  # per object and run; the rest are counted in one summary entry
 PAGE_ATTEMPTS = 3  # a result page whose download breaks off is fetched again from its locator
 DELETED_RETENTION = timedelta(days=29)  # the `deleted` endpoint looks back at most 30 days
 
 
-def run_sync(settings: Settings, engine: Engine, options: SyncOptions = SyncOptions(), *,
-             on_event: EventSink = lambda event: None, stop: threading.Event | None = None) -> SyncReport:
+def run_sync(
+    settings: Settings,
+    engine: Engine,
+    options: SyncOptions = SyncOptions(),
+    *,
+    on_event: EventSink = lambda event: None,
+    stop: threading.Event | None = None,
+) -> SyncReport:
     """Syncs the selected orgs and objects once; `stop` ends the run after the current transaction."""
     stop = stop or threading.Event()
     orgs = [org for org in settings.orgs if org.is_loaded and (not options.orgs or org.name in options.orgs)]
@@ -77,39 +80,59 @@ def run_sync(settings: Settings, engine: Engine, options: SyncOptions = SyncOpti
         raise
     finally:
         with engine.begin() as conn:
-            finish_run(conn, run_id, status,
-                       rows_upserted=sum(item.upserted for item in report.objects),
-                       rows_tombstoned=sum(item.deleted for item in report.objects),
-                       api_calls=sum(item.api_calls for item in report.objects))
+            finish_run(
+                conn,
+                run_id,
+                status,
+                rows_upserted=sum(item.upserted for item in report.objects),
+                rows_tombstoned=sum(item.deleted for item in report.objects),
+                api_calls=sum(item.api_calls for item in report.objects),
+            )
     return report
 
 
-def watch_sync(settings: Settings, engine: Engine, options: SyncOptions, *, on_event: EventSink,
-               on_report: Callable[[SyncReport], None], stop: threading.Event) -> None:
+def watch_sync(
+    settings: Settings,
+    engine: Engine,
+    options: SyncOptions,
+    *,
+    on_event: EventSink,
+    on_report: Callable[[SyncReport], None],
+    stop: threading.Event,
+) -> None:
     """Syncs each mapping again every `poll_seconds` until `stop` is set; only the first round honours `full`."""
     import time
 
     last_started: dict[str, float] = {}
     while not stop.is_set():
         now = time.monotonic()
-        due = tuple(mapping.object for mapping in settings.mappings
-                    if (not options.objects or mapping.object in options.objects)
-                    and now - last_started.get(mapping.object, float("-inf")) >= mapping.poll_seconds)
+        due = tuple(
+            mapping.object
+            for mapping in settings.mappings
+            if (not options.objects or mapping.object in options.objects)
+            and now - last_started.get(mapping.object, float("-inf")) >= mapping.poll_seconds
+        )
         if due:
             for name in due:
                 last_started[name] = now
             on_report(run_sync(settings, engine, replace(options, objects=due), on_event=on_event, stop=stop))
             options = replace(options, full=False, since=None, reconcile=False)
-        waits = [last_started.get(mapping.object, now) + mapping.poll_seconds - time.monotonic()
-                 for mapping in settings.mappings if not options.objects or mapping.object in options.objects]
+        waits = [
+            last_started.get(mapping.object, now) + mapping.poll_seconds - time.monotonic()
+            for mapping in settings.mappings
+            if not options.objects or mapping.object in options.objects
+        ]
         stop.wait(max(1.0, min(waits, default=60.0)))
 
 
 def mappings_for(settings: Settings, org: OrgConfig, objects: tuple[str, ...] = ()) -> list[MappingConfig]:
     """The mappings that apply to `org`, optionally narrowed to `objects` (case-insensitive)."""
     wanted = {name.lower() for name in objects}
-    return [mapping for mapping in settings.mappings
-            if (mapping.orgs is None or org.name in mapping.orgs) and (not wanted or mapping.object.lower() in wanted)]
+    return [
+        mapping
+        for mapping in settings.mappings
+        if (mapping.orgs is None or org.name in mapping.orgs) and (not wanted or mapping.object.lower() in wanted)
+    ]
 
 
 @dataclass
@@ -132,18 +155,44 @@ class _Run:
         if outcome.applied:
             self.log("*", None, "Views", "Succeeded", f"applied changed views: {', '.join(outcome.applied)}")
         if outcome.stale and self.schema_changed:
-            self.log("*", None, "Views", "Warning",
-                     f"views no longer match their tables: {', '.join(outcome.stale)}; run `orgfeed views generate` "
-                     "and `orgfeed views apply`, or set auto_apply_views = true", error_code="VIEWS_STALE")
+            self.log(
+                "*",
+                None,
+                "Views",
+                "Warning",
+                f"views no longer match their tables: {', '.join(outcome.stale)}; run `orgfeed views generate` "
+                "and `orgfeed views apply`, or set auto_apply_views = true",
+                error_code="VIEWS_STALE",
+            )
         if outcome.error:
             self.log("*", None, "Views", "Failed", outcome.error, error_code="VIEWS_FAILED")
 
-    def log(self, org: str, sobject: str | None, action: str, status: str, message: str, *,
-            error_code: str | None = None, record_id: str | None = None) -> None:
+    def log(
+        self,
+        org: str,
+        sobject: str | None,
+        action: str,
+        status: str,
+        message: str,
+        *,
+        error_code: str | None = None,
+        record_id: str | None = None,
+    ) -> None:
         """Writes one sync-log entry in its own transaction (it survives a rolled-back load)."""
         with self.engine.begin() as conn:
-            write_log(conn, LogEntry(org=org, sobject=sobject, record_id=record_id, action=action, status=status,
-                                     error_code=error_code, message=message, run_id=self.run_id))
+            write_log(
+                conn,
+                LogEntry(
+                    org=org,
+                    sobject=sobject,
+                    record_id=record_id,
+                    action=action,
+                    status=status,
+                    error_code=error_code,
+                    message=message,
+                    run_id=self.run_id,
+                ),
+            )
         self.on_event(SyncEvent("log", org, sobject, status=status, message=message))
 
     def sync_org(self, org: OrgConfig) -> list[ObjectReport]:
@@ -155,13 +204,22 @@ class _Run:
             return [replace(report, status="skipped", message="org suspended") for report in reports]
         now = datetime.now(UTC)
         if state.throttled_until is not None and state.throttled_until > now:
-            return [replace(report, status="skipped", message=f"throttled until {state.throttled_until:%H:%M} UTC")
-                    for report in reports]
+            return [
+                replace(report, status="skipped", message=f"throttled until {state.throttled_until:%H:%M} UTC")
+                for report in reports
+            ]
         try:
-            client = OrgClient(org, retry=RetryPolicy(read_timeout=float(self.settings.sync.request_timeout_seconds)),
-                               on_retry=lambda action, attempt, reason, delay: self.log(
-                org.name, getattr(self.current, "sobject", None), _log_action(action), "Retrying",
-                f"attempt {attempt} failed ({reason}); retrying in {delay:.1f} s"))
+            client = OrgClient(
+                org,
+                retry=RetryPolicy(read_timeout=float(self.settings.sync.request_timeout_seconds)),
+                on_retry=lambda action, attempt, reason, delay: self.log(
+                    org.name,
+                    getattr(self.current, "sobject", None),
+                    _log_action(action),
+                    "Retrying",
+                    f"attempt {attempt} failed ({reason}); retrying in {delay:.1f} s",
+                ),
+            )
             with self.engine.begin() as conn:
                 ensure_org_schema(conn, org.name, client.org_id or "", org.name)
                 record_org(conn, org.name, client.org_id)
@@ -180,7 +238,9 @@ class _Run:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{org.name}-object") as pool:
             return list(pool.map(lambda item: self.sync_object(org, client, *item), zip(mappings, reports)))
 
-    def sync_object(self, org: OrgConfig, client: OrgClient, mapping: MappingConfig, report: ObjectReport) -> ObjectReport:
+    def sync_object(
+        self, org: OrgConfig, client: OrgClient, mapping: MappingConfig, report: ObjectReport
+    ) -> ObjectReport:
         if self.stop.is_set():
             report.status = "interrupted"
             return report
@@ -194,7 +254,9 @@ class _Run:
             lock_conn.commit()  # the session-level lock outlives the transaction; don't sit idle in one
             if not locked:
                 report.status, report.message = "skipped", "another sync process holds this object"
-                self.on_event(SyncEvent("finish", org.name, mapping.object, status=report.status, message=report.message))
+                self.on_event(
+                    SyncEvent("finish", org.name, mapping.object, status=report.status, message=report.message)
+                )
                 return report
             try:
                 with self.engine.begin() as conn:
@@ -209,7 +271,14 @@ class _Run:
                 self.log(org.name, mapping.object, "Sync", "Throttled", str(error), error_code=error.error_code)
             except (SalesforceError, WarehouseError) as error:
                 report.status, report.message = "failed", str(error)
-                self.log(org.name, mapping.object, "Sync", "Failed", str(error), error_code=getattr(error, "error_code", None))
+                self.log(
+                    org.name,
+                    mapping.object,
+                    "Sync",
+                    "Failed",
+                    str(error),
+                    error_code=getattr(error, "error_code", None),
+                )
             except Exception as error:  # one object's surprise must not stop the other objects
                 report.status, report.message = "failed", _unexpected(error, f"org {org.name}, object {mapping.object}")
                 self.log(org.name, mapping.object, "Sync", "Failed", report.message, error_code="INTERNAL_ERROR")
@@ -218,52 +287,98 @@ class _Run:
                 report.seconds = (datetime.now(UTC) - started).total_seconds()
                 with self.engine.begin() as conn:
                     if run_object_started:
-                        finish_run_object(conn, self.run_id, org.name, mapping.object, run_status(report.status),
-                                          rows_upserted=report.upserted, rows_tombstoned=report.deleted,
-                                          api_calls=report.api_calls, error=report.message or None)
-                    save_mapping_state(conn, org.name, mapping.object, status=mapping_status(report.status),
-                                       last_error=report.message or None)
+                        finish_run_object(
+                            conn,
+                            self.run_id,
+                            org.name,
+                            mapping.object,
+                            run_status(report.status),
+                            rows_upserted=report.upserted,
+                            rows_tombstoned=report.deleted,
+                            api_calls=report.api_calls,
+                            error=report.message or None,
+                        )
+                    save_mapping_state(
+                        conn,
+                        org.name,
+                        mapping.object,
+                        status=mapping_status(report.status),
+                        last_error=report.message or None,
+                    )
                 unlock_mapping(lock_conn, org.name, mapping.object)
-        self.on_event(SyncEvent("finish", org.name, mapping.object, rows=report.upserted, status=report.status,
-                                message=report.message))
+        self.on_event(
+            SyncEvent(
+                "finish", org.name, mapping.object, rows=report.upserted, status=report.status, message=report.message
+            )
+        )
         return report
 
     def _sync_object(self, org: OrgConfig, client: OrgClient, mapping: MappingConfig, report: ObjectReport) -> None:
         client.check_budget()
         with self.engine.connect() as conn:
             cached = read_mapping_state(conn, org.name, mapping.object)
-        sobject, body = describe_sobject(client, mapping.object, cached=cached.describe_body,
-                                         modified=cached.describe_modified)
+        sobject, body = describe_sobject(
+            client, mapping.object, cached=cached.describe_body, modified=cached.describe_modified
+        )
         fields, missing = selectable_fields(sobject, mapping.fields)
         for name in missing:
-            self.log(org.name, mapping.object, "Describe", "Warning",
-                     f"field {name} is not in the describe (removed, or hidden from the integration user): not selected",
-                     error_code="FIELD_NOT_FOUND")
+            self.log(
+                org.name,
+                mapping.object,
+                "Describe",
+                "Warning",
+                f"field {name} is not in the describe (removed, or hidden from the integration user): not selected",
+                error_code="FIELD_NOT_FOUND",
+            )
         columns, unstored = self._columns(fields)
         with self.engine.begin() as conn:
             changes = ensure_table(conn, org.name, mapping.object, columns)
             state = read_mapping_state(conn, org.name, mapping.object)
         if changes.created or changes.added:  # said once, when the table takes its shape, not every run
             for field_ in unstored:
-                self.log(org.name, mapping.object, "Describe", "Warning",
-                         f"field {field_.name} is base64: file bodies are not mirrored", error_code="UNSUPPORTED_TYPE")
+                self.log(
+                    org.name,
+                    mapping.object,
+                    "Describe",
+                    "Warning",
+                    f"field {field_.name} is base64: file bodies are not mirrored",
+                    error_code="UNSUPPORTED_TYPE",
+                )
             for column in changes.text_fallbacks:
-                self.log(org.name, mapping.object, "Describe", "Warning",
-                         f"column {column}: its field's type is unknown to orgfeed: stored as text", error_code="UNKNOWN_TYPE")
+                self.log(
+                    org.name,
+                    mapping.object,
+                    "Describe",
+                    "Warning",
+                    f"column {column}: its field's type is unknown to orgfeed: stored as text",
+                    error_code="UNKNOWN_TYPE",
+                )
         for column, old, new in changes.incompatible:
-            self.log(org.name, mapping.object, "Schema", "Warning",
-                     f"column {column} is {old} but the field is now {new}: not altered (values that do not fit are logged per row)",
-                     error_code="TYPE_CHANGED")
+            self.log(
+                org.name,
+                mapping.object,
+                "Schema",
+                "Warning",
+                f"column {column} is {old} but the field is now {new}: not altered (values that do not fit are logged per row)",
+                error_code="TYPE_CHANGED",
+            )
         if (changes.added and not changes.created) or changes.widened:
             self.schema_changed = True  # drift in an existing table: views over it may be out of date
         for column, old, new in changes.widened:
             self.log(org.name, mapping.object, "Schema", "Succeeded", f"column {column} widened from {old} to {new}")
         backfill = bool(changes.added) and not changes.created
         if backfill:
-            self.log(org.name, mapping.object, "Schema", "Succeeded",
-                     f"new columns {', '.join(changes.added)}: reloading to fill them")
+            self.log(
+                org.name,
+                mapping.object,
+                "Schema",
+                "Succeeded",
+                f"new columns {', '.join(changes.added)}: reloading to fill them",
+            )
         # Select exactly what is stored: base64 bodies and compound parents stay out (Bulk refuses binaries).
-        names = [field_.name for field_ in fields if field_.name in SYSTEM_FIELDS] + [column.field for column in columns]
+        names = [field_.name for field_ in fields if field_.name in SYSTEM_FIELDS] + [
+            column.field for column in columns
+        ]
         total = count_rows(client, build_count(mapping.object))
         if self.options.full or state.watermark is None or backfill:
             report.mode = "full"
@@ -273,14 +388,22 @@ class _Run:
             self._incremental(org, client, mapping.object, names, state.watermark, report)
             self._apply_deleted(org, client, mapping.object, state.last_sync_at, report)
             reconcile_due = state.last_reconcile_at is None or (
-                datetime.now(UTC) - state.last_reconcile_at >= timedelta(hours=self.settings.sync.reconcile_hours))
+                datetime.now(UTC) - state.last_reconcile_at >= timedelta(hours=self.settings.sync.reconcile_hours)
+            )
             if self.options.reconcile or reconcile_due:
                 self._reconcile(org, client, mapping.object, total, report)
         with self.engine.begin() as conn:
-            database_rows, errored = count_table_rows(conn, org.name, mapping.object)
-            save_mapping_state(conn, org.name, mapping.object, mapped_fields=len(fields),
-                               salesforce_rows=total, last_sync_at=datetime.now(UTC),
-                               describe_modified=sobject.last_modified, describe_body=body)
+            _database_rows, errored = count_table_rows(conn, org.name, mapping.object)
+            save_mapping_state(
+                conn,
+                org.name,
+                mapping.object,
+                mapped_fields=len(fields),
+                salesforce_rows=total,
+                last_sync_at=datetime.now(UTC),
+                describe_modified=sobject.last_modified,
+                describe_body=body,
+            )
         report.errored = errored
 
     @staticmethod
@@ -298,8 +421,16 @@ class _Run:
             columns.append(column)
         return columns, unstored
 
-    def _full_load(self, org: OrgConfig, client: OrgClient, sobject: str, names: list[str], columns: list[Column],
-                   total: int, report: ObjectReport) -> None:
+    def _full_load(
+        self,
+        org: OrgConfig,
+        client: OrgClient,
+        sobject: str,
+        names: list[str],
+        columns: list[Column],
+        total: int,
+        report: ObjectReport,
+    ) -> None:
         """Loads every row into a shadow table and swaps it in: readers never see the table empty."""
         soql = build_select(sobject, names, modified_since=self.options.since)
         self.on_event(SyncEvent("rows", org.name, sobject, rows=0, total=total))
@@ -319,8 +450,14 @@ class _Run:
                 if self.stop.is_set():
                     raise _Interrupted()
             swap_shadow(conn, org.name, sobject, hard_delete=org.delete_mode == "hard")
-            save_mapping_state(conn, org.name, sobject, watermark=newest, last_full_sync_at=datetime.now(UTC),
-                               last_reconcile_at=datetime.now(UTC))
+            save_mapping_state(
+                conn,
+                org.name,
+                sobject,
+                watermark=newest,
+                last_full_sync_at=datetime.now(UTC),
+                last_reconcile_at=datetime.now(UTC),
+            )
         report.upserted = loaded
         self._log_row_errors(org, sobject, errors)
 
@@ -334,15 +471,22 @@ class _Run:
                 savepoint.rollback()
                 if attempt == PAGE_ATTEMPTS:
                     raise
-                self.log(org.name, sobject, "Load", "Retrying", f"{error}; fetching the page again (attempt {attempt + 1})",
-                         error_code=error.error_code)
+                self.log(
+                    org.name,
+                    sobject,
+                    "Load",
+                    "Retrying",
+                    f"{error}; fetching the page again (attempt {attempt + 1})",
+                    error_code=error.error_code,
+                )
                 continue
             savepoint.commit()
             return result
         raise AssertionError("unreachable")
 
-    def _pages(self, org: OrgConfig, client: OrgClient, soql: str, names: list[str], *, bulk: bool,
-               include_deleted: bool) -> Iterator[Callable[[], Iterable[bytes]]]:
+    def _pages(
+        self, org: OrgConfig, client: OrgClient, soql: str, names: list[str], *, bulk: bool, include_deleted: bool
+    ) -> Iterator[Callable[[], Iterable[bytes]]]:
         """Openers of the CSV documents of `soql`: Bulk 2.0 pages, or REST pages when small or when a Bulk job fails.
 
         A Bulk job failing before its first page falls back to REST; once rows have arrived the
@@ -358,13 +502,26 @@ class _Run:
             except BulkJobFailed as error:
                 if delivered:
                     raise
-                self.log(org.name, getattr(self.current, "sobject", None), "Bulk", "Warning", f"{error}; falling back to REST",
-                         error_code=error.error_code)
+                self.log(
+                    org.name,
+                    getattr(self.current, "sobject", None),
+                    "Bulk",
+                    "Warning",
+                    f"{error}; falling back to REST",
+                    error_code=error.error_code,
+                )
         for page in iter_query_pages(client, soql, names, include_deleted=include_deleted):
             yield (lambda csv_bytes=page.csv: [csv_bytes])
 
-    def _incremental(self, org: OrgConfig, client: OrgClient, sobject: str, names: list[str],
-                     watermark: datetime, report: ObjectReport) -> None:
+    def _incremental(
+        self,
+        org: OrgConfig,
+        client: OrgClient,
+        sobject: str,
+        names: list[str],
+        watermark: datetime,
+        report: ObjectReport,
+    ) -> None:
         """Upserts rows modified since watermark - lookback, committing each page with its watermark."""
         since = watermark - timedelta(minutes=self.settings.sync.lookback_minutes)
         soql = build_select(sobject, names, modified_since=since, order_by_modstamp=True)
@@ -383,8 +540,9 @@ class _Run:
                 break
         self._log_row_errors(org, sobject, errors)
 
-    def _apply_deleted(self, org: OrgConfig, client: OrgClient, sobject: str, last_sync_at: datetime | None,
-                       report: ObjectReport) -> None:
+    def _apply_deleted(
+        self, org: OrgConfig, client: OrgClient, sobject: str, last_sync_at: datetime | None, report: ObjectReport
+    ) -> None:
         """Tombstones rows the `deleted` endpoint reports (it still lists records purged from the recycle bin)."""
         if last_sync_at is None or self.stop.is_set():
             return
@@ -393,8 +551,14 @@ class _Run:
         try:
             ids, _ = deleted_ids(client, sobject, start, end)
         except SalesforceError as error:
-            self.log(org.name, sobject, "Delete", "Warning", f"{error}; the next reconciliation will catch deletes",
-                     error_code=error.error_code)
+            self.log(
+                org.name,
+                sobject,
+                "Delete",
+                "Warning",
+                f"{error}; the next reconciliation will catch deletes",
+                error_code=error.error_code,
+            )
             return
         if ids:
             with self.engine.begin() as conn:
@@ -403,26 +567,45 @@ class _Run:
     def _reconcile(self, org: OrgConfig, client: OrgClient, sobject: str, total: int, report: ObjectReport) -> None:
         """Compares every live Id with the table and tombstones rows deleted or purged without a trace."""
         soql = build_select(sobject, ["Id"])
-        live = ids_from_csv_pages(self._pages(org, client, soql, ["Id"], bulk=total > self.settings.sync.bulk_threshold,
-                                         include_deleted=False))
+        live = ids_from_csv_pages(
+            self._pages(
+                org, client, soql, ["Id"], bulk=total > self.settings.sync.bulk_threshold, include_deleted=False
+            )
+        )
         with self.engine.begin() as conn:
             missing = find_missing(conn, org.name, sobject, live)
             if missing:
                 report.deleted += tombstone(conn, org.name, sobject, missing, hard=org.delete_mode == "hard")
             save_mapping_state(conn, org.name, sobject, last_reconcile_at=datetime.now(UTC))
         if missing:
-            self.log(org.name, sobject, "Reconcile", "Resolved",
-                     f"{len(missing)} rows no longer in Salesforce (hard-deleted or purged) were marked deleted")
+            self.log(
+                org.name,
+                sobject,
+                "Reconcile",
+                "Resolved",
+                f"{len(missing)} rows no longer in Salesforce (hard-deleted or purged) were marked deleted",
+            )
 
     def _log_row_errors(self, org: OrgConfig, sobject: str, errors: list) -> None:
         for error in errors[:MAX_ROW_ERRORS_LOGGED]:
-            self.log(org.name, sobject, "Upsert", "Failed",
-                     f"column {error.column}: {error.message} (value {error.value[:80]!r}); stored as null, see _hc_err",
-                     error_code="VALUE_DOES_NOT_FIT", record_id=error.sfid)
+            self.log(
+                org.name,
+                sobject,
+                "Upsert",
+                "Failed",
+                f"column {error.column}: {error.message} (value {error.value[:80]!r}); stored as null, see _hc_err",
+                error_code="VALUE_DOES_NOT_FIT",
+                record_id=error.sfid,
+            )
         if len(errors) > MAX_ROW_ERRORS_LOGGED:
-            self.log(org.name, sobject, "Upsert", "Failed",
-                     f"{len(errors) - MAX_ROW_ERRORS_LOGGED} more rows had values that do not fit; see _hc_err",
-                     error_code="VALUE_DOES_NOT_FIT")
+            self.log(
+                org.name,
+                sobject,
+                "Upsert",
+                "Failed",
+                f"{len(errors) - MAX_ROW_ERRORS_LOGGED} more rows had values that do not fit; see _hc_err",
+                error_code="VALUE_DOES_NOT_FIT",
+            )
 
 
 class _Interrupted(WarehouseError):

@@ -1,7 +1,7 @@
 """The shape of the configuration: the keys orgfeed.toml may hold (types, defaults, allowed values, one
 table per section) and the frozen records they become.
 
-Pure data; `app.configparse` checks documents against it and `app.config` loads them. The
+Pure data; `app.config.parse` checks documents against it and `app.config` loads them. The
 commented example orgfeed.toml documents the same keys.
 """
 
@@ -91,11 +91,20 @@ AUTH_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 # Keys only an org orgfeed loads may have (a Heroku Connect schema takes none of them).
-LOADER_KEYS = ("auth", "login_url", "instance_url", "audience", "api_version", "ca_bundle",
-               "delete_mode", "api_budget_percent", *SECRET_KEYS.values())
+LOADER_KEYS = (
+    "auth",
+    "login_url",
+    "instance_url",
+    "audience",
+    "api_version",
+    "ca_bundle",
+    "delete_mode",
+    "api_budget_percent",
+    *SECRET_KEYS.values(),
+)
 
 ORG_KEYS = {
-    "name": Key("str", required=True, doc="the org's name, also its PostgreSQL schema (e.g. \"amer\")"),
+    "name": Key("str", required=True, doc='the org\'s name, also its PostgreSQL schema (e.g. "amer")'),
     "geo": Key("str"),
     "managed_by": Key("str", default="orgfeed", choices=("orgfeed", "heroku_connect")),
     "auth": Key("str", choices=tuple(AUTH_KEYS)),
@@ -110,15 +119,15 @@ ORG_KEYS = {
 }
 
 MAPPING_KEYS = {
-    "object": Key("str", required=True, doc="the Salesforce object's API name (e.g. \"Employee\")"),
+    "object": Key("str", required=True, doc='the Salesforce object\'s API name (e.g. "Employee")'),
     "fields": Key("str_or_list", default="*"),
     "orgs": Key("str_list"),
     "poll_seconds": Key("int", default=600, minimum=10),
 }
 
 JOIN_KEYS = {
-    "lookup": Key("str", required=True, doc="the lookup field on the base object (e.g. \"EmployeeId\")"),
-    "object": Key("str", required=True, doc="the parent object it points to (e.g. \"Employee\")"),
+    "lookup": Key("str", required=True, doc='the lookup field on the base object (e.g. "EmployeeId")'),
+    "object": Key("str", required=True, doc='the parent object it points to (e.g. "Employee")'),
 }
 
 VIEW_KEYS = {

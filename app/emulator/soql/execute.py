@@ -1,6 +1,6 @@
 """The emulator's SOQL: parse a query, check it against one object's fields, run it over records.
 
-`parse_soql` (soql_syntax.py) reads the text; `compile_query` resolves names and literal types once
+`parse_soql` (`syntax`) reads the text; `compile_query` resolves names and literal types once
 and turns the WHERE clause into closures, so filtering a million records never re-walks the tree.
 Rules cite pages of Salesforce's SOQL and SOSL Reference, under
 https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/ (named by page file).
@@ -13,11 +13,11 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import islice
 
-from app.emulator.soql_syntax import (
+from app.emulator.soql.syntax import (
     And,
     Comparison,
     Condition,
@@ -29,11 +29,23 @@ from app.emulator.soql_syntax import (
     Value,
     parse_soql,
 )
-from app.emulator.soql_tokens import MALFORMED_QUERY, SoqlError, build_error
+from app.emulator.soql.tokens import MALFORMED_QUERY, SoqlError, build_error
 
 __all__ = [
-    "MALFORMED_QUERY", "And", "Comparison", "CompiledQuery", "Condition", "Not", "Or", "OrderItem",
-    "RelativeDate", "SoqlError", "SoqlQuery", "Value", "compile_query", "make_invalid_type_error",
+    "MALFORMED_QUERY",
+    "And",
+    "Comparison",
+    "CompiledQuery",
+    "Condition",
+    "Not",
+    "Or",
+    "OrderItem",
+    "RelativeDate",
+    "SoqlError",
+    "SoqlQuery",
+    "Value",
+    "compile_query",
+    "make_invalid_type_error",
     "parse_soql",
 ]
 
@@ -43,18 +55,31 @@ Predicate = Callable[[Record], bool]
 # Salesforce describe type -> how the emulator compares it; any other type can't be filtered or sorted.
 FAMILIES = {
     **dict.fromkeys(
-        ("string", "picklist", "multipicklist", "textarea", "email", "phone", "url", "combobox",
-         "encryptedstring"),
+        ("string", "picklist", "multipicklist", "textarea", "email", "phone", "url", "combobox", "encryptedstring"),
         "text",
     ),
-    "id": "id", "reference": "id", "boolean": "boolean", "int": "integer", "long": "integer",
-    "double": "double", "currency": "double", "percent": "double",
-    "date": "date", "datetime": "datetime", "time": "time",
+    "id": "id",
+    "reference": "id",
+    "boolean": "boolean",
+    "int": "integer",
+    "long": "integer",
+    "double": "double",
+    "currency": "double",
+    "percent": "double",
+    "date": "date",
+    "datetime": "datetime",
+    "time": "time",
 }
 # The type each family names in "value of filter criterion for field 'X' must be of type ...".
 TYPE_NAMES = {
-    "text": "string", "id": "id", "boolean": "boolean", "integer": "integer", "double": "double",
-    "date": "date", "datetime": "dateTime", "time": "time",
+    "text": "string",
+    "id": "id",
+    "boolean": "boolean",
+    "integer": "integer",
+    "double": "double",
+    "date": "date",
+    "datetime": "dateTime",
+    "time": "time",
 }
 # sforce_api_calls_soql_select_orderby.htm: multi-select picklists can't be sorted.
 UNSORTABLE_TYPES = frozenset({"multipicklist"})
@@ -69,8 +94,12 @@ NO_SUCH_SOBJECT = (
     "appropriate names."
 )
 OPERATORS: dict[str, Callable[[object, object], bool]] = {
-    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-    ">": operator.gt, ">=": operator.ge,
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 ID_PATTERN = re.compile(r"[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?", re.ASCII)
 ID_SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
@@ -142,10 +171,8 @@ def compile_query(
     around `now` (Salesforce uses the user's time zone; the emulator's users all live in UTC); a
     naive `now` is taken as UTC. Raises SoqlError (INVALID_FIELD, INVALID_QUERY_FILTER_OPERATOR).
     """
-    today = (now if now.tzinfo is None else now.astimezone(timezone.utc)).date()
-    context = QueryContext(
-        query.text, sobject_name, field_types, {name.lower(): name for name in field_types}, today
-    )
+    today = (now if now.tzinfo is None else now.astimezone(UTC)).date()
+    context = QueryContext(query.text, sobject_name, field_types, {name.lower(): name for name in field_types}, today)
     fields = resolve_select_list(context, query)
     predicate = match_every if query.where is None else compile_condition(context, query.where)
     sort_passes = tuple(compile_order_item(context, item) for item in query.order_by)
@@ -318,7 +345,10 @@ def compile_range_test(field: str, operator_text: str, low: object, high: object
     if operator_text == "!=":
         return lambda record: (value := record.get(field)) is None or not low <= value < high
     bound, compare = {
-        "<": (low, operator.lt), "<=": (high, operator.lt), ">": (high, operator.ge), ">=": (low, operator.ge),
+        "<": (low, operator.lt),
+        "<=": (high, operator.lt),
+        ">": (high, operator.ge),
+        ">=": (low, operator.ge),
     }[operator_text]
     return lambda record: (value := record.get(field)) is not None and compare(value, bound)
 
@@ -331,13 +361,16 @@ def find_day_bounds(literal: RelativeDate, today: date, *, as_datetime: bool) ->
     next day and continues for the next n days".
     """
     first, days = {
-        "TODAY": (0, 1), "YESTERDAY": (-1, 1), "TOMORROW": (1, 1),
-        "LAST_N_DAYS": (-(literal.n or 0), (literal.n or 0) + 1), "NEXT_N_DAYS": (1, literal.n or 0),
+        "TODAY": (0, 1),
+        "YESTERDAY": (-1, 1),
+        "TOMORROW": (1, 1),
+        "LAST_N_DAYS": (-(literal.n or 0), (literal.n or 0) + 1),
+        "NEXT_N_DAYS": (1, literal.n or 0),
     }[literal.name]
     low = today + timedelta(days=first)
     high = low + timedelta(days=days)
     if as_datetime:
-        return datetime.combine(low, time(), timezone.utc), datetime.combine(high, time(), timezone.utc)
+        return datetime.combine(low, time(), UTC), datetime.combine(high, time(), UTC)
     return low, high
 
 

@@ -10,7 +10,7 @@ from flask import Response, current_app, request
 
 from app.emulator.emulator import Emulator
 from app.emulator.errors import ControlError
-from app.emulator.responses import json_response
+from app.emulator.routes.responses import json_response
 
 
 def _emulator() -> Emulator:
@@ -63,8 +63,7 @@ def undelete(org: str, sobject: str) -> Response:
 def purge(org: str, sobject: str) -> Response:
     body = _body()
     ids = _list(body, "ids") if "ids" in body else None
-    return json_response({"purged": _emulator().purge(org, sobject, ids,
-                                                      bool(body.get("trim_delete_log", False)))})
+    return json_response({"purged": _emulator().purge(org, sobject, ids, bool(body.get("trim_delete_log", False)))})
 
 
 def add_field(org: str, sobject: str) -> Response:
@@ -88,8 +87,15 @@ def change_field(org: str, sobject: str, name: str) -> Response:
     field_type = body.get("type")
     if not isinstance(field_type, str):
         raise ControlError("retyping a field needs 'type'")
-    emulator.retype_field(org, sobject, name, field_type, body.get("length"),  # type: ignore[arg-type]
-                          body.get("precision"), body.get("scale"))  # type: ignore[arg-type]
+    emulator.retype_field(
+        org,
+        sobject,
+        name,
+        field_type,
+        body.get("length"),  # type: ignore[arg-type]
+        body.get("precision"),
+        body.get("scale"),
+    )  # type: ignore[arg-type]
     return json_response({"name": name, "type": field_type})
 
 
@@ -133,8 +139,7 @@ def clock() -> Response:
         if not isinstance(seconds, (int, float)):
             raise ControlError("advancing the clock needs a number 'advance_seconds'")
         emulator.advance_clock(seconds)
-    return json_response({"now": emulator.clock.now().isoformat(),
-                          "offset_seconds": emulator.clock.offset_seconds})
+    return json_response({"now": emulator.clock.now().isoformat(), "offset_seconds": emulator.clock.offset_seconds})
 
 
 _OBJECT = "/__emulator/orgs/<org>/sobjects/<sobject>"

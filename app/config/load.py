@@ -1,4 +1,4 @@
-"""Settings: the one reader of the environment and of orgfeed.toml.
+"""Loading settings from the environment and orgfeed.toml.
 
 `load_settings` turns both into a frozen `Settings`, reporting every problem at once in a
 `ConfigError` whose lines name the file, the key and what is wrong. `load_database_settings`
@@ -14,21 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from app.configparse import parse_document
-from app.configschema import (  # re-exported: the records are imported from app.config everywhere
-    ColumnConfig,
-    DatabaseSettings,
-    FeedConfig,
-    JoinConfig,
-    MappingConfig,
-    OrgConfig,
-    Settings,
-    SyncConfig,
-    ViewConfig,
-)
-
-__all__ = ["ColumnConfig", "ConfigError", "DatabaseSettings", "FeedConfig", "JoinConfig", "MappingConfig", "OrgConfig",
-           "Settings", "SyncConfig", "ViewConfig", "load_database_settings", "load_settings", "require_admin_password"]
+from app.config.models import DatabaseSettings, Settings
+from app.config.parse import parse_document
 
 DEFAULT_CONFIG_PATH = "orgfeed.toml"
 
@@ -74,13 +61,21 @@ def load_settings(
         problems.extend(error.problems)
         database = DatabaseSettings(url=None, data_dir=Path(_default_data_dir()))
     document = _read_toml(config_path, problems)
-    settings = Settings(config_path=config_path, database=database,
-                        admin_password=environ.get("ORGFEED_ADMIN_PASSWORD") or None)
+    settings = Settings(
+        config_path=config_path, database=database, admin_password=environ.get("ORGFEED_ADMIN_PASSWORD") or None
+    )
     if document is not None:
         parsed = parse_document(document, str(config_path), environ, resolve_secrets=resolve_secrets, problems=problems)
-        settings = Settings(config_path=config_path, database=database, orgs=parsed.orgs, mappings=parsed.mappings,
-                            views=parsed.views, feeds=parsed.feeds, sync=parsed.sync,
-                            admin_password=settings.admin_password)
+        settings = Settings(
+            config_path=config_path,
+            database=database,
+            orgs=parsed.orgs,
+            mappings=parsed.mappings,
+            views=parsed.views,
+            feeds=parsed.feeds,
+            sync=parsed.sync,
+            admin_password=settings.admin_password,
+        )
     if problems:
         raise ConfigError(problems)
     return settings
@@ -153,5 +148,3 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     except OSError as error:
         problems.append(f"{path}: cannot be read: {error.strerror}")
     return None
-
-

@@ -12,10 +12,10 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class SyncOptions:
-    orgs: tuple[str, ...] = ()      # empty: every org orgfeed loads
-    objects: tuple[str, ...] = ()   # empty: every mapped object
+    orgs: tuple[str, ...] = ()  # empty: every org orgfeed loads
+    objects: tuple[str, ...] = ()  # empty: every mapped object
     full: bool = False
-    since: datetime | None = None   # a full load takes only rows modified after this
+    since: datetime | None = None  # a full load takes only rows modified after this
     reconcile: bool = False
 
 
@@ -36,8 +36,8 @@ class SyncEvent:
 class ObjectReport:
     org: str
     sobject: str
-    status: str = "running"   # succeeded | failed | skipped | throttled | interrupted
-    mode: str = ""            # full | incremental
+    status: str = "running"  # succeeded | failed | skipped | throttled | interrupted
+    mode: str = ""  # full | incremental
     upserted: int = 0
     deleted: int = 0
     errored: int = 0
@@ -65,5 +65,10 @@ def run_status(report_status: str) -> str:
 
 
 def mapping_status(report_status: str) -> str:
-    return {"succeeded": "synced", "failed": "failed", "throttled": "throttled",
-            "interrupted": "interrupted", "skipped": "skipped"}.get(report_status, report_status)
+    return {
+        "succeeded": "synced",
+        "failed": "failed",
+        "throttled": "throttled",
+        "interrupted": "interrupted",
+        "skipped": "skipped",
+    }.get(report_status, report_status)

@@ -8,21 +8,40 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 MALFORMED_QUERY = "MALFORMED_QUERY"
 # Valid SOQL that the emulator refuses, so that orgfeed's loader cannot come to depend on it.
 UNSUPPORTED_WORDS = {
-    "GROUP": "GROUP BY", "HAVING": "HAVING", "WITH": "WITH", "FOR": "FOR VIEW/REFERENCE/UPDATE",
-    "UPDATE": "UPDATE TRACKING/VIEWSTAT", "USING": "USING SCOPE", "TYPEOF": "TYPEOF",
-    "LIKE": "LIKE", "INCLUDES": "INCLUDES", "EXCLUDES": "EXCLUDES", "ALL": "ALL ROWS",
+    "GROUP": "GROUP BY",
+    "HAVING": "HAVING",
+    "WITH": "WITH",
+    "FOR": "FOR VIEW/REFERENCE/UPDATE",
+    "UPDATE": "UPDATE TRACKING/VIEWSTAT",
+    "USING": "USING SCOPE",
+    "TYPEOF": "TYPEOF",
+    "LIKE": "LIKE",
+    "INCLUDES": "INCLUDES",
+    "EXCLUDES": "EXCLUDES",
+    "ALL": "ALL ROWS",
 }
 # sforce_api_calls_soql_select_quotedstringescapes.htm. The table calls \b "Bell"; the escape is
 # Java's backspace (U+0008), as the Japanese edition of the page says (バックスペース).
 STRING_ESCAPES = {
-    "n": "\n", "N": "\n", "r": "\r", "R": "\r", "t": "\t", "T": "\t",
-    "b": "\b", "B": "\b", "f": "\f", "F": "\f", '"': '"', "'": "'", "\\": "\\",
+    "n": "\n",
+    "N": "\n",
+    "r": "\r",
+    "R": "\r",
+    "t": "\t",
+    "T": "\t",
+    "b": "\b",
+    "B": "\b",
+    "f": "\f",
+    "F": "\f",
+    '"': '"',
+    "'": "'",
+    "\\": "\\",
 }
 # Salesforce does not document which part of the query its error messages quote. Messages quoted
 # in public code show short queries whole and long ones as a window of about four tokens each side.
@@ -159,9 +178,7 @@ def scan_string(text: str, start: int) -> Token:
             # "If you use a backslash character in any other context, an error occurs."
             end = text.find("'", at + 2)
             literal = text[start : len(text) if end == -1 else end + 1]
-            detail = (
-                f"Invalid string literal {literal}. Illegal character sequence '{sequence}' in string literal."
-            )
+            detail = f"Invalid string literal {literal}. Illegal character sequence '{sequence}' in string literal."
             raise build_error(text, start, detail)
     row = text.count("\n") + 1
     column = len(text) - (text.rfind("\n") + 1)
@@ -190,7 +207,7 @@ def read_datetime(raw: str) -> datetime:
     year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
     micros = int((match.group(7) or "0").ljust(3, "0")) * 1000
     if match.group(8):
-        zone = timezone.utc
+        zone = UTC
     else:
         sign = -1 if match.group(9) == "-" else 1
         zone = timezone(sign * timedelta(hours=int(match.group(10)), minutes=int(match.group(11))))

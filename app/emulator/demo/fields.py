@@ -40,10 +40,8 @@ def number(name: str, label: str, kind: str, precision: int, scale: int, **kw: o
     return Field(name, label, kind, precision=precision, scale=scale, **kw)  # type: ignore[arg-type]
 
 
-def reference(name: str, label: str, targets: tuple[str, ...], relationship: str,
-              **kw: object) -> Field:
-    return Field(name, label, "reference", length=18, reference_to=targets,
-                 relationship_name=relationship, **kw)  # type: ignore[arg-type]
+def reference(name: str, label: str, targets: tuple[str, ...], relationship: str, **kw: object) -> Field:
+    return Field(name, label, "reference", length=18, reference_to=targets, relationship_name=relationship, **kw)  # type: ignore[arg-type]
 
 
 def plain(name: str, label: str, kind: str, **kw: object) -> Field:
@@ -52,22 +50,26 @@ def plain(name: str, label: str, kind: str, **kw: object) -> Field:
 
 def system_fields(owned: bool = True) -> list[FieldSpec]:
     """Return the system fields (with their generators) in describe order."""
-    readonly = {"createable": False, "updateable": False, "nillable": False,
-                "defaulted_on_create": True}
+    readonly = {"createable": False, "updateable": False, "nillable": False, "defaulted_on_create": True}
     specs: list[FieldSpec] = [
         (Field("Id", "Record ID", "id", length=18, **readonly), Constant()),  # type: ignore[arg-type]
     ]
     if owned:
-        specs.append((reference("OwnerId", "Owner ID", ("Group", "User"), "Owner",
-                                nillable=False, defaulted_on_create=True), Reference("User", 1, 1, 0)))
+        specs.append(
+            (
+                reference("OwnerId", "Owner ID", ("Group", "User"), "Owner", nillable=False, defaulted_on_create=True),
+                Reference("User", 1, 1, 0),
+            )
+        )
     specs += [
         (Field("IsDeleted", "Deleted", "boolean", **readonly), Constant(False)),  # type: ignore[arg-type]
         (Field("CreatedDate", "Created Date", "datetime", **readonly), Created()),  # type: ignore[arg-type]
-        (reference("CreatedById", "Created By ID", ("User",), "CreatedBy", **readonly),
-         Reference("User", 1, 3, 1)),
+        (reference("CreatedById", "Created By ID", ("User",), "CreatedBy", **readonly), Reference("User", 1, 3, 1)),
         (Field("LastModifiedDate", "Last Modified Date", "datetime", **readonly), Modified()),  # type: ignore[arg-type]
-        (reference("LastModifiedById", "Last Modified By ID", ("User",), "LastModifiedBy", **readonly),
-         Reference("User", 1, 2, 0)),
+        (
+            reference("LastModifiedById", "Last Modified By ID", ("User",), "LastModifiedBy", **readonly),
+            Reference("User", 1, 2, 0),
+        ),
         (Field("SystemModstamp", "System Modstamp", "datetime", **readonly), Modified()),  # type: ignore[arg-type]
     ]
     return specs

@@ -9,7 +9,7 @@ from app.emulator.bulk import abort, poll, result_page
 from app.emulator.emulator import Emulator
 from app.emulator.errors import SalesforceError
 from app.emulator.faults import BULK_KINDS
-from app.emulator.responses import json_response, no_content
+from app.emulator.routes.responses import json_response, no_content
 
 
 def _emulator() -> Emulator:
@@ -27,7 +27,7 @@ def create_job(version: str) -> Response:
     job = emulator.jobs.create(g.org, body, g.session.user_id, emulator.clock.now(), version, forced_end)
     info = job.info()
     for key in ("jobType", "numberRecordsProcessed", "retries", "totalProcessingTime"):
-        info.pop(key)   # the create response has no statistics yet
+        info.pop(key)  # the create response has no statistics yet
     return json_response(info)
 
 
@@ -57,6 +57,5 @@ def results(version: str, job_id: str) -> Response:
     raw_max = request.args.get("maxRecords")
     if raw_max is not None and (not raw_max.isdigit() or int(raw_max) < 1):
         raise SalesforceError(400, "INVALIDREQUEST", f"maxRecords must be a positive integer: {raw_max}")
-    headers, chunks = result_page(found, request.args.get("locator"),
-                                  int(raw_max) if raw_max else None)
+    headers, chunks = result_page(found, request.args.get("locator"), int(raw_max) if raw_max else None)
     return Response(chunks, headers=headers, mimetype="text/csv", direct_passthrough=True)
