@@ -377,11 +377,16 @@ def serve(host: str, port: int) -> None:
 )
 def emulator(port: int, rows: int, json_output: bool, config_out: str | None) -> None:
     """Run the Salesforce org emulator with the demo orgs AMER and EMEA until Ctrl-C."""
+    import functools
+    from pathlib import Path
+
+    from app.demo import write_demo_config
     from app.emulator.errors import EmulatorError
     from app.emulator.serve import serve_emulator
 
+    write_config = functools.partial(write_demo_config, Path(config_out)) if config_out else None
     try:
-        serve_emulator(port=port, rows=rows, json_output=json_output, config_out=config_out)
+        serve_emulator(port=port, rows=rows, json_output=json_output, write_config=write_config)
     except EmulatorError as error:
         raise click.ClickException(str(error)) from None
 

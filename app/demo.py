@@ -17,11 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import tomli_w
 from werkzeug.serving import make_server
 
 from app.config import DatabaseSettings, load_settings
-from app.emulator.config_out import write_config
+from app.emulator.config_out import write_org_files
 from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
 from app.odata.app import create_app
@@ -38,6 +40,44 @@ SEED = 7
 FEED = "global"
 SAMPLE_VIEW = "global_contact"
 SYNC_SECONDS = 15
+
+# What the demo mirrors, the views over it and the feed serving them: the one source for `orgfeed demo`
+# and `orgfeed emulator --config-out` (the repository's example orgfeed.toml declares the same; a test checks).
+DEMO_TABLES: dict[str, list[dict[str, Any]]] = {
+    "mappings": [
+        {"object": sobject, "fields": "*"} for sobject in ("Employee", "EmployeeCrisisAssessment", "Account", "Contact")
+    ],
+    "views": [
+        {
+            "name": "global_assessment",
+            "object": "EmployeeCrisisAssessment",
+            "joins": [{"lookup": "EmployeeId", "object": "Employee"}],
+            "columns": [
+                "Assessment",
+                "AssessmentDate",
+                "Employee.LastName as lastname",
+                "Employee.FirstName as firstname",
+            ],
+        },
+        {
+            "name": "global_contact",
+            "object": "Contact",
+            "joins": [{"lookup": "AccountId", "object": "Account"}],
+            "columns": [
+                "Account.Industry as industry",
+                "Account.Name as name",
+                "Phone",
+                "Fax",
+                "LastName",
+                "FirstName",
+                "Email",
+                "MobilePhone",
+            ],
+            "indexed": ["lastname", "email"],
+        },
+    ],
+    "feeds": [{"name": FEED, "views": ["global_assessment", "global_contact"]}],
+}
 
 
 @dataclass(frozen=True)
@@ -71,12 +111,7 @@ def run_demo(
         upgrade_database(url)
         emulator = Emulator(demo_orgs(rows=options.rows, seed=SEED), run_dir=folder / "emulator").start()
         engine = create_database_engine(url, application_name="orgfeed-demo", pool_size=10)
-        config_path, _ = write_config(
-            folder / "orgfeed.toml",
-            emulator.describe_orgs(),
-            emulator.ca_bundle,
-            {"emea": emulator.org("emea").app.private_key_pem},
-        )
+        config_path, _ = write_demo_config(folder / "orgfeed.toml", emulator)
         admin_password = _read_or_create_secret(folder / "admin-password")
         environ = {**os.environ, "DATABASE_URL": url, "ORGFEED_ADMIN_PASSWORD": admin_password}
         settings = load_settings(environ=environ, path=config_path)
@@ -130,6 +165,30 @@ def run_demo(
         if database.is_embedded:
             stop_embedded_server(database.data_dir)
     echo("stopped the web server, the emulator" + (" and the embedded database" if database.is_embedded else ""))
+
+
+def write_demo_config(path: Path, emulator: Emulator) -> tuple[Path, Path]:
+    """Writes orgfeed.toml at `path` for the running emulator's orgs and the demo tables, and its .env; returns both.
+
+    The CA bundle and the JWT keys are written beside it; the CA changes with every emulator start,
+    so write the files again after a restart.
+    """
+    folder = path.resolve().parent
+    keys = {name: org.app.private_key_pem for name, org in emulator.orgs.items()}
+    org_files = write_org_files(folder, emulator.describe_orgs(), emulator.ca_bundle, keys)
+    header = (
+        "# orgfeed.toml for the orgfeed emulator's demo orgs, written by orgfeed.\n"
+        "# Secrets are in the .env file beside this one. The CA bundle is the emulator's own CA:\n"
+        "# it changes each time the emulator starts, so write this file again after a restart.\n\n"
+    )
+    path.write_text(header + tomli_w.dumps({"orgs": list(org_files.tables), **DEMO_TABLES}, multiline_strings=False))
+    env_path = folder / ".env"
+    env_path.write_text(
+        "# Secrets for the orgfeed emulator's demo orgs, written by orgfeed.\n"
+        + "".join(f"{key}={value}\n" for key, value in org_files.secrets.items())
+    )
+    env_path.chmod(0o600)
+    return path, env_path
 
 
 class DemoError(Exception):

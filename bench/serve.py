@@ -92,7 +92,7 @@ TARGET_LOOKUP_P99_MS = 7
 CLIENTS = 16
 REPLAY_SECONDS = float(os.environ.get("BENCH_REPLAY_SECONDS", "30"))
 SAMPLES = {"first_page": 60, "lookup": 300}
-# Salesforce Connect's request shapes in (d) and their weights (DESIGN 4.4, reference/salesforce-connect.md).
+# Salesforce Connect's request shapes in (d) and their weights (what the README's Feeds and OData section says Salesforce Connect sends).
 REPLAY_MIX = {"list": 5, "filtered_list": 2, "detail": 4, "search": 1, "metadata": 1}
 
 

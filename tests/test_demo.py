@@ -7,10 +7,13 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import requests
 
 from .conftest import embedded_data_dir
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def start_demo(env) -> tuple[subprocess.Popen, list[str]]:
@@ -73,12 +76,23 @@ def test_demo_serves_a_working_feed_and_dashboard_and_a_second_run_reuses_it():
         try:
             assert field(lines_again, "feed user") == user  # the same feed, a new password
             assert field(lines_again, "feed password") != password
-            assert all(
-                line.endswith(("succeeded, 1 rows", "succeeded, 0 rows")) for line in lines_again[1:9]
-            ), lines_again  # incremental: nothing reloaded
+            assert all(line.endswith(("succeeded, 1 rows", "succeeded, 0 rows")) for line in lines_again[1:9]), (
+                lines_again
+            )  # incremental: nothing reloaded
         finally:
             stop_demo(again)
     finally:
         if (data_dir / "postmaster.pid").exists():
             subprocess.run([sys.executable, "-m", "app", "db", "stop"], env=env, timeout=60)
         shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
+def test_the_demo_declares_the_views_and_feed_of_the_example_config():
+    import tomllib
+
+    from app.demo import DEMO_TABLES
+
+    example = tomllib.loads((ROOT / "orgfeed.toml").read_text())
+    assert DEMO_TABLES["views"] == example["views"]
+    assert DEMO_TABLES["feeds"] == example["feeds"]
+    assert [m["object"] for m in DEMO_TABLES["mappings"]] == [m["object"] for m in example["mappings"]]

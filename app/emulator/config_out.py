@@ -1,106 +1,81 @@
-"""`--config-out`: a working orgfeed.toml for the emulated orgs, and the .env holding its secrets."""
+"""`--config-out`: what a configuration needs to know about the emulated orgs: their tables, secrets and files.
+
+Only the orgs: the mappings, views and feeds of the demo come from the caller (`app.demo`), which
+writes the one orgfeed.toml. `amer` logs in with client credentials, `emea` with the JWT bearer flow.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 API_VERSION = "62.0"
-MAPPED_OBJECTS = ("Employee", "EmployeeCrisisAssessment", "Account", "Contact")
+JWT_ORG = "emea"  # the org whose config uses the JWT bearer flow; the others use client credentials
 
 
-def render_config(orgs: Sequence[Mapping[str, object]], ca_bundle: Path) -> str:
-    """Return orgfeed.toml text: `amer` on client credentials, `emea` on JWT bearer, the demo mappings, views and feed."""
-    lines = [
-        "# orgfeed.toml for the orgfeed emulator's demo orgs, written by `orgfeed emulator --config-out`.",
-        "# Secrets are in the .env file beside this one. The CA bundle is the emulator's own CA:",
-        "# it changes each time the emulator starts, so write this file again after a restart.",
-        "",
-    ]
+@dataclass(frozen=True)
+class OrgFiles:
+    """The [[orgs]] tables for the emulated orgs and the environment variables holding their secrets."""
+
+    tables: tuple[dict[str, Any], ...]
+    secrets: dict[str, str]
+
+
+def org_tables(orgs: Sequence[Mapping[str, Any]], ca_bundle: Path) -> tuple[dict[str, Any], ...]:
+    """The [[orgs]] tables (TOML-ready dicts) for the orgs `Emulator.describe_orgs` lists."""
+    tables = []
     for org in orgs:
-        name = str(org["name"])
-        prefix = name.upper()
-        lines += ["[[orgs]]", f'name = "{name}"', f'geo = "{org["geo"]}"', f'login_url = "{org["login_url"]}"']
-        if name == "emea":
-            lines += [
-                'auth = "jwt"',
-                f'client_id_env = "{prefix}_CLIENT_ID"',
-                f'username_env = "{prefix}_USERNAME"',
-                f'private_key_env = "{prefix}_PRIVATE_KEY"',
-                f'audience = "{org["login_url"]}"',
-            ]
+        name, prefix = str(org["name"]), str(org["name"]).upper()
+        table: dict[str, Any] = {"name": name, "geo": org["geo"], "login_url": org["login_url"]}
+        if name == JWT_ORG:
+            table |= {
+                "auth": "jwt",
+                "client_id_env": f"{prefix}_CLIENT_ID",
+                "username_env": f"{prefix}_USERNAME",
+                "private_key_env": f"{prefix}_PRIVATE_KEY",
+                "audience": org["login_url"],
+            }
         else:
-            lines += [
-                'auth = "client_credentials"',
-                f'client_id_env = "{prefix}_CLIENT_ID"',
-                f'client_secret_env = "{prefix}_CLIENT_SECRET"',
-            ]
-        lines += [f'api_version = "{API_VERSION}"', f'ca_bundle = "{ca_bundle}"', ""]
-    for sobject in MAPPED_OBJECTS:
-        lines += ["[[mappings]]", f'object = "{sobject}"', 'fields = "*"', ""]
-    lines += [
-        "[[views]]",
-        'name = "global_assessment"',
-        'object = "EmployeeCrisisAssessment"',
-        'joins = [{ lookup = "EmployeeId", object = "Employee" }]',
-        "columns = [",
-        '    "Assessment",',
-        '    "AssessmentDate",',
-        '    "Employee.LastName as lastname",',
-        '    "Employee.FirstName as firstname",',
-        "]",
-        "",
-        "[[views]]",
-        'name = "global_contact"',
-        'object = "Contact"',
-        'joins = [{ lookup = "AccountId", object = "Account" }]',
-        "columns = [",
-        '    "Account.Industry as industry",',
-        '    "Account.Name as name",',
-        '    "Phone",',
-        '    "Fax",',
-        '    "LastName",',
-        '    "FirstName",',
-        '    "Email",',
-        '    "MobilePhone",',
-        "]",
-        'indexed = ["lastname", "email"]',
-        "",
-        "[[feeds]]",
-        'name = "global"',
-        'views = ["global_assessment", "global_contact"]',
-        "",
-    ]
-    return "\n".join(lines)
+            table |= {
+                "auth": "client_credentials",
+                "client_id_env": f"{prefix}_CLIENT_ID",
+                "client_secret_env": f"{prefix}_CLIENT_SECRET",
+            }
+        tables.append(table | {"api_version": API_VERSION, "ca_bundle": str(ca_bundle)})
+    return tuple(tables)
 
 
-def render_env(orgs: Sequence[Mapping[str, object]], key_paths: Mapping[str, Path]) -> str:
-    """Return the .env text (`KEY=value` lines) with the secrets the config names."""
-    lines = ["# Secrets for the orgfeed emulator's demo orgs (written by `orgfeed emulator --config-out`)."]
+def org_secrets(orgs: Sequence[Mapping[str, Any]], key_paths: Mapping[str, Path]) -> dict[str, str]:
+    """The values of the environment variables `org_tables` names (the JWT key as a file path)."""
+    values: dict[str, str] = {}
     for org in orgs:
-        name = str(org["name"])
-        prefix = name.upper()
-        if name == "emea":
+        name, prefix = str(org["name"]), str(org["name"]).upper()
+        if name == JWT_ORG:
             jwt = org["jwt"]
-            lines += [
-                f"{prefix}_CLIENT_ID={jwt['client_id']}",
-                f"{prefix}_USERNAME={jwt['username']}",  # type: ignore[index]
-                f"{prefix}_PRIVATE_KEY={key_paths[name]}",
-            ]
+            values |= {
+                f"{prefix}_CLIENT_ID": jwt["client_id"],
+                f"{prefix}_USERNAME": jwt["username"],
+                f"{prefix}_PRIVATE_KEY": str(key_paths[name]),
+            }
         else:
             credentials = org["client_credentials"]
-            lines += [
-                f"{prefix}_CLIENT_ID={credentials['client_id']}",  # type: ignore[index]
-                f"{prefix}_CLIENT_SECRET={credentials['client_secret']}",
-            ]  # type: ignore[index]
-    return "\n".join(lines) + "\n"
+            values |= {
+                f"{prefix}_CLIENT_ID": credentials["client_id"],
+                f"{prefix}_CLIENT_SECRET": credentials["client_secret"],
+            }
+    return values
 
 
-def write_config(
-    path: Path, orgs: Sequence[Mapping[str, object]], ca_bundle: Path, private_keys: Mapping[str, str]
-) -> tuple[Path, Path]:
-    """Write orgfeed.toml at `path`, the CA bundle, the JWT keys and .env beside it; return (config, env)."""
-    folder = path.resolve().parent
+def write_org_files(
+    folder: Path, orgs: Sequence[Mapping[str, Any]], ca_bundle: Path, private_keys: Mapping[str, str]
+) -> OrgFiles:
+    """Copies the CA bundle and writes the JWT keys (owner-only) into `folder`; returns the org tables and secrets.
+
+    The CA changes each time the emulator starts, so a configuration written from these files is
+    good until the emulator restarts.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     ca_copy = folder / "emulator-ca.pem"
     ca_copy.write_bytes(ca_bundle.read_bytes())
@@ -109,8 +84,4 @@ def write_config(
         key_paths[name] = folder / f"{name}-jwt-key.pem"
         key_paths[name].write_text(pem)
         key_paths[name].chmod(0o600)
-    path.write_text(render_config(orgs, ca_copy))
-    env_path = folder / ".env"
-    env_path.write_text(render_env(orgs, key_paths))
-    env_path.chmod(0o600)
-    return path, env_path
+    return OrgFiles(tables=org_tables(orgs, ca_copy), secrets=org_secrets(orgs, key_paths))

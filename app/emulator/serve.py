@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 
-from app.emulator.config_out import write_config
 from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
 from app.emulator.errors import EmulatorError
@@ -18,7 +18,7 @@ def serve_emulator(
     port: int = 8443,
     rows: int = 300,
     json_output: bool = False,
-    config_out: str | Path | None = None,
+    write_config: Callable[[Emulator], tuple[Path, Path]] | None = None,
     host: str = "127.0.0.1",
     seed: int = 7,
     warm: bool = True,
@@ -45,9 +45,8 @@ def serve_emulator(
             "control_url": f"{emulator.base_url}/__emulator/",
             "orgs": orgs,
         }
-        if config_out:
-            keys = {name: org.app.private_key_pem for name, org in emulator.orgs.items()}
-            config_path, env_path = write_config(Path(config_out), orgs, emulator.ca_bundle, keys)
+        if write_config is not None:
+            config_path, env_path = write_config(emulator)
             summary["config"], summary["env"] = str(config_path.resolve()), str(env_path.resolve())
         if json_output:
             print(orjson.dumps(_without_certificates(summary)).decode(), flush=True)

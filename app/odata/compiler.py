@@ -52,7 +52,6 @@ UNSUPPORTED_FUNCTIONS = frozenset(
         "case",
     }
 )
-DATE_PARTS = {"year": "year", "month": "month", "day": "day", "hour": "hour", "minute": "minute"}
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Written here rather than on top of `odata-query` because its lexer mis-reads names that start
 with keywords (`allowed`, `nullable`), needs a space in `not(`, a trailing comma in `in (1)`,
-four-digit years from 1000 and seconds in times, and knows no parameter aliases; see
-the project's OData producer notes (shared/reference/odata-producers.md, §2.2). Grammar: OData 4.01 Part 2 §5.1.1 and the ABNF
+four-digit years from 1000 and seconds in times, and knows no parameter aliases (README.md, "The
+stack" lists each bug with its test). Grammar: OData 4.01 Part 2 §5.1.1 and the ABNF
 (odata-abnf-construction-rules.txt); names of operators and functions are case-insensitive (4.01).
 """
 
@@ -79,7 +79,6 @@ class In:
 Node = Literal | Property | Call | Compare | BoolOp | Not | Arithmetic | Negate | In
 
 COMPARISONS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
-ARITHMETIC = frozenset({"add", "sub", "mul", "div", "divby", "mod"})
 # Binding power of infix operators (OData 4.01 Part 2 §5.1.1.16 "Operator Precedence").
 INFIX_POWER = {
     "or": 1,

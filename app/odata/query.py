@@ -177,17 +177,6 @@ class Statement:
     params: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What to run for one collection request: the page statement, the count statement, the order."""
-
-    columns: tuple  # catalog.Column, in payload order
-    page: Statement
-    count: Statement | None
-    order: tuple[OrderItem, ...]
-    limit: int  # rows to return on this page (the statement fetches one more to see if another page follows)
-
-
 def selected_columns(entity_set: EntitySet, select: tuple[str, ...] | None) -> tuple:
     """The columns to return: all, or the selected ones plus the key, in the view's order."""
     if select is None:

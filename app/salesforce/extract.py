@@ -46,7 +46,7 @@ def iter_query_pages(
         )
 
 
-def count_rows(client: OrgClient, soql: str) -> int:
+def count_records(client: OrgClient, soql: str) -> int:
     """totalSize of a COUNT() query."""
     return int(client.call("count", lambda sf: sf.query(soql, timeout=client.timeout))["totalSize"])
 

@@ -22,12 +22,11 @@ from app.salesforce import ApiLimitReached, BulkJobFailed, DownloadInterrupted, 
 from app.salesforce.bulk import iter_bulk_pages
 from app.salesforce.client import OrgClient, RetryPolicy
 from app.salesforce.describe import SYSTEM_FIELDS, Field, describe_sobject, selectable_fields
-from app.salesforce.extract import count_rows, deleted_ids, ids_from_csv_pages, iter_query_pages
+from app.salesforce.extract import count_records, deleted_ids, ids_from_csv_pages, iter_query_pages
 from app.salesforce.soql import build_count, build_select
 from app.sync.report import EventSink, ObjectReport, SyncEvent, SyncOptions, SyncReport, mapping_status, run_status
 from app.warehouse import WarehouseError
-from app.warehouse.load import copy_csv_into, find_missing, tombstone, upsert_csv
-from app.warehouse.load import count_rows as count_table_rows
+from app.warehouse.load import copy_csv_into, count_rows, find_missing, tombstone, upsert_csv
 from app.warehouse.shadow import create_shadow, swap_shadow
 from app.warehouse.state import (
     LogEntry,
@@ -262,7 +261,7 @@ class _Run:
                 with self.engine.begin() as conn:
                     start_run_object(conn, self.run_id, org.name, mapping.object)
                 run_object_started = True
-                self._sync_object(org, client, mapping, report)
+                self._load_object(org, client, mapping, report)
                 report.status = "interrupted" if self.stop.is_set() else "succeeded"
             except _Interrupted as error:
                 report.status, report.message = "interrupted", str(error)
@@ -313,7 +312,7 @@ class _Run:
         )
         return report
 
-    def _sync_object(self, org: OrgConfig, client: OrgClient, mapping: MappingConfig, report: ObjectReport) -> None:
+    def _load_object(self, org: OrgConfig, client: OrgClient, mapping: MappingConfig, report: ObjectReport) -> None:
         client.check_budget()
         with self.engine.connect() as conn:
             cached = read_mapping_state(conn, org.name, mapping.object)
@@ -379,7 +378,7 @@ class _Run:
         names = [field_.name for field_ in fields if field_.name in SYSTEM_FIELDS] + [
             column.field for column in columns
         ]
-        total = count_rows(client, build_count(mapping.object))
+        total = count_records(client, build_count(mapping.object))
         if self.options.full or state.watermark is None or backfill:
             report.mode = "full"
             self._full_load(org, client, mapping.object, names, columns, total, report)
@@ -393,7 +392,7 @@ class _Run:
             if self.options.reconcile or reconcile_due:
                 self._reconcile(org, client, mapping.object, total, report)
         with self.engine.begin() as conn:
-            _database_rows, errored = count_table_rows(conn, org.name, mapping.object)
+            _database_rows, errored = count_rows(conn, org.name, mapping.object)
             save_mapping_state(
                 conn,
                 org.name,

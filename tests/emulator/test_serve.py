@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 import jwt
+import pytest
 import requests
 
 from app.config import load_settings
+from app.demo import write_demo_config
 from app.emulator import Emulator, demo_orgs
-from app.emulator.config_out import write_config
 from app.emulator.serve import render_summary
 
 
@@ -21,10 +22,12 @@ def _env(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
 
 
-def test_config_out_writes_a_config_orgfeed_accepts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("folder", ["plain", 'it\'s \\ "quoted"'])
+def test_config_out_writes_a_config_orgfeed_accepts(tmp_path: Path, folder: str) -> None:
+    tmp_path = tmp_path / folder  # a quote or backslash in the path must survive the TOML writer
     with Emulator(demo_orgs(rows=10)) as emulator:
         keys = {name: org.app.private_key_pem for name, org in emulator.orgs.items()}
-        config, env_file = write_config(tmp_path / "orgfeed.toml", emulator.describe_orgs(), emulator.ca_bundle, keys)
+        config, env_file = write_demo_config(tmp_path / "orgfeed.toml", emulator)
         settings = load_settings(_env(env_file), config)
         base_url = emulator.base_url
     assert [(o.name, o.geo, o.auth, o.login_url) for o in settings.orgs] == [
@@ -34,7 +37,7 @@ def test_config_out_writes_a_config_orgfeed_accepts(tmp_path: Path) -> None:
     assert all(str(o.ca_bundle) == str(tmp_path / "emulator-ca.pem") for o in settings.orgs)
     assert [m.object for m in settings.mappings] == ["Employee", "EmployeeCrisisAssessment", "Account", "Contact"]
     assert [v.name for v in settings.views] == ["global_assessment", "global_contact"]
-    assert settings.views[1].indexed == ("lastname", "email")  # as the repository's orgfeed.toml declares
+    assert settings.views[1].indexed == ("lastname", "email")
     assert [(f.name, tuple(f.views)) for f in settings.feeds] == [("global", ("global_assessment", "global_contact"))]
     assert (tmp_path / "emea-jwt-key.pem").read_text() == keys["emea"]
 

@@ -101,7 +101,8 @@ def test_parses(text, expected):
     assert parse_filter(text) == expected
 
 
-# The odata-query 0.10 bugs of the project's OData producer notes (shared/reference/odata-producers.md, §2.2), each parsing here.
+# The odata-query 0.10 bugs, numbered as in README.md ("The stack"), each parsing here; B12 is our policy
+# for a timestamp without an offset (UTC), which odata-query bound naive.
 @pytest.mark.parametrize(
     ("bug", "text", "expected"),
     [

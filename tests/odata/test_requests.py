@@ -25,7 +25,7 @@ def follow(client, path: str, headers: dict | None = None) -> list[dict]:
     return pages
 
 
-# -- What Salesforce Connect sends (DESIGN 4.4) -----------------------------------------------------------------
+# -- What Salesforce Connect sends -----------------------------------------------------------------
 
 
 def test_list_view_select_orderby_top26_count(client):

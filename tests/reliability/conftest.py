@@ -21,9 +21,10 @@ from pathlib import Path
 
 import psycopg
 import requests
+import tomli_w
 from sqlalchemy import text
 
-from app.emulator.config_out import render_config
+from app.demo import DEMO_TABLES
 from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
 from app.odata.feeds import Credential
@@ -40,9 +41,8 @@ def start_emulator(rows: dict[str, int] | int, seed: int = 23) -> Emulator:
 
 
 def view_sections() -> str:
-    """The demo's [[views]] entries (global_assessment, global_contact), as `orgfeed emulator --config-out` writes them."""
-    text_ = render_config([], Path("/unused"))
-    return text_[text_.index("[[views]]") : text_.index("[[feeds]]")]
+    """The demo's [[views]] tables (global_assessment, global_contact) as TOML, as the demo's config holds them."""
+    return "\n" + tomli_w.dumps({"views": DEMO_TABLES["views"]})
 
 
 def write_full_config(
