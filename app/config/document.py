@@ -28,6 +28,8 @@ TOP_LEVEL_KEYS = ("sync", *SECTIONS)
 
 @dataclass(frozen=True)
 class ParsedDocument:
+    """The records made from a document's tables (with problems: those that could be made, defaults for wrong keys)."""
+
     orgs: tuple[OrgConfig, ...] = ()
     mappings: tuple[MappingConfig, ...] = ()
     views: tuple[ViewConfig, ...] = ()

@@ -7,6 +7,7 @@ arrays arrive as lists and become tuples here, so records stay hashable and immu
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,9 @@ def kind_of(value: Any) -> str:
         list: "an array",
         tuple: "an array",
         dict: "a table",
+        datetime.datetime: "a date-time",
+        datetime.date: "a date",
+        datetime.time: "a time",
     }.get(type(value), type(value).__name__)
 
 
