@@ -1,16 +1,23 @@
+import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from app.config import (
     ColumnConfig,
     ConfigError,
     JoinConfig,
     MappingConfig,
+    OrgConfig,
     SyncConfig,
+    ViewConfig,
     load_database_settings,
     load_settings,
 )
+from app.config.document import SCHEMAS
+from app.config.orgs import AUTH_TABLES, AuthKind
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -257,3 +264,116 @@ def test_a_malformed_dotenv_line_is_reported_with_its_number(tmp_path):
     assert problems_of(tmp_path, GOOD_ORG, {"AMER_SECRET": "s"}) == [
         f"{tmp_path / '.env'}: line 2: expected KEY=value, got 'not a pair'"
     ]
+
+
+def table_keys(schema) -> set[str]:
+    """The keys of every table model `schema` holds (a model, or a union of them)."""
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        return set(schema.model_fields)
+    return set().union(*(table_keys(argument) for argument in get_args(schema)))
+
+
+@pytest.mark.parametrize("schema", [SyncConfig, *SCHEMAS.values(), JoinConfig], ids=["sync", *SCHEMAS, "joins"])
+def test_every_key_of_every_table_is_documented_in_the_example(schema):
+    example = (ROOT / "orgfeed.toml").read_text()
+    assert {key for key in table_keys(schema) if not re.search(rf"\b{key}\b", example)} == set()
+
+
+def test_every_auth_kind_has_a_table_of_its_own():
+    assert [table.kind() for table in AUTH_TABLES] == list(get_args(AuthKind))
+
+
+def test_a_default_is_the_same_whether_a_record_is_read_or_built(tmp_path):
+    settings = load(
+        tmp_path, GOOD_ORG + '[[mappings]]\nobject = "Employee"\n[[views]]\nname = "v"\nobject = "Employee"\n'
+    )
+    assert settings.orgs[0] == OrgConfig(
+        name="amer",
+        auth="client_credentials",
+        login_url="https://login.example.com",
+        secret_envs={"client_id": "AMER_ID", "client_secret": "AMER_SECRET"},
+        secrets={"client_id": "id-1", "client_secret": "secret-1"},
+    )
+    assert settings.mappings == (MappingConfig(object="Employee"),)
+    assert settings.views == (ViewConfig(name="v", object="Employee"),)
+
+
+def test_records_built_in_code_are_checked_and_hold_tuples():
+    assert ViewConfig(name="v", object="Contact", indexed=["email"]).indexed == ("email",)
+    with pytest.raises(ValidationError):
+        SyncConfig(workers=0)
+
+
+MORE_BAD_CONFIGS = [
+    pytest.param(
+        '[[orgs]]\nname = "p"\nauth = "password"\nlogin_url = "https://login.example.com"\nclient_id_env = "AMER_ID"\n'
+        'client_secret_env = "AMER_SECRET"\nusername_env = "AMER_ID"\nsession_id_env = "S"\naudience = "x"\n',
+        [
+            "orgs.p.session_id_env: not used with auth = 'password' "
+            "(it needs client_id_env, client_secret_env, username_env, password_env)",
+            "orgs.p.audience: not used with auth = 'password' "
+            "(it needs client_id_env, client_secret_env, username_env, password_env)",
+            "orgs.p.password_env: missing: auth = 'password' needs it",
+        ],
+        id="password-auth-with-keys-of-others",
+    ),
+    pytest.param(
+        '[[orgs]]\nname = "dev"\nauth = "session"\nlogin_url = "login.example.com"\n',
+        [
+            "orgs.dev.login_url: must be an http(s) URL, got 'login.example.com'",
+            "orgs.dev.instance_url: missing: auth = 'session' needs it",
+            "orgs.dev.session_id_env: missing: auth = 'session' needs it",
+        ],
+        id="session-auth-needs-an-instance-url",
+    ),
+    pytest.param(
+        GOOD_ORG
+        + '[[orgs]]\nname = "apac"\nmanaged_by = "heroku_connect"\n'
+        + '[[mappings]]\nobject = "Account"\norgs = ["apac", "emea"]\npoll_seconds = 1\n'
+        + '[[views]]\nname = "V"\nobject = "Account"\norgs = ["apac", "zz"]\n'
+        + '[[feeds]]\nname = "Bad!"\nviews = ["V", "w"]\n',
+        [
+            "mappings.Account.orgs: names org 'apac', which Heroku Connect fills: orgfeed does not load it",
+            "mappings.Account.orgs: names org 'emea', which is not defined in [[orgs]]",
+            "mappings.Account.poll_seconds: must be at least 10, got 1",
+            "views.V.name: 'V' is not a valid view name: use lower-case letters, digits and underscores",
+            "views.V.orgs: names org 'zz', which is not defined in [[orgs]]",
+            "feeds.Bad!.name: 'Bad!' is not a valid feed name: lower-case letters, digits, '-' and '_'",
+            "feeds.Bad!.views: names view 'w', which is not defined in [[views]]",
+        ],
+        id="references-checked-beside-other-mistakes",
+    ),
+    pytest.param(
+        GOOD_ORG + GOOD_ORG.replace('"amer"', '"amer2"') + 'geo = "AMER"\napi_budget_percent = 0\n',
+        [
+            "orgs.amer2.api_budget_percent: must be at least 1, got 0",
+            "orgs.amer2.geo: two orgs have the same geo 'AMER': each must be unique",
+        ],
+        id="duplicate-geo-beside-a-wrong-value",
+    ),
+    pytest.param(
+        GOOD_ORG
+        + '[[mappings]]\nobject = "A"\npoll_seconds = true\n[[views]]\nname = "v"\nobject = "A"\nmaterialized = 0\n'
+        + "[sync]\nauto_apply_views = 1\n",
+        [
+            "mappings.A.poll_seconds: must be an integer, got a boolean True",
+            "views.v.materialized: must be true or false, got an integer 0",
+            "sync.auto_apply_views: must be true or false, got an integer 1",
+        ],
+        id="booleans-and-integers-apart",
+    ),
+    pytest.param(
+        GOOD_ORG + '[[views]]\nname = "v"\nobject = "C"\njoins = [3, { lookup = "AccountId", objet = "Account" }]\n',
+        [
+            'views.v.joins[1]: must be a table like { lookup = "EmployeeId", object = "Employee" }, got an integer',
+            'views.v.joins[2].object: missing: the parent object it points to (e.g. "Employee")',
+            "views.v.joins[2].objet: unknown key (known keys here: lookup, object)",
+        ],
+        id="bad-joins",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MORE_BAD_CONFIGS)
+def test_more_configuration_mistakes_each_get_their_own_line(tmp_path, text, expected):
+    assert problems_of(tmp_path, text) == expected

@@ -1,8 +1,9 @@
 """Configuration: the one reader of the environment and of orgfeed.toml, turning both into frozen `Settings`.
 
-`models` declares every key with its type and default, `load` reads the file, `.env` and environment,
-`summary` describes loaded settings for `orgfeed config check`. It may import only the standard library
-and its own modules; every other package receives `Settings` (or the values it needs) as an argument.
+`models` and `orgs` hold one pydantic model per table (also the records the rest of orgfeed reads), `keys`
+the kinds of value; `document` and `problems` validate a file and word its mistakes; `load` reads the file,
+`.env` and environment; `summary` describes settings for `orgfeed config check`. It imports pydantic,
+platformdirs and the standard library, never another orgfeed package: those receive `Settings` instead.
 """
 
 from app.config.load import ConfigError, load_database_settings, load_settings, require_admin_password
@@ -12,11 +13,11 @@ from app.config.models import (
     FeedConfig,
     JoinConfig,
     MappingConfig,
-    OrgConfig,
     Settings,
     SyncConfig,
     ViewConfig,
 )
+from app.config.orgs import OrgConfig
 
 __all__ = [
     "ColumnConfig",

@@ -11,11 +11,12 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from app.config.document import read_document
 from app.config.models import DatabaseSettings, Settings
-from app.config.parse import parse_document
 
 DEFAULT_CONFIG_PATH = "orgfeed.toml"
 
@@ -65,16 +66,15 @@ def load_settings(
         config_path=config_path, database=database, admin_password=environ.get("ORGFEED_ADMIN_PASSWORD") or None
     )
     if document is not None:
-        parsed = parse_document(document, str(config_path), environ, resolve_secrets=resolve_secrets, problems=problems)
-        settings = Settings(
-            config_path=config_path,
-            database=database,
+        parsed, document_problems = read_document(document, str(config_path), environ, resolve_secrets=resolve_secrets)
+        problems.extend(document_problems)
+        settings = replace(
+            settings,
             orgs=parsed.orgs,
             mappings=parsed.mappings,
             views=parsed.views,
             feeds=parsed.feeds,
             sync=parsed.sync,
-            admin_password=settings.admin_password,
         )
     if problems:
         raise ConfigError(problems)

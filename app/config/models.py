@@ -1,224 +1,128 @@
-"""The shape of the configuration: the keys orgfeed.toml may hold (types, defaults, allowed values, one
-table per section) and the frozen records they become.
+"""The records of the configuration: one pydantic model per table of orgfeed.toml, and the `Settings` holding them.
 
-Pure data; `app.config.parse` checks documents against it and `app.config` loads them. The
-commented example orgfeed.toml documents the same keys.
+Each table's model is also the record the rest of orgfeed reads (`settings.views[0].joins`), so each
+key's type, limits and default are stated once, here; adding a key is one line in its model. Orgs,
+whose tables differ by kind, are in `app.config.orgs`. The commented example orgfeed.toml documents
+the same keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
+from pydantic_core import PydanticKnownError
 
-@dataclass(frozen=True)
-class Key:
-    kind: str  # "any" | "str" | "int" | "bool" | "str_list" | "str_or_list" | "table_list"
-    required: bool = False
-    default: Any = None
-    choices: tuple[Any, ...] = ()
-    minimum: int | None = None
-    maximum: int | None = None
-    doc: str = ""
-
-    def accepts(self, value: Any) -> bool:
-        """True when `value` has this key's TOML type (booleans are not integers here)."""
-        if self.kind == "any":
-            return True
-        if self.kind == "str":
-            return isinstance(value, str)
-        if self.kind == "int":
-            return isinstance(value, int) and not isinstance(value, bool)
-        if self.kind == "bool":
-            return isinstance(value, bool)
-        if self.kind == "str_list":
-            return isinstance(value, list) and all(isinstance(item, str) for item in value)
-        if self.kind == "str_or_list":
-            return isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value))
-        if self.kind == "table_list":
-            return isinstance(value, list)
-        raise ValueError(f"unknown key kind {self.kind!r}")
-
-    @property
-    def kind_text(self) -> str:
-        return {
-            "any": "any value",
-            "str": "a string",
-            "int": "an integer",
-            "bool": "true or false",
-            "str_list": "an array of strings",
-            "str_or_list": 'an array of strings or "*"',
-            "table_list": "an array of tables",
-        }[self.kind]
-
-
-TOP_LEVEL_KEYS = {
-    "sync": Key("any"),
-    "orgs": Key("table_list"),
-    "mappings": Key("table_list"),
-    "views": Key("table_list"),
-    "feeds": Key("table_list"),
-}
-
-SYNC_KEYS = {
-    "lookback_minutes": Key("int", default=10, minimum=0, maximum=1440),
-    "bulk_threshold": Key("int", default=10000, minimum=0),
-    "reconcile_hours": Key("int", default=24, minimum=1),
-    "workers": Key("int", default=4, minimum=1, maximum=64),
-    "auto_apply_views": Key("bool", default=False),
-    "request_timeout_seconds": Key("int", default=120, minimum=1, maximum=600),
-}
-
-# Credential name -> the org key naming the environment variable that holds it.
-SECRET_KEYS = {
-    "client_id": "client_id_env",
-    "client_secret": "client_secret_env",
-    "username": "username_env",
-    "password": "password_env",
-    "security_token": "security_token_env",
-    "private_key": "private_key_env",
-    "session_id": "session_id_env",
-}
-
-# auth kind -> (keys it requires, keys it may have)
-AUTH_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "client_credentials": (("client_id_env", "client_secret_env"), ()),
-    "jwt": (("client_id_env", "username_env", "private_key_env"), ("audience",)),
-    "password": (("client_id_env", "client_secret_env", "username_env", "password_env"), ("security_token_env",)),
-    "session": (("instance_url", "session_id_env"), ()),
-}
-
-# Keys only an org orgfeed loads may have (a Heroku Connect schema takes none of them).
-LOADER_KEYS = (
-    "auth",
-    "login_url",
-    "instance_url",
-    "audience",
-    "api_version",
-    "ca_bundle",
-    "delete_mode",
-    "api_budget_percent",
-    *SECRET_KEYS.values(),
+from app.config.keys import (
+    IDENTIFIER,
+    DefinedOrg,
+    DefinedView,
+    FeedName,
+    LoadedOrg,
+    Names,
+    StarOr,
+    StringArray,
+    Table,
+    TableArray,
+    ViewName,
+    kind_of,
+    problem,
 )
-
-ORG_KEYS = {
-    "name": Key("str", required=True, doc='the org\'s name, also its PostgreSQL schema (e.g. "amer")'),
-    "geo": Key("str"),
-    "managed_by": Key("str", default="orgfeed", choices=("orgfeed", "heroku_connect")),
-    "auth": Key("str", choices=tuple(AUTH_KEYS)),
-    "login_url": Key("str"),
-    "instance_url": Key("str"),
-    "audience": Key("str"),
-    "api_version": Key("str", default="62.0"),
-    "ca_bundle": Key("str"),
-    "delete_mode": Key("str", default="soft", choices=("soft", "hard")),
-    "api_budget_percent": Key("int", default=80, minimum=1, maximum=100),
-    **{env_key: Key("str") for env_key in SECRET_KEYS.values()},
-}
-
-MAPPING_KEYS = {
-    "object": Key("str", required=True, doc='the Salesforce object\'s API name (e.g. "Employee")'),
-    "fields": Key("str_or_list", default="*"),
-    "orgs": Key("str_list"),
-    "poll_seconds": Key("int", default=600, minimum=10),
-}
-
-JOIN_KEYS = {
-    "lookup": Key("str", required=True, doc='the lookup field on the base object (e.g. "EmployeeId")'),
-    "object": Key("str", required=True, doc='the parent object it points to (e.g. "Employee")'),
-}
-
-VIEW_KEYS = {
-    "name": Key("str", required=True, doc="the view's name, a lower-case identifier"),
-    "object": Key("str", required=True, doc="the base object whose rows the view holds"),
-    "joins": Key("table_list"),
-    "columns": Key("str_or_list", default="*"),
-    "orgs": Key("str_list"),
-    "id_strategy": Key("str", default="sfid", choices=("sfid", "geo_prefixed")),
-    "where": Key("str"),
-    "materialized": Key("bool", default=False),
-    "indexed": Key("str_list"),
-}
-
-FEED_KEYS = {
-    "name": Key("str", required=True, doc="the feed's name: its service root is /odata/v4/<name>/"),
-    "views": Key("str_list", required=True, doc="the views the feed exposes"),
-}
+from app.config.orgs import OrgConfig
 
 
-@dataclass(frozen=True)
-class OrgConfig:
-    name: str
-    geo: str
-    managed_by: str = "orgfeed"
-    auth: str | None = None
-    login_url: str | None = None
-    instance_url: str | None = None
-    api_version: str = "62.0"
-    ca_bundle: Path | None = None
-    delete_mode: str = "soft"
-    api_budget_percent: int = 80
-    audience: str | None = None
-    # Credential name ("client_id", "private_key", ...) -> the environment variable that holds it.
-    secret_envs: Mapping[str, str] = field(default_factory=dict)
-    # Credential name -> its value; empty when settings were loaded without secrets.
-    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+class SyncConfig(Table):
+    """The [sync] table: how every sync run behaves."""
 
-    @property
-    def is_loaded(self) -> bool:
-        """True when orgfeed syncs this org (not a schema some other tool fills)."""
-        return self.managed_by == "orgfeed"
+    lookback_minutes: Annotated[int, Field(ge=0, le=1440)] = 10
+    bulk_threshold: Annotated[int, Field(ge=0)] = 10000
+    reconcile_hours: Annotated[int, Field(ge=1)] = 24
+    workers: Annotated[int, Field(ge=1, le=64)] = 4
+    auto_apply_views: bool = False
+    request_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = (
+        120  # read timeout of each Salesforce request; then a retry
+    )
 
 
-@dataclass(frozen=True)
-class MappingConfig:
-    object: str
-    fields: tuple[str, ...] | None  # None means every field ("*")
-    orgs: tuple[str, ...] | None  # None means every org orgfeed loads
-    poll_seconds: int = 600
+class MappingConfig(Table):
+    """A [[mappings]] table: a Salesforce object to mirror."""
+
+    object: str = Field(description='the Salesforce object\'s API name (e.g. "Employee")')
+    fields: StarOr[str] = None  # None means every field ("*")
+    orgs: StringArray[LoadedOrg] | None = None  # None means every org orgfeed loads
+    poll_seconds: Annotated[int, Field(ge=10)] = 600
 
 
-@dataclass(frozen=True)
-class JoinConfig:
-    lookup: str
-    object: str
+class JoinConfig(Table):
+    """One of a view's `joins`: a parent object reached through a lookup field of the base object."""
+
+    lookup: str = Field(description='the lookup field on the base object (e.g. "EmployeeId")')
+    object: str = Field(description='the parent object it points to (e.g. "Employee")')
+
+    @model_validator(mode="before")
+    @classmethod
+    def _must_be_a_table(cls, value: Any) -> Any:
+        if isinstance(value, dict | JoinConfig):
+            return value
+        raise problem(f'must be a table like {{ lookup = "EmployeeId", object = "Employee" }}, got {kind_of(value)}')
 
 
 @dataclass(frozen=True)
 class ColumnConfig:
+    """One of a view's `columns`, written "Field" or "Parent.Field", optionally followed by "as alias"."""
+
     source: str  # "Field" or "Parent.Field"
     alias: str | None = None
 
 
-@dataclass(frozen=True)
-class ViewConfig:
-    name: str
-    object: str
-    joins: tuple[JoinConfig, ...] = ()
-    columns: tuple[ColumnConfig, ...] | None = None  # None means every mapped field ("*")
-    orgs: tuple[str, ...] | None = None
-    id_strategy: str = "sfid"
-    where: str | None = None
+COLUMN = re.compile(r"^\s*(?:(\w+)\.)?(\w+)(?:\s+as\s+(\w+))?\s*$", re.IGNORECASE)
+
+
+def _column(value: Any, info: ValidationInfo) -> ColumnConfig:
+    """The column `value` writes, checked against the view's joins (when they are valid)."""
+    if isinstance(value, ColumnConfig):
+        column, text = value, value.source
+    elif isinstance(value, str):
+        match = COLUMN.match(value)
+        if not match:
+            raise problem(
+                f'{value!r} is not a column: write "Field", "Parent.Field", optionally followed by "as alias"'
+            )
+        parent, field_name, alias = match.groups()
+        if alias and not IDENTIFIER.match(alias):
+            raise problem(f"{value!r}: alias {alias!r} must be a lower-case identifier")
+        column, text = ColumnConfig(source=f"{parent}.{field_name}" if parent else field_name, alias=alias), value
+    else:
+        raise PydanticKnownError("string_type")
+    parent = column.source.partition(".")[0] if "." in column.source else None
+    joins = info.data.get("joins")
+    if parent and joins is not None and parent.lower() not in {join.object.lower() for join in joins}:
+        raise problem(f"{text!r} names {parent!r}, which is not one of this view's joins")
+    return column
+
+
+class ViewConfig(Table):
+    """A [[views]] table: a SQL view over the org schemas; each row also carries `id` and `geo`."""
+
+    name: ViewName = Field(description="the view's name, a lower-case identifier")
+    object: str = Field(description="the base object whose rows the view holds")
+    joins: TableArray[JoinConfig] = ()
+    columns: StarOr[Annotated[ColumnConfig, BeforeValidator(_column)]] = None  # None means every mapped field ("*")
+    orgs: StringArray[DefinedOrg] | None = None  # None means every org
+    id_strategy: Literal["sfid", "geo_prefixed"] = "sfid"
+    where: str | None = None  # an SQL condition on the view's columns
     materialized: bool = False
-    indexed: tuple[str, ...] = ()
+    indexed: Names = ()
 
 
-@dataclass(frozen=True)
-class FeedConfig:
-    name: str
-    views: tuple[str, ...]
+class FeedConfig(Table):
+    """A [[feeds]] table: an OData service root with its own credentials."""
 
-
-@dataclass(frozen=True)
-class SyncConfig:
-    lookback_minutes: int = 10
-    bulk_threshold: int = 10000
-    reconcile_hours: int = 24
-    workers: int = 4
-    auto_apply_views: bool = False
-    request_timeout_seconds: int = 120  # read timeout of each Salesforce request; a slower answer is retried
+    name: FeedName = Field(description="the feed's name: its service root is /odata/v4/<name>/")
+    views: StringArray[DefinedView] = Field(description="the views the feed exposes")
 
 
 @dataclass(frozen=True)
@@ -236,13 +140,15 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything orgfeed was configured with: the tables of orgfeed.toml and what the environment says."""
+
     config_path: Path
     database: DatabaseSettings
     orgs: tuple[OrgConfig, ...] = ()
     mappings: tuple[MappingConfig, ...] = ()
     views: tuple[ViewConfig, ...] = ()
     feeds: tuple[FeedConfig, ...] = ()
-    sync: SyncConfig = SyncConfig()
+    sync: SyncConfig = field(default_factory=SyncConfig)
     admin_password: str | None = field(default=None, repr=False)
 
     def org(self, name: str) -> OrgConfig:

@@ -15,9 +15,8 @@ def describe_settings(settings: Settings) -> str:
     for org in settings.orgs:
         if org.is_loaded:
             variables = ", ".join(org.secret_envs.values())
-            lines.append(
-                f"org {org.name} (geo {org.geo}): auth {org.auth} at {org.login_url or org.instance_url}; secrets in {variables}"
-            )
+            url = org.login_url or org.instance_url
+            lines.append(f"org {org.name} (geo {org.geo}): auth {org.auth} at {url}; secrets in {variables}")
         else:
             lines.append(f"org {org.name} (geo {org.geo}): schema filled by Heroku Connect, read only")
     for mapping in settings.mappings:

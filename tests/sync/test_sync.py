@@ -94,7 +94,7 @@ def test_incremental_rounds_of_writes_reach_exact_parity(emulator, engine, datab
 
 def test_hard_delete_mode_removes_deleted_rows(emulator, engine, database_url):
     settings = make_settings(emulator, database_url, objects=("Account",))
-    settings = replace(settings, orgs=tuple(replace(org, delete_mode="hard") for org in settings.orgs))
+    settings = replace(settings, orgs=tuple(org.model_copy(update={"delete_mode": "hard"}) for org in settings.orgs))
     assert sync(settings, engine).ok
     doomed = emulator.ids("emea", "Account")[:2]
     emulator.delete("emea", "Account", doomed)
@@ -162,7 +162,9 @@ def test_a_new_field_gets_a_column_filled_for_existing_rows(emulator, engine, da
 
 def test_a_removed_field_is_no_longer_selected_and_logged(emulator, engine, database_url):
     settings = make_settings(emulator, database_url, objects=("Employee",))
-    settings = replace(settings, mappings=(replace(settings.mappings[0], fields=("FirstName", "LastName", "Email")),))
+    settings = replace(
+        settings, mappings=(settings.mappings[0].model_copy(update={"fields": ("FirstName", "LastName", "Email")}),)
+    )
     assert sync(settings, engine).ok
     emulator.remove_field("emea", "Employee", "Email")
     report = sync(settings, engine)
@@ -268,7 +270,7 @@ def test_a_schema_holding_another_orgs_data_is_refused(emulator, engine, databas
     settings = make_settings(emulator, database_url, objects=("Account",))
     amer, emea = settings.orgs
     assert sync(replace(settings, orgs=(amer,)), engine).ok
-    swapped = replace(emea, name="amer", geo="AMER")  # emea's credentials configured as "amer"
+    swapped = emea.model_copy(update={"name": "amer", "geo": "AMER"})  # emea's credentials configured as "amer"
     report = sync(replace(settings, orgs=(swapped,)), engine)
     assert [(r.org, r.status) for r in report.objects] == [("amer", "failed")]
     assert "holds org" in report.objects[0].message
@@ -277,7 +279,7 @@ def test_a_schema_holding_another_orgs_data_is_refused(emulator, engine, databas
 
 def test_bad_credentials_name_the_org_and_the_variables(emulator, engine, database_url):
     settings = make_settings(emulator, database_url, objects=("Account",))
-    amer = replace(settings.orgs[0], secrets={**settings.orgs[0].secrets, "client_secret": "wrong"})
+    amer = settings.orgs[0].model_copy(update={"secrets": {**settings.orgs[0].secrets, "client_secret": "wrong"}})
     report = sync(replace(settings, orgs=(amer,)), engine)
     assert [(r.org, r.status) for r in report.objects] == [("amer", "failed")]
     assert report.objects[0].message.startswith("org 'amer': login failed: invalid_client")
@@ -367,7 +369,7 @@ def test_an_object_failing_does_not_stop_the_others(emulator, engine, database_u
 
 def test_a_full_reload_in_hard_delete_mode_keeps_no_deleted_rows(emulator, engine, database_url):
     settings = make_settings(emulator, database_url, objects=("Account",))
-    settings = replace(settings, orgs=tuple(replace(org, delete_mode="hard") for org in settings.orgs))
+    settings = replace(settings, orgs=tuple(org.model_copy(update={"delete_mode": "hard"}) for org in settings.orgs))
     doomed = emulator.ids("amer", "Account")[:3]
     emulator.delete("amer", "Account", doomed)  # in the recycle bin: queryAll still returns them
     assert sync(settings, engine, orgs=("amer",), full=True).ok
@@ -428,7 +430,7 @@ def test_an_unchanged_describe_is_answered_304_and_the_stored_one_is_used(emulat
             text("update orgfeed.mappings set describe_body = cast(:body as jsonb) where org = 'amer'"),
             {"body": json.dumps(trimmed)},
         )
-    settings = replace(settings, mappings=(replace(settings.mappings[0], fields=("Name", "Industry")),))
+    settings = replace(settings, mappings=(settings.mappings[0].model_copy(update={"fields": ("Name", "Industry")}),))
     assert sync(settings, engine, orgs=("amer",)).ok
     assert [(sobject, code) for _, sobject, _, _, code, *_ in log_entries(engine, status="Warning")] == [
         ("Account", "FIELD_NOT_FOUND")

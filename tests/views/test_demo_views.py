@@ -49,8 +49,9 @@ def test_committed_view_files_are_what_the_demo_configuration_generates(emulator
 
 def test_a_new_field_reaches_the_view_when_auto_apply_is_on(emulator, engine, database_url, tmp_path):
     settings = demo_settings(emulator, database_url, auto_apply_views=True)
-    view = replace(settings.views[1], columns=None, joins=(), indexed=())  # global_contact with every column
-    every_field = tuple(replace(mapping, fields=None) for mapping in settings.mappings)
+    # global_contact with every column
+    view = settings.views[1].model_copy(update={"columns": None, "joins": (), "indexed": ()})
+    every_field = tuple(mapping.model_copy(update={"fields": None}) for mapping in settings.mappings)
     settings = replace(settings, views=(view,), mappings=every_field, config_path=tmp_path / "orgfeed.toml")
     assert run_sync(settings, engine).ok
     emulator.add_field("emea", "Contact", "Nickname__c", "string", length=30)

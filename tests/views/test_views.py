@@ -1,6 +1,5 @@
 """The view generator against real tables: rows, geos, nulls, plans, golden files, collisions, Heroku Connect schemas."""
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -62,7 +61,7 @@ def make_org_tables(conn, schema: str, contacts: int, *, prefix: str, deleted_ev
 CONTACT_VIEW = ViewConfig(
     name="contacts",
     object="Contact",
-    joins=(JoinConfig("AccountId", "Account"),),
+    joins=(JoinConfig(lookup="AccountId", object="Account"),),
     columns=(ColumnConfig("Account.Name", "account"), ColumnConfig("LastName"), ColumnConfig("Email")),
     indexed=("lastname",),
 )
@@ -97,7 +96,7 @@ def test_three_orgs_and_a_column_one_org_lacks(engine):
         make_org_tables(conn, "emea", 40, prefix="E")
         make_org_tables(conn, "apac", 30, prefix="P")
         conn.execute(text("update amer.contact set badge__c = 'B-' || id"))
-    view = replace(CONTACT_VIEW, columns=(*CONTACT_VIEW.columns, ColumnConfig("Badge__c")))
+    view = CONTACT_VIEW.model_copy(update={"columns": (*CONTACT_VIEW.columns, ColumnConfig("Badge__c"))})
     apply(engine, settings_for([org("amer"), org("emea"), org("apac")], [view]))
     with engine.connect() as conn:
         rows = conn.execute(text("select geo, count(*), count(badge__c) from contacts group by geo order by geo")).all()
@@ -156,7 +155,7 @@ def test_geo_prefixed_ids_are_unique_and_still_ordered_by_index(engine):
     with engine.begin() as conn:
         make_org_tables(conn, "prod", 20000, prefix="S")
         make_org_tables(conn, "sandbox", 20000, prefix="S")
-    view = replace(CONTACT_VIEW, id_strategy="geo_prefixed")
+    view = CONTACT_VIEW.model_copy(update={"id_strategy": "geo_prefixed"})
     apply(engine, settings_for([org("prod"), org("sandbox")], [view]))
     with engine.connect() as conn:
         first = conn.execute(text("select id from contacts order by id limit 2")).scalars().all()
@@ -171,7 +170,8 @@ def test_apply_drops_and_recreates_a_view_whose_columns_changed(engine):
         make_org_tables(conn, "amer", 10, prefix="A")
     settings = settings_for([org("amer")], [CONTACT_VIEW])
     apply(engine, settings)
-    narrower = replace(CONTACT_VIEW, columns=(ColumnConfig("Email"),), indexed=())  # columns dropped: replace cannot
+    # columns dropped, which `create or replace view` cannot do
+    narrower = CONTACT_VIEW.model_copy(update={"columns": (ColumnConfig("Email"),), "indexed": ()})
     apply(engine, settings_for([org("amer")], [narrower]))
     with engine.connect() as conn:
         columns = (
@@ -274,7 +274,7 @@ def test_a_materialized_view_is_refreshed_concurrently_after_each_sync(engine):
 
     with engine.begin() as conn:
         make_org_tables(conn, "amer", 20, prefix="A")
-    view = replace(CONTACT_VIEW, materialized=True)
+    view = CONTACT_VIEW.model_copy(update={"materialized": True})
     settings = settings_for([org("amer")], [view])
     apply(engine, settings)
     with engine.begin() as conn:
@@ -296,7 +296,7 @@ def test_a_rebuilt_view_keeps_its_select_grants(engine):
         make_org_tables(conn, "amer", 10, prefix="A")
         conn.execute(text(f"create role {role} nologin"))
     try:
-        view = replace(CONTACT_VIEW, materialized=True)  # materialized: every apply drops and creates it
+        view = CONTACT_VIEW.model_copy(update={"materialized": True})  # materialized: every apply drops and creates it
         settings = settings_for([org("amer")], [view])
         apply(engine, settings)
         with engine.begin() as conn:
