@@ -69,6 +69,7 @@ SYNC_KEYS = {
     "workers": Key("int", default=4, minimum=1, maximum=64),
     "auto_apply_views": Key("bool", default=False),
     "request_timeout_seconds": Key("int", default=120, minimum=1, maximum=600),
+    "hash_key_env": Key("str", default="ORGFEED_HASH_KEY"),
 }
 
 # Credential name -> the org key naming the environment variable that holds it.
@@ -123,6 +124,8 @@ MAPPING_KEYS = {
     "fields": Key("str_or_list", default="*"),
     "orgs": Key("str_list"),
     "poll_seconds": Key("int", default=600, minimum=10),
+    "hash": Key("str_list"),
+    "redact": Key("str_list"),
 }
 
 JOIN_KEYS = {
@@ -178,6 +181,8 @@ class MappingConfig:
     fields: tuple[str, ...] | None  # None means every field ("*")
     orgs: tuple[str, ...] | None  # None means every org orgfeed loads
     poll_seconds: int = 600
+    hash: tuple[str, ...] = ()  # fields stored as their keyed HMAC-SHA256
+    redact: tuple[str, ...] = ()  # fields stored as null
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,7 @@ class SyncConfig:
     workers: int = 4
     auto_apply_views: bool = False
     request_timeout_seconds: int = 120  # read timeout of each Salesforce request; a slower answer is retried
+    hash_key_env: str = "ORGFEED_HASH_KEY"  # the environment variable holding the key of `hash` policies
 
 
 @dataclass(frozen=True)
@@ -244,6 +250,7 @@ class Settings:
     feeds: tuple[FeedConfig, ...] = ()
     sync: SyncConfig = SyncConfig()
     admin_password: str | None = field(default=None, repr=False)
+    hash_key: str | None = field(default=None, repr=False)  # the secret `[sync] hash_key_env` names
 
     def org(self, name: str) -> OrgConfig:
         """The org called `name`; KeyError when there is none."""

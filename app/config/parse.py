@@ -241,12 +241,38 @@ def _read_mapping(reader: Reader, where: str, table: dict[str, Any]) -> MappingC
     reader.check_keys(where, table, MAPPING_KEYS)
     values = {key: reader.get(where, table, key, spec) for key, spec in MAPPING_KEYS.items()}
     fields = _read_star_list(reader, f"{where}.fields", values["fields"])
+    hashed, redacted = tuple(values["hash"] or ()), tuple(values["redact"] or ())
+    _check_policy(reader, where, fields, hashed, redacted)
     return MappingConfig(
         object=values["object"] or "",
         fields=fields,
         orgs=tuple(values["orgs"]) if values["orgs"] is not None else None,
         poll_seconds=values["poll_seconds"],
+        hash=hashed,
+        redact=redacted,
     )
+
+
+# Fields orgfeed needs in clear to sync (the key, the watermark, tombstones).
+UNPROTECTABLE_FIELDS = ("id", "systemmodstamp", "isdeleted", "createddate")
+
+
+def _check_policy(
+    reader: Reader, where: str, fields: tuple[str, ...] | None, hashed: tuple[str, ...], redacted: tuple[str, ...]
+) -> None:
+    """Problems with a mapping's `hash`/`redact` lists: unmapped, system or doubly named fields."""
+    selected = {name.lower() for name in fields} if fields is not None else None
+    for key, names in (("hash", hashed), ("redact", redacted)):
+        for name in names:
+            if name.lower() in UNPROTECTABLE_FIELDS:
+                reader.problem(f"{where}.{key}", f"{name!r} is a field orgfeed needs in clear to sync: remove it here")
+            elif selected is not None and name.lower() not in selected:
+                reader.problem(
+                    f"{where}.{key}",
+                    f"{name!r} is not mapped: add it to this mapping's fields, or remove it from {key}",
+                )
+    for name in sorted({name.lower() for name in hashed} & {name.lower() for name in redacted}):
+        reader.problem(f"{where}.redact", f"{name!r} is also in hash: a field takes one policy")
 
 
 def _read_star_list(reader: Reader, where: str, value: Any) -> tuple[str, ...] | None:
