@@ -291,14 +291,19 @@ DEFAULT_BASE_URL = "http://localhost:8000"
 @feeds.command("create")
 @click.argument("name")
 @click.option("--views", "views", help="Comma-separated views (default: the views of [[feeds]] NAME in orgfeed.toml).")
+@click.option("--geos", help="Serve only these geos' rows, comma-separated (default: [[feeds]] NAME's geos, or all).")
+@click.option("--hide", help="Comma-separated view.column entries not to serve (default: [[feeds]] NAME's hide).")
 @click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Where the web process is reachable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def feeds_create(name: str, views: str | None, base_url: str, as_json: bool) -> None:
-    """Create feed NAME (or update its views and grants) with a read-only database role and a credential."""
-    from app.odata.commands import run_feeds_create
+def feeds_create(
+    name: str, views: str | None, geos: str | None, hide: str | None, base_url: str, as_json: bool
+) -> None:
+    """Create feed NAME (or update its views, scope and grants) with a read-only database role and a credential."""
+    from app.odata.commands import FeedOptions, run_feeds_create
 
     settings = load_settings(resolve_secrets=False)
-    run_feeds_create(settings, open_database(settings), name, views, base_url=base_url, as_json=as_json)
+    options = FeedOptions(views=views, geos=geos, hide=hide)
+    run_feeds_create(settings, open_database(settings), name, options, base_url=base_url, as_json=as_json)
 
 
 @feeds.command("list")

@@ -148,6 +148,8 @@ VIEW_KEYS = {
 FEED_KEYS = {
     "name": Key("str", required=True, doc="the feed's name: its service root is /odata/v4/<name>/"),
     "views": Key("str_list", required=True, doc="the views the feed exposes"),
+    "geos": Key("str_list"),
+    "hide": Key("str_list"),
 }
 
 
@@ -214,6 +216,12 @@ class ViewConfig:
 class FeedConfig:
     name: str
     views: tuple[str, ...]
+    geos: tuple[str, ...] | None = None  # only these geos' rows; None means every geo
+    hide: tuple[str, ...] = ()  # "view.column" entries the feed does not serve
+
+    @property
+    def is_scoped(self) -> bool:
+        return self.geos is not None or bool(self.hide)
 
 
 @dataclass(frozen=True)

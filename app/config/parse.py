@@ -353,7 +353,22 @@ def _read_feed(reader: Reader, where: str, table: dict[str, Any]) -> FeedConfig:
     name = values["name"] or ""
     if name and not re.match(r"^[a-z][a-z0-9_-]{0,62}$", name):
         reader.problem(f"{where}.name", f"{name!r} is not a valid feed name: lower-case letters, digits, '-' and '_'")
-    return FeedConfig(name=name, views=tuple(values["views"] or ()))
+    views = tuple(values["views"] or ())
+    hide = tuple(values["hide"] or ())
+    for entry in hide:
+        view, dot, column = entry.partition(".")
+        if not dot or not view or not column:
+            reader.problem(f"{where}.hide", f'{entry!r} must name a view\'s column as "view.column"')
+        elif view not in views:
+            reader.problem(f"{where}.hide", f"{entry!r} names view {view!r}, which this feed does not serve")
+        elif column in ("id", "geo"):
+            reader.problem(
+                f"{where}.hide", f"{entry!r}: every view keeps its id and geo columns; they cannot be hidden"
+            )
+    geos = tuple(values["geos"]) if values["geos"] is not None else None
+    if geos == ():
+        reader.problem(f"{where}.geos", "is empty: list at least one geo, or leave it out to serve every geo")
+    return FeedConfig(name=name, views=views, geos=geos, hide=hide)
 
 
 def _read_sync(reader: Reader, table: Any) -> SyncConfig:
@@ -388,10 +403,15 @@ def check_references(reader: Reader, parsed: ParsedConfig) -> None:
             if org not in known:
                 reader.problem(f"views.{view.name}.orgs", f"names org {org!r}, which is not defined in [[orgs]]")
     view_names = {view.name for view in parsed.views}
+    geos = {org.geo for org in parsed.orgs}
     for feed in parsed.feeds:
         for view in feed.views:
             if view not in view_names:
                 reader.problem(f"feeds.{feed.name}.views", f"names view {view!r}, which is not defined in [[views]]")
+        for geo in feed.geos or ():
+            if geo not in geos:
+                known = ", ".join(sorted(geos)) or "none"
+                reader.problem(f"feeds.{feed.name}.geos", f"names geo {geo!r}, which no org has (geos: {known})")
 
 
 def _check_unique(reader: Reader, section: str, places: list[tuple[str, str]], what: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
 import click
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.odata import FeedError
 from app.odata import feeds as feed_store
+from app.views.scopes import scope_schema
 
 
 def _exits_on_feed_error(function: Callable) -> Callable:
@@ -37,20 +39,33 @@ def _exits_on_feed_error(function: Callable) -> Callable:
     return run
 
 
+@dataclass(frozen=True)
+class FeedOptions:
+    """`feeds create`'s comma-separated options; None takes the value of [[feeds]] NAME in orgfeed.toml."""
+
+    views: str | None = None
+    geos: str | None = None
+    hide: str | None = None
+
+
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 @_exits_on_feed_error
 def run_feeds_create(
-    settings: Settings, engine: Engine, name: str, views: str | None, *, base_url: str, as_json: bool
+    settings: Settings, engine: Engine, name: str, options: FeedOptions, *, base_url: str, as_json: bool
 ) -> None:
-    if views is None:
-        configured = next((feed for feed in settings.feeds if feed.name == name), None)
-        if configured is None:
-            raise FeedError(
-                f"feed {name!r} is not in {settings.config_path} ([[feeds]]): name its views with --views A,B"
-            )
+    configured = next((feed for feed in settings.feeds if feed.name == name), None)
+    if options.views is not None:
+        view_names = _split(options.views)
+    elif configured is not None:
         view_names = list(configured.views)
     else:
-        view_names = views.split(",")
-    created = feed_store.create_feed(engine, name, view_names, base_url=base_url)
+        raise FeedError(f"feed {name!r} is not in {settings.config_path} ([[feeds]]): name its views with --views A,B")
+    geos = _split(options.geos) if options.geos is not None else (configured.geos if configured else None)
+    hide = _split(options.hide) if options.hide is not None else list(configured.hide if configured else ())
+    created = feed_store.create_feed(engine, name, view_names, base_url=base_url, geos=geos, hide=hide)
     if as_json:
         credential = created.credential
         click.echo(
@@ -61,6 +76,8 @@ def run_feeds_create(
                     "missing_views": list(created.missing_views),
                     "role": created.role_name,
                     "role_problem": created.role_problem,
+                    "geos": list(created.geos) if created.geos is not None else None,
+                    "hide": list(created.hidden),
                     "user": credential.username if credential else None,
                     "password": credential.password if credential else None,
                     "url": feed_store.service_url(base_url, name),
@@ -71,6 +88,11 @@ def run_feeds_create(
     click.echo(f"feed {created.name}: views {', '.join(created.views)}")
     if created.missing_views:
         click.echo(f"  not in the database yet (served once they exist): {', '.join(created.missing_views)}")
+    if created.geos is not None or created.hidden:
+        rows_of = ", ".join(created.geos) if created.geos is not None else "every geo"
+        hidden = ", ".join(created.hidden) or "none"
+        schema = scope_schema(created.name)
+        click.echo(f"  scoped: rows of {rows_of}; hidden columns: {hidden} (views in schema {schema})")
     if created.role_name:
         click.echo(f"  reads through database role {created.role_name} (SELECT on these views only)")
     else:

@@ -139,6 +139,10 @@ feeds = Table(
     Column("name", String(63), primary_key=True),
     Column("views", ARRAY(Text), nullable=False),
     Column("role_name", String(63), comment="the database role the feed reads through"),
+    Column("geos", ARRAY(Text), comment="the geos whose rows the feed serves; null: every geo"),
+    Column(
+        "hidden", ARRAY(Text), nullable=False, server_default=text("'{}'"), comment="view.column entries not served"
+    ),
     _now(),
     comment="OData service roots /odata/v4/<name>/.",
 )
