@@ -185,6 +185,21 @@ def status(as_json: bool, log_limit: int) -> None:
     print_status(objects, log, find_stale_views(engine, settings), as_json=as_json)
 
 
+@cli.command("access-log", short_help="Show who read or wrote what through the feeds.")
+@click.option("--feed", help="Only this feed's entries.")
+@click.option(
+    "--since", help="Only entries since then: an ISO 8601 time (UTC unless it has an offset) or 30m, 24h, 7d."
+)
+@click.option("--limit", default=100, show_default=True, help="How many entries at most, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
+def access_log(feed: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """The access log: time, feed, user, client, method, path, entity set, rows, status and duration of each request."""
+    from app.odata.commands import print_access_log
+
+    settings = load_settings(resolve_secrets=False)
+    print_access_log(open_database(settings), feed=feed, since=since, limit=limit, as_json=as_json)
+
+
 @cli.group(cls=_Commands, short_help="Suspend or resume an org.")
 def orgs() -> None:
     """Suspend or resume an org's syncing."""

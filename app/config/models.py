@@ -70,6 +70,7 @@ SYNC_KEYS = {
     "auto_apply_views": Key("bool", default=False),
     "request_timeout_seconds": Key("int", default=120, minimum=1, maximum=600),
     "hash_key_env": Key("str", default="ORGFEED_HASH_KEY"),
+    "access_log_days": Key("int", default=90, minimum=1),
 }
 
 # Credential name -> the org key naming the environment variable that holds it.
@@ -233,6 +234,7 @@ class SyncConfig:
     auto_apply_views: bool = False
     request_timeout_seconds: int = 120  # read timeout of each Salesforce request; a slower answer is retried
     hash_key_env: str = "ORGFEED_HASH_KEY"  # the environment variable holding the key of `hash` policies
+    access_log_days: int = 90  # the worker deletes access-log entries older than this
 
 
 @dataclass(frozen=True)

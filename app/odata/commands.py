@@ -8,8 +8,10 @@ A FeedError ends the command with its message and exit status 1.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 
 import click
@@ -173,3 +175,59 @@ def _echo_credential(credential: feed_store.Credential) -> None:
         click.echo(f"  password:    {credential.password}   (shown once: only its hash is stored)")
     else:
         click.echo("  password:    (stored hashed; `orgfeed credentials reset` issues a new one)")
+
+
+SINCE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """`text` as a time: "30m", "24h" or "7d" before `now`, or ISO 8601 (UTC unless it has an offset).
+
+    Raises FeedError saying what is accepted.
+    """
+    text = text.strip()
+    amount, unit = text[:-1], text[-1:].lower()
+    if unit in SINCE_UNITS and amount.isdigit():
+        return now - timedelta(**{SINCE_UNITS[unit]: int(amount)})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise FeedError(
+            f"--since {text!r}: give an ISO 8601 time (2026-12-01 or 2026-12-01T09:30:00+01:00) or 30m, 24h, 7d"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@_exits_on_feed_error
+def print_access_log(engine: Engine, *, feed: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """Prints `orgfeed access-log`: a table, or one JSON object per entry (newest first)."""
+    from app.warehouse.audit import read_access_log
+
+    moment = parse_since(since, datetime.now(UTC)) if since else None
+    with engine.connect() as conn:
+        entries = read_access_log(conn, feed=feed, since=moment, limit=limit)
+    if as_json:
+        for entry in entries:
+            record = {**asdict(entry), "at": entry.at.isoformat()}
+            click.echo(json.dumps(record))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    table = Table(title="orgfeed access log" + (f" of feed {feed}" if feed else ""))
+    for heading in ("Time", "Feed", "User", "Client", "Method", "Path", "Status", "Rows", "ms"):
+        table.add_column(heading, justify="right" if heading in ("Status", "Rows", "ms") else "left")
+    for entry in entries:
+        table.add_row(
+            entry.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            entry.feed or "",
+            entry.username or "",
+            entry.client or "",
+            entry.method,
+            entry.path[:80],
+            str(entry.status),
+            "" if entry.rows is None else str(entry.rows),
+            str(entry.duration_ms),
+        )
+    console.print(table)

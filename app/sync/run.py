@@ -26,6 +26,7 @@ from app.salesforce.extract import count_records, deleted_ids, ids_from_csv_page
 from app.salesforce.soql import build_count, build_select
 from app.sync.report import EventSink, ObjectReport, SyncEvent, SyncOptions, SyncReport, mapping_status, run_status
 from app.warehouse import WarehouseError
+from app.warehouse.audit import prune_access_log
 from app.warehouse.load import copy_csv_into, count_rows, find_missing, tombstone, upsert_csv
 from app.warehouse.policy import HASHED_TYPE, FieldPolicy, mapping_policy, policy_comment
 from app.warehouse.shadow import create_shadow, swap_shadow
@@ -49,6 +50,7 @@ from app.warehouse.types import Column, SourceField, column_for
 MAX_ROW_ERRORS_LOGGED = 100  # per object and run; the rest are counted in one summary entry
 PAGE_ATTEMPTS = 3  # a result page whose download breaks off is fetched again from its locator
 DELETED_RETENTION = timedelta(days=29)  # the `deleted` endpoint looks back at most 30 days
+PRUNE_SECONDS = 3600  # how often the worker deletes access-log entries past `[sync] access_log_days`
 
 
 def run_sync(
@@ -104,8 +106,13 @@ def watch_sync(
     import time
 
     last_started: dict[str, float] = {}
+    last_pruned = float("-inf")
     while not stop.is_set():
         now = time.monotonic()
+        if now - last_pruned >= PRUNE_SECONDS:
+            last_pruned = now
+            with engine.begin() as conn:
+                prune_access_log(conn, timedelta(days=settings.sync.access_log_days))
         due = tuple(
             mapping.object
             for mapping in settings.mappings
