@@ -185,6 +185,21 @@ def status(as_json: bool, log_limit: int) -> None:
     print_status(objects, log, find_stale_views(engine, settings), as_json=as_json)
 
 
+@cli.command("access-log", short_help="Show who read or wrote what through the feeds.")
+@click.option("--feed", help="Only this feed's entries.")
+@click.option(
+    "--since", help="Only entries since then: an ISO 8601 time (UTC unless it has an offset) or 30m, 24h, 7d."
+)
+@click.option("--limit", default=100, show_default=True, help="How many entries at most, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
+def access_log(feed: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """The access log: time, feed, user, client, method, path, entity set, rows, status and duration of each request."""
+    from app.odata.commands import print_access_log
+
+    settings = load_settings(resolve_secrets=False)
+    print_access_log(open_database(settings), feed=feed, since=since, limit=limit, as_json=as_json)
+
+
 @cli.group(cls=_Commands, short_help="Suspend or resume an org.")
 def orgs() -> None:
     """Suspend or resume an org's syncing."""
@@ -291,14 +306,19 @@ DEFAULT_BASE_URL = "http://localhost:8000"
 @feeds.command("create")
 @click.argument("name")
 @click.option("--views", "views", help="Comma-separated views (default: the views of [[feeds]] NAME in orgfeed.toml).")
+@click.option("--geos", help="Serve only these geos' rows, comma-separated (default: [[feeds]] NAME's geos, or all).")
+@click.option("--hide", help="Comma-separated view.column entries not to serve (default: [[feeds]] NAME's hide).")
 @click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Where the web process is reachable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def feeds_create(name: str, views: str | None, base_url: str, as_json: bool) -> None:
-    """Create feed NAME (or update its views and grants) with a read-only database role and a credential."""
-    from app.odata.commands import run_feeds_create
+def feeds_create(
+    name: str, views: str | None, geos: str | None, hide: str | None, base_url: str, as_json: bool
+) -> None:
+    """Create feed NAME (or update its views, scope and grants) with a read-only database role and a credential."""
+    from app.odata.commands import FeedOptions, run_feeds_create
 
     settings = load_settings(resolve_secrets=False)
-    run_feeds_create(settings, open_database(settings), name, views, base_url=base_url, as_json=as_json)
+    options = FeedOptions(views=views, geos=geos, hide=hide)
+    run_feeds_create(settings, open_database(settings), name, options, base_url=base_url, as_json=as_json)
 
 
 @feeds.command("list")

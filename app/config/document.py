@@ -59,6 +59,7 @@ def read_document(
     # The names other tables may refer to, as written: a table with a mistake in it is still there.
     names = {section: {_name(table) for _, table in tables[section]} - {None} for section in ("orgs", "views")}
     heroku_connect = {_name(table) for _, table in tables["orgs"] if table.get("managed_by") == "heroku_connect"}
+    names["geos"] = {_geo(table) for _, table in tables["orgs"]} - {None}
     secrets_from = environ if resolve_secrets else None
     context: dict[str, Any] = {**names, "heroku_connect": heroku_connect, "environ": secrets_from}
     entries: dict[str, list[_Entry]] = {section: [] for section in SECTIONS}
@@ -74,6 +75,15 @@ def read_document(
     problems.extend(check_unique(entries["orgs"], entries["views"], entries["feeds"]))
     records = {section: tuple(entry.record for entry in entries[section] if entry.record) for section in SECTIONS}
     return ParsedDocument(**records, sync=sync), [f"{filename}: {problem}" for problem in problems]
+
+
+def _geo(table: dict[str, Any]) -> str | None:
+    """The org table's geo as it will be read: its `geo`, else its name upper-cased."""
+    geo = table.get("geo")
+    if isinstance(geo, str) and geo:
+        return geo
+    name = _name(table)
+    return name.upper() if name else None
 
 
 def _name(table: dict[str, Any]) -> str | None:

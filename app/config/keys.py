@@ -192,3 +192,14 @@ def _loaded_org(name: str, info: ValidationInfo) -> str:
 DefinedOrg = Annotated[str, AfterValidator(_defined("orgs", "org"))]
 LoadedOrg = Annotated[DefinedOrg, AfterValidator(_loaded_org)]
 DefinedView = Annotated[str, AfterValidator(_defined("views", "view"))]
+
+
+def _known_geo(geo: str, info: ValidationInfo) -> str:
+    geos = (info.context or {}).get("geos")
+    if geos is not None and geo not in geos:
+        raise problem(f"names geo {geo!r}, which no org has (geos: {', '.join(sorted(geos)) or 'none'})")
+    return geo
+
+
+# A geo of one of the document's orgs (from the context's "geos"; without them any geo passes).
+KnownGeo = Annotated[str, AfterValidator(_known_geo)]

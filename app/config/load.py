@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config.document import read_document
-from app.config.models import DatabaseSettings, Settings
+from app.config.models import DatabaseSettings, MappingConfig, Settings
 
 DEFAULT_CONFIG_PATH = "orgfeed.toml"
 
@@ -75,6 +75,7 @@ def load_settings(
             views=parsed.views,
             feeds=parsed.feeds,
             sync=parsed.sync,
+            hash_key=_read_hash_key(parsed.sync.hash_key_env, parsed.mappings, environ, resolve_secrets, problems),
         )
     if problems:
         raise ConfigError(problems)
@@ -104,6 +105,27 @@ def read_dotenv(path: Path, problems: list[str]) -> dict[str, str]:
             value = value[1:-1]
         values[key] = value
     return values
+
+
+MIN_HASH_KEY_LENGTH = 32
+
+
+def _read_hash_key(
+    variable: str, mappings: tuple[MappingConfig, ...], environ: Mapping[str, str], resolve: bool, problems: list[str]
+) -> str | None:
+    """The key of the `hash` policies from `variable`; a problem when a mapping hashes and it is missing or short."""
+    value = environ.get(variable, "").strip()
+    if not resolve or not any(mapping.hash for mapping in mappings):
+        return value or None
+    if len(value) < MIN_HASH_KEY_LENGTH:
+        state = "is not set" if variable not in environ else f"has {len(value)} characters"
+        problems.append(
+            f"environment: {variable} {state}: a mapping hashes fields, so set it to a secret of at least "
+            f"{MIN_HASH_KEY_LENGTH} characters (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`) "
+            "and keep it: a new key changes every hash and reloads the hashed mappings"
+        )
+        return None
+    return value
 
 
 def require_admin_password(settings: Settings) -> str:

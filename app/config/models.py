@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticKnownError
 
 from app.config.keys import (
@@ -21,12 +21,14 @@ from app.config.keys import (
     DefinedOrg,
     DefinedView,
     FeedName,
+    KnownGeo,
     LoadedOrg,
     Names,
     StarOr,
     StringArray,
     Table,
     TableArray,
+    VariableName,
     ViewName,
     kind_of,
     problem,
@@ -45,6 +47,36 @@ class SyncConfig(Table):
     request_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = (
         120  # read timeout of each Salesforce request; then a retry
     )
+    hash_key_env: VariableName = "ORGFEED_HASH_KEY"  # the variable holding the key of `hash` field policies
+    access_log_days: Annotated[int, Field(ge=1)] = 90  # the worker deletes older access-log entries
+
+
+# Fields orgfeed needs in clear to sync (the key, the watermark, tombstones): no policy may name them.
+UNPROTECTABLE_FIELDS = frozenset({"id", "systemmodstamp", "isdeleted", "createddate"})
+
+
+def _policy_fields(names: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+    """A mapping's `hash` or `redact` list, checked against its fields and the other list."""
+    key = info.field_name
+    clear = [name for name in names if name.lower() in UNPROTECTABLE_FIELDS]
+    if clear:
+        raise problem(f"{_listed(clear)}: orgfeed needs {'it' if len(clear) == 1 else 'them'} in clear to sync")
+    fields = info.data.get("fields")  # absent when `fields` itself is at fault; None for "*"
+    if fields is not None:
+        selected = {name.lower() for name in fields}
+        unmapped = [name for name in names if name.lower() not in selected]
+        if unmapped:
+            raise problem(f"{_listed(unmapped)} not mapped: add to this mapping's fields, or remove from {key}")
+    if key == "redact":
+        hashed = {name.lower() for name in info.data.get("hash", ())}
+        both = [name for name in names if name.lower() in hashed]
+        if both:
+            raise problem(f"{_listed(both)} also in hash: a field takes one policy")
+    return names
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(repr(name) for name in names)
 
 
 class MappingConfig(Table):
@@ -54,6 +86,8 @@ class MappingConfig(Table):
     fields: StarOr[str] = None  # None means every field ("*")
     orgs: StringArray[LoadedOrg] | None = None  # None means every org orgfeed loads
     poll_seconds: Annotated[int, Field(ge=10)] = 600
+    hash: Annotated[Names, AfterValidator(_policy_fields)] = ()  # stored as their keyed HMAC-SHA256
+    redact: Annotated[Names, AfterValidator(_policy_fields)] = ()  # stored as null
 
 
 class JoinConfig(Table):
@@ -118,11 +152,37 @@ class ViewConfig(Table):
     indexed: Names = ()
 
 
+def _not_empty_geos(geos: tuple[str, ...]) -> tuple[str, ...]:
+    if not geos:
+        raise problem("is empty: list at least one geo, or leave it out to serve every geo")
+    return geos
+
+
+def _hidden_columns(entries: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+    """A feed's `hide` entries: "view.column" of a view the feed serves, never its id or geo."""
+    views = info.data.get("views", ())
+    for entry in entries:
+        view, dot, column = entry.partition(".")
+        if not dot or not view or not column:
+            raise problem(f'{entry!r} must name a view\'s column as "view.column"')
+        if view not in views:
+            raise problem(f"{entry!r} names view {view!r}, which this feed does not serve")
+        if column in ("id", "geo"):
+            raise problem(f"{entry!r}: every view keeps its id and geo columns; they cannot be hidden")
+    return entries
+
+
 class FeedConfig(Table):
     """A [[feeds]] table: an OData service root with its own credentials."""
 
     name: FeedName = Field(description="the feed's name: its service root is /odata/v4/<name>/")
     views: StringArray[DefinedView] = Field(description="the views the feed exposes")
+    geos: Annotated[StringArray[KnownGeo], AfterValidator(_not_empty_geos)] | None = None  # None: every geo
+    hide: Annotated[Names, AfterValidator(_hidden_columns)] = ()  # "view.column" entries not served
+
+    @property
+    def is_scoped(self) -> bool:
+        return self.geos is not None or bool(self.hide)
 
 
 @dataclass(frozen=True)
@@ -150,6 +210,7 @@ class Settings:
     feeds: tuple[FeedConfig, ...] = ()
     sync: SyncConfig = field(default_factory=SyncConfig)
     admin_password: str | None = field(default=None, repr=False)
+    hash_key: str | None = field(default=None, repr=False)  # the secret `[sync] hash_key_env` names
 
     def org(self, name: str) -> OrgConfig:
         """The org called `name`; KeyError when there is none."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import asdict
 from datetime import datetime
 
 from flask import Blueprint, Response, jsonify, render_template, request
@@ -10,6 +11,7 @@ from sqlalchemy import Engine, select
 
 from app.config import Settings
 from app.warehouse import WarehouseError
+from app.warehouse.audit import latest_access_per_feed
 from app.warehouse.metadata import feeds, orgs
 from app.warehouse.state import record_org, set_suspended
 from app.warehouse.status import read_status, status_record
@@ -18,6 +20,7 @@ REALM = 'Basic realm="orgfeed dashboard"'
 # Suspend/resume must come from the page's own script: a custom header cannot be sent by a
 # cross-site form, so a page elsewhere cannot ride on the browser's stored Basic credentials.
 ACTION_HEADER = "X-Orgfeed-Action"
+ACCESS_PER_FEED = 5  # the latest access-log entries shown per feed
 
 
 def create_dashboard(settings: Settings, engine: Engine) -> Blueprint:
@@ -71,6 +74,7 @@ def read_dashboard(engine: Engine, settings: Settings, host_url: str) -> dict:
         objects, log = read_status(conn, settings, log_limit=25)
         suspended = {row.name: row.suspended for row in conn.execute(select(orgs.c.name, orgs.c.suspended))}
         feed_rows = conn.execute(select(feeds.c.name, feeds.c.views).order_by(feeds.c.name)).all()
+        access = latest_access_per_feed(conn, per_feed=ACCESS_PER_FEED)
     record = status_record(objects, log)
     record["orgs"] = [
         {"name": org.name, "geo": org.geo, "suspended": bool(suspended.get(org.name, False))}
@@ -81,5 +85,8 @@ def read_dashboard(engine: Engine, settings: Settings, host_url: str) -> dict:
     record["feeds"] = [
         {"name": name, "views": list(views), "service_url": f"{base}/odata/v4/{name}/"} for name, views in feed_rows
     ]
+    record["access"] = {
+        feed: [{**asdict(entry), "at": entry.at.isoformat()} for entry in entries] for feed, entries in access.items()
+    }
     record["generated_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
     return record

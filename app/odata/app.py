@@ -149,7 +149,7 @@ def resource_view(feed: str, path: str) -> Response:
         return resource(extension.odata_engine, extension.catalog, call, resource_path)
     except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable):
         # A view was rebuilt with other columns (`views apply`) after the catalog was cached: read it again, once.
-        extension.catalog.forget(call.feed.views)
+        extension.catalog.forget(call.feed.views, call.feed.schema)
         return resource(extension.odata_engine, extension.catalog, call, resource_path)
 
 

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from app.odata.catalog import VIEW_SCHEMA
 from app.odata.credentials import VerifiedCache, burn_verification
+from app.views.scopes import scope_schema
 
 _FEED_SQL = """
-select f.views, f.role_name, c.password_hash
+select f.views, f.role_name, c.password_hash, (f.geos is not null or cardinality(f.hidden) > 0)
 from orgfeed.feeds f
 left join orgfeed.feed_credentials c
   on c.feed = f.name and c.username = %s and c.revoked_at is null and (c.expires_at is null or c.expires_at > now())
@@ -30,6 +32,7 @@ class Feed:
     views: tuple[str, ...]
     role_name: str | None
     username: str
+    schema: str = VIEW_SCHEMA  # where its views are read: a scoped feed's own schema (app.views.scopes)
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -58,7 +61,7 @@ def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str,
         conn.rollback()
     finally:
         fairy.close()
-    hashes = [stored for _, _, stored in rows if stored]
+    hashes = [stored for _, _, stored, _ in rows if stored]
     if not hashes:
         burn_verification(password)
         return None
@@ -69,5 +72,5 @@ def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str,
         or any(cache.verify(password, stored) for stored in hashes)
     ):
         return None
-    views, role_name, _ = rows[0]
-    return Feed(feed, tuple(views), role_name, username)
+    views, role_name, _, scoped = rows[0]
+    return Feed(feed, tuple(views), role_name, username, scope_schema(feed) if scoped else VIEW_SCHEMA)

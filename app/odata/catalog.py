@@ -72,6 +72,7 @@ class EntitySet:
     name: str  # the Edm entity set (and entity type) name
     view: str
     columns: tuple[Column, ...]
+    schema: str = VIEW_SCHEMA  # a scoped feed reads its own schema's views
 
     @property
     def key(self) -> Column:
@@ -79,7 +80,7 @@ class EntitySet:
 
     @property
     def sql_name(self) -> str:
-        return f"{quote_identifier(VIEW_SCHEMA)}.{quote_identifier(self.view)}"
+        return f"{quote_identifier(self.schema)}.{quote_identifier(self.view)}"
 
     def column(self, name: str, *, target: str) -> Column:
         """The column whose property is `name`, exactly or else case-insensitively (4.01); BadQuery otherwise."""
@@ -117,18 +118,18 @@ order by c.relname, a.attnum
 """
 
 
-def read_entity_sets(pg_conn, views: Sequence[str]) -> tuple[EntitySet, ...]:
-    """The entity sets for `views` that exist and have an `id` column, in the order given.
+def read_entity_sets(pg_conn, views: Sequence[str], schema: str = VIEW_SCHEMA) -> tuple[EntitySet, ...]:
+    """The entity sets for `views` of `schema` that exist and have an `id` column, in the order given.
 
     `pg_conn` is a psycopg connection. A view that does not exist (yet) is left out, not an error.
     """
     rows: dict[str, list[tuple]] = {}
-    for relname, attname, typname, typmod, notnull in pg_conn.execute(_CATALOG_SQL, (VIEW_SCHEMA, list(views))):
+    for relname, attname, typname, typmod, notnull in pg_conn.execute(_CATALOG_SQL, (schema, list(views))):
         rows.setdefault(relname, []).append((attname, typname, typmod, notnull))
     sets = []
     for view in views:
         if view in rows and any(attname == KEY for attname, *_ in rows[view]):
-            sets.append(EntitySet(name=api_name(view), view=view, columns=tuple(_columns(rows[view]))))
+            sets.append(EntitySet(api_name(view), view, tuple(_columns(rows[view])), schema))
     return tuple(_unique_set_names(sets))
 
 
@@ -181,7 +182,7 @@ def _unique_set_names(sets: list[EntitySet]) -> Iterable[EntitySet]:
         while name.lower() in taken:
             name, number = api_name(entity_set.view, f"_{number}"), number + 1
         taken.add(name.lower())
-        yield EntitySet(name=name, view=entity_set.view, columns=entity_set.columns)
+        yield EntitySet(name, entity_set.view, entity_set.columns, entity_set.schema)
 
 
 def find_entity_set(sets: Sequence[EntitySet], name: str) -> EntitySet | None:

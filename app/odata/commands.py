@@ -8,7 +8,10 @@ A FeedError ends the command with its message and exit status 1.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 
 import click
@@ -17,6 +20,7 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.odata import FeedError
 from app.odata import feeds as feed_store
+from app.views.scopes import scope_schema
 
 
 def _exits_on_feed_error(function: Callable) -> Callable:
@@ -37,20 +41,33 @@ def _exits_on_feed_error(function: Callable) -> Callable:
     return run
 
 
+@dataclass(frozen=True)
+class FeedOptions:
+    """`feeds create`'s comma-separated options; None takes the value of [[feeds]] NAME in orgfeed.toml."""
+
+    views: str | None = None
+    geos: str | None = None
+    hide: str | None = None
+
+
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 @_exits_on_feed_error
 def run_feeds_create(
-    settings: Settings, engine: Engine, name: str, views: str | None, *, base_url: str, as_json: bool
+    settings: Settings, engine: Engine, name: str, options: FeedOptions, *, base_url: str, as_json: bool
 ) -> None:
-    if views is None:
-        configured = next((feed for feed in settings.feeds if feed.name == name), None)
-        if configured is None:
-            raise FeedError(
-                f"feed {name!r} is not in {settings.config_path} ([[feeds]]): name its views with --views A,B"
-            )
+    configured = next((feed for feed in settings.feeds if feed.name == name), None)
+    if options.views is not None:
+        view_names = _split(options.views)
+    elif configured is not None:
         view_names = list(configured.views)
     else:
-        view_names = views.split(",")
-    created = feed_store.create_feed(engine, name, view_names, base_url=base_url)
+        raise FeedError(f"feed {name!r} is not in {settings.config_path} ([[feeds]]): name its views with --views A,B")
+    geos = _split(options.geos) if options.geos is not None else (configured.geos if configured else None)
+    hide = _split(options.hide) if options.hide is not None else list(configured.hide if configured else ())
+    created = feed_store.create_feed(engine, name, view_names, base_url=base_url, geos=geos, hide=hide)
     if as_json:
         credential = created.credential
         click.echo(
@@ -61,6 +78,8 @@ def run_feeds_create(
                     "missing_views": list(created.missing_views),
                     "role": created.role_name,
                     "role_problem": created.role_problem,
+                    "geos": list(created.geos) if created.geos is not None else None,
+                    "hide": list(created.hidden),
                     "user": credential.username if credential else None,
                     "password": credential.password if credential else None,
                     "url": feed_store.service_url(base_url, name),
@@ -71,6 +90,11 @@ def run_feeds_create(
     click.echo(f"feed {created.name}: views {', '.join(created.views)}")
     if created.missing_views:
         click.echo(f"  not in the database yet (served once they exist): {', '.join(created.missing_views)}")
+    if created.geos is not None or created.hidden:
+        rows_of = ", ".join(created.geos) if created.geos is not None else "every geo"
+        hidden = ", ".join(created.hidden) or "none"
+        schema = scope_schema(created.name)
+        click.echo(f"  scoped: rows of {rows_of}; hidden columns: {hidden} (views in schema {schema})")
     if created.role_name:
         click.echo(f"  reads through database role {created.role_name} (SELECT on these views only)")
     else:
@@ -151,3 +175,59 @@ def _echo_credential(credential: feed_store.Credential) -> None:
         click.echo(f"  password:    {credential.password}   (shown once: only its hash is stored)")
     else:
         click.echo("  password:    (stored hashed; `orgfeed credentials reset` issues a new one)")
+
+
+SINCE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """`text` as a time: "30m", "24h" or "7d" before `now`, or ISO 8601 (UTC unless it has an offset).
+
+    Raises FeedError saying what is accepted.
+    """
+    text = text.strip()
+    amount, unit = text[:-1], text[-1:].lower()
+    if unit in SINCE_UNITS and amount.isdigit():
+        return now - timedelta(**{SINCE_UNITS[unit]: int(amount)})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise FeedError(
+            f"--since {text!r}: give an ISO 8601 time (2026-12-01 or 2026-12-01T09:30:00+01:00) or 30m, 24h, 7d"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@_exits_on_feed_error
+def print_access_log(engine: Engine, *, feed: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """Prints `orgfeed access-log`: a table, or one JSON object per entry (newest first)."""
+    from app.warehouse.audit import read_access_log
+
+    moment = parse_since(since, datetime.now(UTC)) if since else None
+    with engine.connect() as conn:
+        entries = read_access_log(conn, feed=feed, since=moment, limit=limit)
+    if as_json:
+        for entry in entries:
+            record = {**asdict(entry), "at": entry.at.isoformat()}
+            click.echo(json.dumps(record))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    table = Table(title="orgfeed access log" + (f" of feed {feed}" if feed else ""))
+    for heading in ("Time", "Feed", "User", "Client", "Method", "Path", "Status", "Rows", "ms"):
+        table.add_column(heading, justify="right" if heading in ("Status", "Rows", "ms") else "left")
+    for entry in entries:
+        table.add_row(
+            entry.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            entry.feed or "",
+            entry.username or "",
+            entry.client or "",
+            entry.method,
+            entry.path[:80],
+            str(entry.status),
+            "" if entry.rows is None else str(entry.rows),
+            str(entry.duration_ms),
+        )
+    console.print(table)

@@ -1,7 +1,8 @@
 """Feeds and their credentials: what `orgfeed feeds ...` and `orgfeed credentials ...` do.
 
-A feed is a row in `orgfeed.feeds` (name, views, read role). Its read role is a NOLOGIN role
-`orgfeed_feed_<name>` with USAGE on schema public and SELECT on exactly the feed's views, granted
+A feed is a row in `orgfeed.feeds` (name, views, read role, scope). Its read role is a NOLOGIN role
+`orgfeed_feed_<name>` with USAGE on schema public and SELECT on exactly the feed's views (a scoped
+feed: on its scoped views in schema `orgfeed_feed_<name>` only, see app.views.scopes), granted
 to the current user so requests can `SET LOCAL ROLE` to it. Where CREATE ROLE is not allowed
 (Heroku Postgres), the feed has no role (role_name NULL) and relies on read-only transactions.
 Credentials: one active per feed; a reset keeps the old one valid for RESET_GRACE.
@@ -22,6 +23,8 @@ from sqlalchemy.exc import DBAPIError
 from app.odata import FeedError
 from app.odata.catalog import VIEW_SCHEMA
 from app.odata.credentials import generate_password, generate_username, hash_password
+from app.views import ViewError
+from app.views.scopes import FeedScope, build_scope, drop_scope, read_scopes
 from app.warehouse.metadata import feed_credentials, feeds
 
 FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
@@ -47,6 +50,8 @@ class FeedCreated:
     role_name: str | None
     role_problem: str | None  # why there is no read role
     credential: Credential | None  # None when the feed already existed (its credentials are unchanged)
+    geos: tuple[str, ...] | None = None  # a scoped feed's geos (None: every geo)
+    hidden: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,20 @@ def role_name_for(feed: str) -> str:
     return ROLE_PREFIX + feed
 
 
-def create_feed(engine: Engine, name: str, views: Sequence[str], *, base_url: str) -> FeedCreated:
-    """Creates feed `name` (or updates its views and grants), its read role and, when new, a credential."""
+def create_feed(
+    engine: Engine,
+    name: str,
+    views: Sequence[str],
+    *,
+    base_url: str,
+    geos: Sequence[str] | None = None,
+    hide: Sequence[str] = (),
+) -> FeedCreated:
+    """Creates feed `name` (or updates its views, scope and grants), its read role and, when new, a credential.
+
+    With `geos` or `hide` the feed is scoped: it reads views of its own schema holding only those geos'
+    rows and without the hidden "view.column"s, and its role is granted those views alone.
+    """
     if not FEED_NAME.match(name):
         raise FeedError(
             f"feed name {name!r}: use 1-50 lower-case letters, digits, '-' and '_', starting with a letter or digit"
@@ -81,16 +98,34 @@ def create_feed(engine: Engine, name: str, views: Sequence[str], *, base_url: st
     views = tuple(dict.fromkeys(view.strip() for view in views if view.strip()))
     if not views:
         raise FeedError(f"feed {name!r}: name at least one view (--views A,B)")
+    scoped = geos is not None or bool(hide)
     with engine.begin() as conn:
         existing = conn.execute(select(feeds.c.name).where(feeds.c.name == name)).first()
         present = _present_views(conn, views)
-        role, problem = _set_up_role(conn, role_name_for(name), [view for view in views if view in present])
+        granted = [] if scoped else [view for view in views if view in present]
+        role, problem = _set_up_role(conn, role_name_for(name), granted)
+        values = {
+            "views": list(views),
+            "role_name": role,
+            "geos": list(geos) if geos is not None else None,
+            "hidden": list(hide),
+        }
         if existing:
-            conn.execute(update(feeds).where(feeds.c.name == name).values(views=list(views), role_name=role))
+            conn.execute(update(feeds).where(feeds.c.name == name).values(**values))
         else:
-            conn.execute(insert(feeds).values(name=name, views=list(views), role_name=role))
+            conn.execute(insert(feeds).values(name=name, **values))
+        if scoped:
+            try:
+                build_scope(conn, FeedScope(name, views, tuple(geos) if geos is not None else None, tuple(hide), role))
+            except ViewError as error:
+                raise FeedError(str(error)) from None
+        else:
+            drop_scope(conn, name)
         credential = None if existing else _add_credential(conn, name, generate_username(name), base_url)
-    return FeedCreated(name, views, tuple(view for view in views if view not in present), role, problem, credential)
+    missing = tuple(view for view in views if view not in present)
+    return FeedCreated(
+        name, views, missing, role, problem, credential, tuple(geos) if geos is not None else None, tuple(hide)
+    )
 
 
 def refresh_grants(engine: Engine) -> list[str]:
@@ -101,11 +136,14 @@ def refresh_grants(engine: Engine) -> list[str]:
     """
     refreshed = []
     with engine.begin() as conn:
+        scoped = {scope.feed for scope in read_scopes(conn)}
         for name, views, role in conn.execute(
             select(feeds.c.name, feeds.c.views, feeds.c.role_name)
             .where(feeds.c.role_name.is_not(None))
             .order_by(feeds.c.name)
         ).all():
+            if name in scoped:
+                continue  # its views are rebuilt, grants included, with the union views (views.scopes)
             present = _present_views(conn, views)
             role_name, _ = _set_up_role(conn, role, [view for view in views if view in present])
             if role_name:
@@ -237,9 +275,10 @@ def revoke_credentials(engine: Engine, feed: str) -> int:
 
 
 def delete_feed(engine: Engine, name: str) -> None:
-    """Removes the feed, its credentials and (in this database) its read role's privileges and the role itself."""
+    """Removes the feed, its credentials, its scoped views and (in this database) its read role and its privileges."""
     with engine.begin() as conn:
         conn.execute(delete(feeds).where(feeds.c.name == name))
+        drop_scope(conn, name)
         raw = conn.connection.driver_connection
         role = role_name_for(name)
         if raw.execute("select 1 from pg_catalog.pg_roles where rolname = %s", (role,)).fetchone():

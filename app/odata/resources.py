@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from app.odata import BadQuery, NotFound
 from app.odata.auth import Feed
-from app.odata.catalog import EntitySet, find_entity_set, read_entity_sets
+from app.odata.catalog import VIEW_SCHEMA, EntitySet, find_entity_set, read_entity_sets
 from app.odata.csdl import render_csdl_json, render_csdl_xml, render_service_document
 from app.odata.filter import Literal, parse_expression
 from app.odata.paging import (
@@ -68,21 +68,23 @@ class Catalog:
 
     def __init__(self, ttl: float):
         self.ttl = ttl
-        self._cache: dict[tuple[str, ...], tuple[float, tuple[EntitySet, ...]]] = {}
+        self._cache: dict[tuple[str, tuple[str, ...]], tuple[float, tuple[EntitySet, ...]]] = {}
 
-    def entity_sets(self, session: ReadSession, views: tuple[str, ...]) -> tuple[EntitySet, ...]:
+    def entity_sets(
+        self, session: ReadSession, views: tuple[str, ...], schema: str = VIEW_SCHEMA
+    ) -> tuple[EntitySet, ...]:
         now = time.monotonic()
-        cached = self._cache.get(views)
+        cached = self._cache.get((schema, views))
         if cached and cached[0] > now:
             return cached[1]
         with session.cursor() as cursor:
-            sets = read_entity_sets(cursor.connection, views)
-        self._cache[views] = (now + self.ttl, sets)
+            sets = read_entity_sets(cursor.connection, views, schema)
+        self._cache[(schema, views)] = (now + self.ttl, sets)
         return sets
 
-    def forget(self, views: tuple[str, ...]) -> None:
+    def forget(self, views: tuple[str, ...], schema: str = VIEW_SCHEMA) -> None:
         """Drops the cached entity sets of `views`: the next request reads the catalog again."""
-        self._cache.pop(views, None)
+        self._cache.pop((schema, views), None)
 
 
 class ClosingBody:
@@ -112,7 +114,7 @@ def open_session(engine: Engine, call: Call) -> ReadSession:
 def service_document(engine: Engine, catalog: Catalog, call: Call) -> Response:
     session = open_session(engine, call)
     try:
-        sets = catalog.entity_sets(session, call.feed.views)
+        sets = catalog.entity_sets(session, call.feed.views, call.feed.schema)
     finally:
         session.close()
     return json_response(orjson.dumps(render_service_document(sets, call.service_root)))
@@ -121,7 +123,7 @@ def service_document(engine: Engine, catalog: Catalog, call: Call) -> Response:
 def metadata_document(engine: Engine, catalog: Catalog, call: Call, *, as_json: bool) -> Response:
     session = open_session(engine, call)
     try:
-        sets = catalog.entity_sets(session, call.feed.views)
+        sets = catalog.entity_sets(session, call.feed.views, call.feed.schema)
     finally:
         session.close()
     if as_json:
@@ -164,7 +166,7 @@ def resource(engine: Engine, catalog: Catalog, call: Call, path: ResourcePath) -
     query = parse_query(call.query_string)
     session = open_session(engine, call)
     try:
-        entity_set = find_entity_set(catalog.entity_sets(session, call.feed.views), path.entity_set)
+        entity_set = find_entity_set(catalog.entity_sets(session, call.feed.views, call.feed.schema), path.entity_set)
         if entity_set is None:
             raise NotFound(f"the feed {call.feed.name!r} has no entity set {path.entity_set!r}")
         call.log["entity_set"] = entity_set.name

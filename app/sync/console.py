@@ -229,9 +229,12 @@ def print_status(objects, log, stale_views: list[str], *, as_json: bool) -> None
         "Last Sync",
     ):
         table.add_column(heading, justify="right" if "Rows" in heading or "Fields" in heading else "left")
+    with_policies = any(item.field_policy for item in objects)
+    if with_policies:
+        table.add_column("Field Policy")
     blank = "-"
     for item in objects:
-        table.add_row(
+        cells = [
             item.org,
             item.sobject,
             item.status,
@@ -240,7 +243,11 @@ def print_status(objects, log, stale_views: list[str], *, as_json: bool) -> None
             blank if item.database_rows is None else str(item.database_rows),
             blank if not item.errored_rows else str(item.errored_rows),
             item.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if item.last_sync_at else blank,
-        )
+        ]
+        if with_policies:
+            due = " [yellow](full load due)[/]" if item.full_load_due else ""
+            cells.append((item.field_policy or blank) + due)
+        table.add_row(*cells)
     console.print(table)
     if stale_views:
         names = ", ".join(name.removesuffix(".sql") for name in stale_views)

@@ -26,7 +26,9 @@ from app.salesforce.extract import count_records, deleted_ids, ids_from_csv_page
 from app.salesforce.soql import build_count, build_select
 from app.sync.report import EventSink, ObjectReport, SyncEvent, SyncOptions, SyncReport, mapping_status, run_status
 from app.warehouse import WarehouseError
+from app.warehouse.audit import prune_access_log
 from app.warehouse.load import copy_csv_into, count_rows, find_missing, tombstone, upsert_csv
+from app.warehouse.policy import HASHED_TYPE, FieldPolicy, mapping_policy, policy_comment
 from app.warehouse.shadow import create_shadow, swap_shadow
 from app.warehouse.state import (
     LogEntry,
@@ -42,12 +44,13 @@ from app.warehouse.state import (
     unlock_mapping,
     write_log,
 )
-from app.warehouse.tables import ensure_org_schema, ensure_table
+from app.warehouse.tables import ensure_org_schema, ensure_table, set_column_comments
 from app.warehouse.types import Column, SourceField, column_for
 
 MAX_ROW_ERRORS_LOGGED = 100  # per object and run; the rest are counted in one summary entry
 PAGE_ATTEMPTS = 3  # a result page whose download breaks off is fetched again from its locator
 DELETED_RETENTION = timedelta(days=29)  # the `deleted` endpoint looks back at most 30 days
+PRUNE_SECONDS = 3600  # how often the worker deletes access-log entries past `[sync] access_log_days`
 
 
 def run_sync(
@@ -103,8 +106,13 @@ def watch_sync(
     import time
 
     last_started: dict[str, float] = {}
+    last_pruned = float("-inf")
     while not stop.is_set():
         now = time.monotonic()
+        if now - last_pruned >= PRUNE_SECONDS:
+            last_pruned = now
+            with engine.begin() as conn:
+                prune_access_log(conn, timedelta(days=settings.sync.access_log_days))
         due = tuple(
             mapping.object
             for mapping in settings.mappings
@@ -329,10 +337,26 @@ class _Run:
                 f"field {name} is not in the describe (removed, or hidden from the integration user): not selected",
                 error_code="FIELD_NOT_FOUND",
             )
-        columns, unstored = self._columns(fields)
+        policy = mapping_policy(
+            mapping.hash,
+            mapping.redact,
+            {field_.name: field_.type for field_ in fields},
+            self.settings.hash_key,
+            where=f"org {org.name!r}, object {mapping.object}",
+        )
+        columns, unstored = self._columns(fields, policy)
         with self.engine.begin() as conn:
             changes = ensure_table(conn, org.name, mapping.object, columns)
             state = read_mapping_state(conn, org.name, mapping.object)
+        policy_changed = (state.field_policy or "") != policy.fingerprint()
+        if policy_changed and state.watermark is not None:
+            self.log(
+                org.name,
+                mapping.object,
+                "Policy",
+                "Succeeded",
+                "the field policy changed: reloading every row under the new one",
+            )
         if changes.created or changes.added:  # said once, when the table takes its shape, not every run
             for field_ in unstored:
                 self.log(
@@ -379,12 +403,12 @@ class _Run:
             column.field for column in columns
         ]
         total = count_records(client, build_count(mapping.object))
-        if self.options.full or state.watermark is None or backfill:
+        if self.options.full or state.watermark is None or backfill or policy_changed:
             report.mode = "full"
-            self._full_load(org, client, mapping.object, names, columns, total, report)
+            self._full_load(org, client, mapping.object, names, columns, total, report, policy)
         else:
             report.mode = "incremental"
-            self._incremental(org, client, mapping.object, names, state.watermark, report)
+            self._incremental(org, client, mapping.object, names, state.watermark, report, policy)
             self._apply_deleted(org, client, mapping.object, state.last_sync_at, report)
             reconcile_due = state.last_reconcile_at is None or (
                 datetime.now(UTC) - state.last_reconcile_at >= timedelta(hours=self.settings.sync.reconcile_hours)
@@ -406,8 +430,11 @@ class _Run:
         report.errored = errored
 
     @staticmethod
-    def _columns(fields: Iterable[Field]) -> tuple[list[Column], list[Field]]:
-        """(the columns to store, the base64 fields left out); system fields are system columns."""
+    def _columns(fields: Iterable[Field], policy: FieldPolicy) -> tuple[list[Column], list[Field]]:
+        """(the columns to store, the base64 fields left out); system fields are system columns.
+
+        A hashed field is stored as its hex digest, whatever its Salesforce type.
+        """
         columns, unstored = [], []
         for field_ in fields:
             if field_.name in SYSTEM_FIELDS:
@@ -417,6 +444,8 @@ class _Run:
                 if field_.type == "base64":
                     unstored.append(field_)
                 continue
+            if policy.applies_to(field_.name) == "hash":
+                column = replace(column, sql_type=HASHED_TYPE, fallback=False)
             columns.append(column)
         return columns, unstored
 
@@ -429,8 +458,13 @@ class _Run:
         columns: list[Column],
         total: int,
         report: ObjectReport,
+        policy: FieldPolicy,
     ) -> None:
-        """Loads every row into a shadow table and swaps it in: readers never see the table empty."""
+        """Loads every row into a shadow table and swaps it in: readers never see the table empty.
+
+        The policy's fingerprint is saved with the swap, so a changed policy counts as applied only once
+        every stored row was loaded under it.
+        """
         soql = build_select(sobject, names, modified_since=self.options.since)
         self.on_event(SyncEvent("rows", org.name, sobject, rows=0, total=total))
         use_bulk = total > self.settings.sync.bulk_threshold
@@ -440,7 +474,7 @@ class _Run:
             newest: datetime | None = None
             errors = []
             for open_page in self._pages(org, client, soql, names, bulk=use_bulk, include_deleted=True):
-                result = self._load_page(conn, org, sobject, shadow, open_page)
+                result = self._load_page(conn, org, sobject, shadow, open_page, policy)
                 client.check_budget()
                 loaded += result.rows
                 errors.extend(result.errors)
@@ -449,6 +483,15 @@ class _Run:
                 if self.stop.is_set():
                     raise _Interrupted()
             swap_shadow(conn, org.name, sobject, hard_delete=org.delete_mode == "hard")
+            set_column_comments(
+                conn,
+                org.name,
+                sobject,
+                {
+                    column.name: policy_comment(action) if (action := policy.applies_to(column.field)) else None
+                    for column in columns
+                },
+            )
             save_mapping_state(
                 conn,
                 org.name,
@@ -456,16 +499,25 @@ class _Run:
                 watermark=newest,
                 last_full_sync_at=datetime.now(UTC),
                 last_reconcile_at=datetime.now(UTC),
+                field_policy=policy.fingerprint(),
             )
         report.upserted = loaded
         self._log_row_errors(org, sobject, errors)
 
-    def _load_page(self, conn, org: OrgConfig, sobject: str, shadow: str, open_page: Callable[[], Iterable[bytes]]):
-        """COPYs one page into the shadow table in a savepoint, opening it again when its download breaks."""
+    def _load_page(
+        self,
+        conn,
+        org: OrgConfig,
+        sobject: str,
+        shadow: str,
+        open_page: Callable[[], Iterable[bytes]],
+        policy: FieldPolicy,
+    ):
+        """COPYs one page (its policy fields protected) into the shadow table in a savepoint, again if it breaks."""
         for attempt in range(1, PAGE_ATTEMPTS + 1):
             savepoint = conn.begin_nested()
             try:
-                result = copy_csv_into(conn, org.name, shadow, open_page())
+                result = copy_csv_into(conn, org.name, shadow, policy.protect_csv(open_page()))
             except DownloadInterrupted as error:
                 savepoint.rollback()
                 if attempt == PAGE_ATTEMPTS:
@@ -520,14 +572,16 @@ class _Run:
         names: list[str],
         watermark: datetime,
         report: ObjectReport,
+        policy: FieldPolicy,
     ) -> None:
-        """Upserts rows modified since watermark - lookback, committing each page with its watermark."""
+        """Upserts rows modified since watermark - lookback (policy fields protected), each page with its watermark."""
         since = watermark - timedelta(minutes=self.settings.sync.lookback_minutes)
         soql = build_select(sobject, names, modified_since=since, order_by_modstamp=True)
         errors = []
         for page in iter_query_pages(client, soql, names, include_deleted=True):
             with self.engine.begin() as conn:
-                result = upsert_csv(conn, org.name, sobject, [page.csv], hard_delete=org.delete_mode == "hard")
+                chunks = policy.protect_csv([page.csv])
+                result = upsert_csv(conn, org.name, sobject, chunks, hard_delete=org.delete_mode == "hard")
                 if result.max_systemmodstamp is not None:
                     save_mapping_state(conn, org.name, sobject, watermark=result.max_systemmodstamp)
             report.upserted += result.inserted + result.updated

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from app.config import Settings
 from app.views import ViewError
 from app.views.render import VIEW_SCHEMA
+from app.views.scopes import drop_scope, read_scopes, rebuild_scopes
 from app.warehouse.dependents import lock_view_rewrites
 from app.warehouse.identifiers import quote_identifier, sql_identifier
 
@@ -29,6 +30,9 @@ def apply_views(engine: Engine, files: dict[str, str], settings: Settings) -> li
     applied = []
     with engine.begin() as conn:
         lock_view_rewrites(conn)  # a concurrent full reload must not read a view this transaction replaces
+        scopes = read_scopes(conn)  # scoped feeds' views sit on the union views: rebuilt after them
+        for scope in scopes:
+            drop_scope(conn, scope.feed)
         for name in sorted(files):
             view = name.removesuffix(".sql")
             readers = _select_grantees(conn, view)
@@ -42,6 +46,7 @@ def apply_views(engine: Engine, files: dict[str, str], settings: Settings) -> li
             applied.append(view)
         for view in applied:
             _refuse_collisions(conn, view, strategies.get(view, "sfid"))
+        rebuild_scopes(conn, scopes)
     return applied
 
 

@@ -69,6 +69,7 @@ mappings = Table(
     Column("watermark", DateTime(timezone=True), comment="largest SystemModstamp committed"),
     Column("describe_modified", String(64), comment="Last-Modified of the describe last applied"),
     Column("describe_body", JSONB, comment="that describe, reused when Salesforce answers 304 Not Modified"),
+    Column("field_policy", Text, comment="fingerprint of the hash/redact policy the stored rows were loaded under"),
     Column("mapped_fields", Integer, nullable=False, server_default=text("0")),
     Column("salesforce_rows", BigInteger),
     Column("last_sync_at", DateTime(timezone=True)),
@@ -138,6 +139,10 @@ feeds = Table(
     Column("name", String(63), primary_key=True),
     Column("views", ARRAY(Text), nullable=False),
     Column("role_name", String(63), comment="the database role the feed reads through"),
+    Column("geos", ARRAY(Text), comment="the geos whose rows the feed serves; null: every geo"),
+    Column(
+        "hidden", ARRAY(Text), nullable=False, server_default=text("'{}'"), comment="view.column entries not served"
+    ),
     _now(),
     comment="OData service roots /odata/v4/<name>/.",
 )

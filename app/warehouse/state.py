@@ -28,6 +28,7 @@ class MappingState:
     watermark: datetime | None = None
     describe_modified: str | None = None
     describe_body: dict | None = None
+    field_policy: str | None = None  # the policy fingerprint of the last full load (see warehouse.policy)
     mapped_fields: int = 0
     salesforce_rows: int | None = None
     last_sync_at: datetime | None = None

@@ -11,9 +11,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from app.config import Settings
+from app.config import MappingConfig, Settings
 from app.warehouse.load import count_rows
 from app.warehouse.metadata import mappings, orgs, sync_log
+from app.warehouse.policy import FieldPolicy
 from app.warehouse.tables import read_columns, table_name
 
 
@@ -28,6 +29,8 @@ class ObjectStatus:
     errored_rows: int | None
     last_sync_at: datetime | None
     last_error: str | None
+    field_policy: str = ""  # e.g. "hash Email; redact Phone"
+    full_load_due: bool = False  # the policy changed since the stored rows were loaded
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,9 @@ def read_status(
                     errored_rows=errored,
                     last_sync_at=state.last_sync_at if state else None,
                     last_error=state.last_error if state else None,
+                    field_policy=policy_text(mapping),
+                    full_load_due=bool(state and state.watermark is not None)
+                    and (state.field_policy or "") != _fingerprint(mapping, settings.hash_key),
                 )
             )
     rows = conn.execute(select(sync_log).order_by(sync_log.c.id.desc()).limit(log_limit))
@@ -78,6 +84,18 @@ def read_status(
         for row in rows
     ]
     return objects, log
+
+
+def policy_text(mapping: MappingConfig) -> str:
+    """The mapping's field policy in words: "hash Email, Phone; redact Birthdate", or "" for none."""
+    policies = (("hash", mapping.hash), ("redact", mapping.redact))
+    return "; ".join(f"{action} {', '.join(names)}" for action, names in policies if names)
+
+
+def _fingerprint(mapping: MappingConfig, hash_key: str | None) -> str | None:
+    if mapping.hash and not hash_key:
+        return None  # the key is unknown here: the next sync refuses to start without it
+    return FieldPolicy.build(mapping.hash, mapping.redact, field_types={}, key=hash_key).fingerprint()
 
 
 def status_record(objects: list[ObjectStatus], log: list[LogLine]) -> dict:

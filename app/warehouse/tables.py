@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from app.warehouse import WarehouseError
-from app.warehouse.dependents import suspended_views
+from app.warehouse.dependents import literal, suspended_views
 from app.warehouse.identifiers import MAX_IDENTIFIER_BYTES, qualified_name, quote_identifier
 from app.warehouse.types import SYSTEM_COLUMNS, Column, normalized_type, widened_type
 
@@ -200,3 +200,14 @@ def ensure_table(conn: Connection, schema: str, sobject: str, columns: Sequence[
             for name, _old, target in widened:
                 conn.execute(text(f"alter table {relation} alter column {quote_identifier(name)} type {target}"))
     return TableChanges(False, tuple(added), tuple(widened), tuple(incompatible), fallbacks)
+
+
+def set_column_comments(conn: Connection, schema: str, sobject: str, comments: dict[str, str | None]) -> None:
+    """Sets (or, for None, removes) the comments of `sobject`'s table's columns that exist."""
+    table = table_name(sobject)
+    existing = read_columns(conn, schema, table)
+    relation = qualified_name(schema, table)
+    for column, comment in comments.items():
+        if column in existing:
+            value = "null" if comment is None else literal(conn, comment)
+            conn.execute(text(f"comment on column {relation}.{quote_identifier(column)} is {value}"))

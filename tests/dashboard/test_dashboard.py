@@ -49,6 +49,14 @@ def synced(emulator, engine, database_url):
     assert report_amer.ok and not report.ok
     with engine.begin() as conn:
         conn.execute(text("insert into orgfeed.feeds (name, views) values ('global', array['global_contact'])"))
+        conn.execute(
+            text(
+                "insert into orgfeed.access_log (at, feed, username, client, method, path, entity_set, rows, status, "
+                "duration_ms) select timestamptz '2026-12-01 09:00:00+00' + n * interval '1 minute', 'global', "
+                "'global-reader', '127.0.0.1', 'GET', '/odata/v4/global/global_contact?$top=' || n, "
+                "'global_contact', n, 200, 3 from generate_series(1, 7) as n"
+            )
+        )
     return settings
 
 
@@ -80,6 +88,22 @@ def test_status_json_reports_each_object_the_failure_and_the_feed(synced, engine
         {"name": "global", "views": ["global_contact"], "service_url": "https://orgfeed.example.com/odata/v4/global/"}
     ]
     assert {org["name"]: org["suspended"] for org in data["orgs"]} == {"amer": False, "emea": False}
+    assert list(data["access"]) == ["global"]
+    assert [entry["path"] for entry in data["access"]["global"]] == [
+        f"/odata/v4/global/global_contact?$top={n}" for n in (7, 6, 5, 4, 3)
+    ]
+    assert data["access"]["global"][0] == {
+        "at": "2026-12-01T09:07:00+00:00",
+        "feed": "global",
+        "username": "global-reader",
+        "client": "127.0.0.1",
+        "method": "GET",
+        "path": "/odata/v4/global/global_contact?$top=7",
+        "entity_set": "global_contact",
+        "rows": 7,
+        "status": 200,
+        "duration_ms": 3,
+    }
 
 
 def test_suspend_and_resume_need_the_pages_header(synced, engine):
@@ -128,6 +152,7 @@ def test_the_page_in_chromium_shows_status_failure_log_feed_and_suspends(synced,
             amer_contact = page.locator('section[data-org="amer"] tr', has_text="Contact").inner_text()
             assert "OK" in amer_contact
             assert page.locator("#feeds").inner_text().count("/odata/v4/global/") == 1
+            assert page.locator("#access").inner_text().count("GET /odata/v4/global/global_contact?$top=") == 5
             assert "Failed" in page.locator("#log").inner_text()
             page.screenshot(path=str(tmp_path / "dashboard-1280.png"), full_page=True)
             emea.get_by_role("button", name="Suspend").click()

@@ -257,7 +257,16 @@ class FeedSite:
 
 
 @contextlib.contextmanager
-def feed_site(server_url: str, migrated_template: str, directory: Path, *, workers: int = 1) -> Iterator[FeedSite]:
+def feed_site(
+    server_url: str,
+    migrated_template: str,
+    directory: Path,
+    *,
+    workers: int = 1,
+    geos: list[str] | None = None,
+    hide: tuple[str, ...] = (),
+) -> Iterator[FeedSite]:
+    """The site; with `geos` or `hide` the first feed is scoped (see app.views.scopes)."""
     from app.odata.feeds import create_feed, delete_feed
     from app.warehouse.database import create_database_engine
 
@@ -271,9 +280,9 @@ def feed_site(server_url: str, migrated_template: str, directory: Path, *, worke
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(SITE_SQL)
         credentials = []
-        for views in (["feed_people", "feed_big"], ["hidden_view"]):
+        for views, scope in ((["feed_people", "feed_big"], {"geos": geos, "hide": hide}), (["hidden_view"], {})):
             feeds.append(unique_name("rel").replace("_", ""))
-            created = create_feed(engine, feeds[-1], views, base_url="http://localhost")
+            created = create_feed(engine, feeds[-1], views, base_url="http://localhost", **scope)
             assert created.credential is not None and created.role_name is not None
             credentials.append(created.credential)
         config = directory / "orgfeed.toml"

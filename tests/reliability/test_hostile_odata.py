@@ -330,7 +330,8 @@ def hostile_requests(draw):
 _clients = itertools.count(1)
 
 
-def check_hostile_request(site, session: requests.Session, request) -> None:
+def check_hostile_request(site, session: requests.Session, request, forbidden: tuple[str, ...] = ()) -> None:
+    """Sends one generated request and checks the answer; `forbidden` are texts no answer may hold."""
     method, path, query, extra, body, auth = request
     credentials = {
         "feed": (site.feed.username, site.feed.password),
@@ -363,7 +364,7 @@ def check_hostile_request(site, session: requests.Session, request) -> None:
     if response.status_code >= 400 and method != "HEAD":
         error = response.json()["error"]
         assert isinstance(error["code"], str) and isinstance(error["message"], str) and error["message"], described
-    for marker in (HIDDEN_MARK, ORG_MARK, SENTINEL_NOTE):
+    for marker in (HIDDEN_MARK, ORG_MARK, SENTINEL_NOTE, *forbidden):
         assert marker not in response.text, described
 
 
@@ -391,6 +392,34 @@ def hostile_test(examples: int):
 
 
 test_generated_hostile_requests_never_get_a_5xx_or_leak = pytest.mark.slow(hostile_test(2000))
+
+# A feed scoped to EMEA without the notes column: rows of other geos and the hidden values never appear.
+OUT_OF_SCOPE = ('"geo":"AMER"', '"geo":"APAC"', '"notes"', 'Name="notes"', "note 1")
+
+
+@pytest.fixture(scope="module")
+def scoped_site(server_url, migrated_template, tmp_path_factory):
+    scope = {"geos": ["EMEA"], "hide": ("feed_people.notes",)}
+    with feed_site(server_url, migrated_template, tmp_path_factory.mktemp("scoped"), workers=2, **scope) as site:
+        yield site
+
+
+@pytest.mark.slow
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(request=hostile_requests())
+def test_generated_hostile_requests_against_a_scoped_feed_stay_in_its_scope(scoped_site, session, request):
+    check_hostile_request(scoped_site, session, request, forbidden=OUT_OF_SCOPE)
+
+
+def test_a_scoped_feed_serves_its_geo_and_columns_only(scoped_site, session):
+    auth = (scoped_site.feed.username, scoped_site.feed.password)
+    body = session.get(scoped_site.root() + "feed_people?$count=true", auth=auth, timeout=30).json()
+    assert body["@odata.count"] == 100 and {row["geo"] for row in body["value"]} == {"EMEA"}
+    assert all("notes" not in row for row in body["value"])
+    assert session.get(scoped_site.root() + "feed_big/$count", auth=auth, timeout=30).text == "0"
+    for path in ("feed_people('p00003')", "feed_people?$select=notes"):
+        assert session.get(scoped_site.root() + path, auth=auth, timeout=30).status_code in (400, 404)
+    assert sentinel_rows(scoped_site.database_url) == [(1, SENTINEL_NOTE)]
 
 
 def test_injections_in_each_option_are_rejected_or_answered_without_effect(site, session):
