@@ -10,8 +10,7 @@ from click.testing import CliRunner
 
 from app.cli import cli
 from app.warehouse.migrate import head_revision
-
-from .conftest import embedded_data_dir
+from tests.support.databases import embedded_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 

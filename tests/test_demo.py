@@ -10,7 +10,7 @@ import sys
 
 import requests
 
-from .conftest import embedded_data_dir
+from tests.support.databases import embedded_data_dir
 
 
 def start_demo(env) -> tuple[subprocess.Popen, list[str]]:

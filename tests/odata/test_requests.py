@@ -385,8 +385,7 @@ def test_views_are_read_from_odata_database_url_and_feeds_from_database_url(odat
     from dataclasses import replace
 
     from app.odata.app import create_app
-
-    from .conftest import FeedClient, settings_for
+    from tests.support.feeds import FeedClient, settings_for
 
     settings = settings_for(odata_database_url)
     follower_without_views = replace(settings, database=replace(settings.database, odata_url=database_url))

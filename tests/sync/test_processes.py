@@ -12,8 +12,8 @@ from sqlalchemy import text
 
 from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
-
-from .conftest import OBJECTS, assert_parity, write_config
+from tests.support.configs import OBJECTS, write_config
+from tests.support.parity import assert_every_object_in_parity
 
 SYNC = [sys.executable, "-m", "app", "sync", "--json"]
 
@@ -31,12 +31,6 @@ def big_emulator():
 
 def run_sync_process(env, *args, timeout=300) -> subprocess.CompletedProcess:
     return subprocess.run([*SYNC, *args], env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def assert_every_object_in_parity(emu, engine) -> None:
-    for org in ("amer", "emea"):
-        for sobject in OBJECTS:
-            assert_parity(emu, engine, org, sobject)
 
 
 def test_sync_prints_json_lines_and_a_summary_and_exits_0(emulator, engine, database_url, tmp_path):
