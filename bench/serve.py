@@ -3,7 +3,7 @@
 Setup per size (not timed): the emulator, `orgfeed sync`, `orgfeed views generate` and
 `orgfeed views apply` for one view `bench_employee` (Employee of amer and emea, `union all`,
 `indexed = ["lastname"]`), a feed through app.odata.feeds.create_feed, and gunicorn started with
-the Procfile's `web:` line ($PORT replaced, bound to 127.0.0.1). Measured, each client a
+the Procfile's `web:` line (tests/support/servers.py: a free $PORT, bound to 127.0.0.1). Measured, each client a
 requests.Session with keep-alive and Basic auth:
 
 (a) scan: every row following `@odata.nextLink` with `Prefer: odata.maxpagesize=2000`; bound: an
@@ -23,12 +23,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
-import shlex
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -47,7 +41,6 @@ from sqlalchemy import create_engine
 from app.odata.feeds import create_feed, role_name_for
 from bench import harness
 from bench.harness import (
-    ROOT,
     EmulatorProcess,
     RssSampler,
     fresh_database,
@@ -60,6 +53,7 @@ from bench.harness import (
     table,
     write_config,
 )
+from tests.support.servers import WebServer, web_server
 
 DEFAULT_ROWS = [100_000, 1_000_000]
 VIEW = "bench_employee"
@@ -145,15 +139,14 @@ def _measure_size(rows: int, runs: int, replay_seconds: float) -> dict[str, obje
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("vacuum analyze amer.employee")
             conn.execute("vacuum analyze emea.employee")
-        port = _free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-        try:
-            credential = create_feed(engine, FEED, [VIEW], base_url=base_url).credential
-        finally:
-            engine.dispose()
-        with Gunicorn(port, env) as server:
-            client = Client(f"{base_url}/odata/v4/{FEED}", credential.username, credential.password)
+        # The Procfile's web line as Heroku runs it: its worker count, its access log.
+        with web_server(url, Path(env["ORGFEED_CONFIG"]), workers=None, access_log=True, env=env) as server:
+            engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+            try:
+                credential = create_feed(engine, FEED, [VIEW], base_url=server.url).credential
+            finally:
+                engine.dispose()
+            client = Client(f"{server.url}/odata/v4/{FEED}", credential.username, credential.password)
             client.wait_ready(server)
             ids = _sample_ids(url, SAMPLES["lookup"])
             with RssSampler(server.process.pid) as sampler:
@@ -167,7 +160,7 @@ def _measure_size(rows: int, runs: int, replay_seconds: float) -> dict[str, obje
                     lambda: client.get(f"/{VIEW}('{random.choice(ids)}')"), SAMPLES["lookup"]
                 )
                 replay = run_replay(client, ids, replay_seconds)
-            server_rss = server.peak_rss()
+            server_rss = server_peak_rss(server.process.pid)
             server_rss["sampled_total_mb"] = sampler.peak_total_mb
         emulator_rss = emulator.peak_rss_mb()
     scan_rows = scans[0]["rows"]
@@ -207,7 +200,7 @@ class Client:
             raise RuntimeError(f"GET {path}: {response.status_code} {response.text[:500]}")
         return response
 
-    def wait_ready(self, server: Gunicorn, seconds: float = 60) -> None:
+    def wait_ready(self, server: WebServer, seconds: float = 60) -> None:
         """Returns once the feed answers; raises with gunicorn's log when it exits or does not answer in time."""
         deadline = time.monotonic() + seconds
         while True:
@@ -215,7 +208,7 @@ class Client:
                 self.get("/$metadata")
                 return
             except (requests.ConnectionError, RuntimeError):
-                if time.monotonic() > deadline or server.process.poll() is not None:  # type: ignore[union-attr]
+                if time.monotonic() > deadline or server.process.poll() is not None:
                     raise RuntimeError(f"gunicorn did not serve the feed:\n{server.read_log()[-3000:]}") from None
                 time.sleep(0.2)
 
@@ -395,62 +388,12 @@ def _sample_ids(url: str, count: int) -> list[str]:
         return [row[0] for row in conn.execute(f"select id from public.{VIEW} order by random() limit %s", (count,))]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Gunicorn:
-    """The Procfile's `web:` process, with $PORT replaced and bound to 127.0.0.1."""
-
-    def __init__(self, port: int, env: dict[str, str]) -> None:
-        self.command = procfile_web_command(port)
-        self.env = {**env, "PORT": str(port)}
-        self.process: subprocess.Popen | None = None
-        self.log = tempfile.TemporaryFile()
-
-    def __enter__(self) -> Gunicorn:
-        # `exec` so that the shell (which expands ${WEB_CONCURRENCY:-2}) becomes gunicorn's master.
-        self.process = subprocess.Popen(
-            ["bash", "-c", "exec " + self.command], env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log
-        )
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-
-    def read_log(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def peak_rss(self) -> dict[str, object]:
-        """VmHWM of the master and of each worker, in MB."""
-        assert self.process is not None
-        workers = psutil.Process(self.process.pid).children()
-        return {
-            "master_mb": peak_rss_mb(self.process.pid),
-            "workers_mb": [peak_rss_mb(worker.pid) for worker in workers],
-        }
-
-
-def procfile_web_command(port: int) -> str:
-    """The Procfile's web command with $PORT replaced and 0.0.0.0 narrowed to 127.0.0.1."""
-    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    command = line.partition(":")[2].strip()
-    command = command.replace("0.0.0.0:$PORT", f"127.0.0.1:{port}").replace("$PORT", str(port))
-    # Keep gunicorn from the virtualenv that runs the benchmark.
-    first, _, rest = command.partition(" ")
-    if first == "gunicorn":
-        command = shlex.quote(os.path.join(os.path.dirname(sys.executable), "gunicorn")) + " " + rest
-    return re.sub(r"\s+", " ", command)
+def server_peak_rss(pid: int) -> dict[str, object]:
+    """VmHWM of gunicorn's master `pid` and of each of its workers, in MB."""
+    return {
+        "master_mb": peak_rss_mb(pid),
+        "workers_mb": [peak_rss_mb(worker.pid) for worker in psutil.Process(pid).children()],
+    }
 
 
 def render(report: dict[str, object]) -> str:

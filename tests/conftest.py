@@ -9,15 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import Connection
 
 from app.emulator.demo.orgs import demo_orgs
@@ -25,40 +19,8 @@ from app.emulator.emulator import Emulator
 from app.warehouse.database import create_database_engine
 from app.warehouse.embedded import start_embedded_server, stop_embedded_server
 from app.warehouse.migrate import upgrade_database
-
-
-def embedded_data_dir() -> Path:
-    """A data directory for an embedded server outside pytest's tmp tree.
-
-    As root the server runs as another user, so its data directory's parents are opened up for
-    it; every new pytest session resets /tmp/pytest-of-<user> to 0700, which would cut a running
-    server off from its data.
-    """
-    return Path(tempfile.mkdtemp(prefix="orgfeed-embedded-")) / "data"
-
-
-def database_url_for(server_url: str, name: str) -> str:
-    """`server_url` pointing at the database `name` on the same server."""
-    parts = urlsplit(server_url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def create_database(server_url: str, name: str, template: str | None = None) -> str:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        statement = sql.SQL("create database {}").format(sql.Identifier(name))
-        if template:
-            statement = sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(template))
-        conn.execute(statement)
-    return database_url_for(server_url, name)
-
-
-def drop_database(server_url: str, name: str) -> None:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
-def unique_name(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+from tests.support.databases import create_database, database_url_for, drop_database, embedded_data_dir, unique_name
+from tests.support.servers import free_port
 
 
 @pytest.fixture(scope="session")
@@ -126,11 +88,7 @@ def conn(shared_database_url: str) -> Iterator[Connection]:
 @pytest.fixture
 def unused_tcp_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_port()
 
 
 @pytest.fixture

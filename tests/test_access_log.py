@@ -11,8 +11,7 @@ from sqlalchemy import text
 from app.odata import FeedError
 from app.odata.commands import parse_since
 from app.warehouse.audit import prune_access_log
-
-from .test_cli import run
+from tests.support.cli import run
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

@@ -6,20 +6,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from click.testing import CliRunner
 
-from app.cli import cli
 from app.warehouse.migrate import head_revision
-
-from .conftest import embedded_data_dir
+from tests.support.cli import run
+from tests.support.databases import embedded_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(args: list[str], **env: str):
-    """Runs `orgfeed args` in-process with exactly the orgfeed variables given (others cleared)."""
-    cleared = dict.fromkeys(("DATABASE_URL", "ODATA_DATABASE_URL", "ORGFEED_CONFIG", "ORGFEED_DATA_DIR"))
-    return CliRunner().invoke(cli, args, env={**cleared, **env}, catch_exceptions=False)
 
 
 def test_db_upgrade_migrates_then_reports_nothing_to_do(fresh_database_url):

@@ -6,7 +6,15 @@ import pytest
 
 from app.config import ConfigError, load_settings
 
-from .test_config import GOOD_ENV, GOOD_ORG
+GOOD_ORG = """
+[[orgs]]
+name = "amer"
+login_url = "https://login.example.com"
+auth = "client_credentials"
+client_id_env = "AMER_ID"
+client_secret_env = "AMER_SECRET"
+"""
+GOOD_ENV = {"AMER_ID": "id-1", "AMER_SECRET": "secret-1"}
 
 KEY = {"ORGFEED_HASH_KEY": "k" * 32}
 

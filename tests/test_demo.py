@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from .conftest import embedded_data_dir
+from tests.support.databases import embedded_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,8 +14,7 @@ from werkzeug.serving import make_server
 from app.dashboard.blueprint import create_dashboard
 from app.sync.report import SyncOptions
 from app.sync.run import run_sync
-
-from ..sync.conftest import make_settings
+from tests.support.configs import make_settings
 
 PASSWORD = "s3cret-dashboard"
 CHROMIUM = "/usr/bin/chromium"

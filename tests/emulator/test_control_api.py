@@ -70,14 +70,11 @@ def test_seed_replaces_an_object_with_n_generated_records(emulator: Emulator, co
 
 
 def test_fields_are_added_retyped_and_removed(emulator: Emulator, control, client: OrgClient) -> None:
-    assert (
-        control(
-            "POST",
-            "/orgs/amer/sobjects/Contact/fields",
-            {"name": "Tier__c", "type": "picklist", "picklist_values": ["Gold", "Silver"]},
-        )[0]
-        == 201
-    )
+    assert control(
+        "POST",
+        "/orgs/amer/sobjects/Contact/fields",
+        {"name": "Tier__c", "type": "picklist", "picklist_values": ["Gold", "Silver"]},
+    ) == (201, {"name": "Tier__c", "type": "picklist"})
     described = {f["name"]: f for f in client.get("sobjects/Contact/describe").json()["fields"]}
     assert [p["value"] for p in described["Tier__c"]["picklistValues"]] == ["Gold", "Silver"]
     assert described["Tier__c"]["custom"] is True
@@ -98,24 +95,57 @@ def test_fields_are_added_retyped_and_removed(emulator: Emulator, control, clien
     assert (refused.status_code, refused.json()[0]["errorCode"]) == (400, "INVALID_FIELD")
 
 
-def test_retyping_text_to_a_number_keeps_values_that_parse(emulator: Emulator, client: OrgClient) -> None:
-    emulator.retype_field("amer", "Account", "BillingPostalCode", "double", precision=18, scale=0)
-    record = client.get("query", params={"q": "SELECT BillingPostalCode FROM Account ORDER BY Id LIMIT 1"})
-    assert isinstance(record.json()["records"][0]["BillingPostalCode"], float)
+def test_retyping_text_to_a_number_keeps_values_that_parse(emulator: Emulator, control, client: OrgClient) -> None:
+    def postal_codes() -> dict[str, object]:
+        query = client.get("query", params={"q": "SELECT Id, BillingPostalCode FROM Account"}).json()
+        assert query["done"] is True
+        return {record["Id"]: record["BillingPostalCode"] for record in query["records"]}
+
+    first, second = emulator.ids("amer", "Account", limit=2)
+    emulator.update("amer", "Account", [{"Id": second, "BillingPostalCode": "SW1A 1AA"}])
+    before = postal_codes()
+    assert (before[first], len(before)) == ("96953", 300)
+    retyped = control("PATCH", "/orgs/amer/sobjects/Account/fields/BillingPostalCode", {"type": "double", "scale": 0})
+    assert retyped == (200, {"name": "BillingPostalCode", "type": "double"})
+    after = postal_codes()
+    assert (after[first], after[second]) == (96953.0, None)  # a postcode that is no number becomes null
+    assert after == {
+        record_id: None if record_id == second or code is None else float(code) for record_id, code in before.items()
+    }
 
 
 def test_faults_are_injected_listed_and_cleared(control, client: OrgClient) -> None:
-    status, body = control("POST", "/faults", {"kind": "status", "path": "*/limits", "count": 1, "status": 503})
-    assert status == 200 and body["faults"][0]["remaining"] == 1
+    injected = control("POST", "/faults", {"kind": "status", "path": "*/limits", "count": 1, "status": 503})
+    assert injected == (
+        200,
+        {
+            "faults": [
+                {
+                    "kind": "status",
+                    "path": "*/limits",
+                    "count": 1,
+                    "method": None,
+                    "status": 503,
+                    "error_code": "SERVER_UNAVAILABLE",
+                    "message": "The server is temporarily unable to service your request.",
+                    "seconds": 0.0,
+                    "remaining": 1,
+                }
+            ]
+        },
+    )
     assert client.get("limits").status_code == 503
     assert control("GET", "/faults") == (200, {"faults": []})
     control("POST", "/faults", {"kind": "drop", "path": "*/never"})
     assert control("DELETE", "/faults") == (200, {"faults": []})
-    assert control("POST", "/faults", {"kind": "status", "bogus": 1})[0] == 400
+    status, body = control("POST", "/faults", {"kind": "status", "bogus": 1})
+    assert (status, list(body)) == (400, ["error"])
+    assert body["error"].startswith("unknown fault option: ") and "'bogus'" in body["error"]
+    assert control("GET", "/faults") == (200, {"faults": []})  # nothing half-added
 
 
 def test_sessions_are_expired_and_issued(emulator: Emulator, control, client: OrgClient) -> None:
-    assert control("POST", "/sessions/expire")[1]["expired"] >= 1
+    assert control("POST", "/sessions/expire") == (200, {"expired": 1})  # the client fixture's session
     assert client.get("limits").status_code == 401
     _, body = control("POST", "/orgs/amer/sessions", {})
     client.token = body["access_token"]

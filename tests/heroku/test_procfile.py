@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..sync.conftest import write_config
+from tests.support.configs import write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,7 @@ from sqlalchemy import select, text, update
 from app.odata.credentials import hash_password, verify_password
 from app.odata.feeds import reset_credentials, revoke_credentials
 from app.warehouse.metadata import access_log, feed_credentials
-
-from .conftest import FeedClient, basic
+from tests.support.feeds import FeedClient, basic
 
 
 def assert_401_without_data(response) -> None:

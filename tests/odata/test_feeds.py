@@ -14,8 +14,7 @@ from psycopg import sql
 from app.cli import cli
 from app.odata.feeds import create_feed, delete_feed, role_name_for
 from app.warehouse.database import create_database_engine
-
-from .conftest import FeedClient
+from tests.support.feeds import FeedClient
 
 
 @pytest.fixture

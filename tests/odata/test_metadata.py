@@ -7,8 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from app.odata.catalog import api_name
-
-from .conftest import FeedClient
+from tests.support.feeds import FeedClient
 
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 

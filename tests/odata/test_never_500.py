@@ -7,6 +7,8 @@ from urllib.parse import quote
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.strategies import filter_expressions, unicode_text
+
 PROPERTIES = [
     "id",
     "geo",
@@ -53,62 +55,8 @@ LITERALS = [
     "$it",
     "'\\'",
 ]
-FUNCTIONS = [
-    "contains",
-    "startswith",
-    "endswith",
-    "tolower",
-    "toupper",
-    "length",
-    "indexof",
-    "substring",
-    "trim",
-    "concat",
-    "year",
-    "month",
-    "day",
-    "hour",
-    "minute",
-    "second",
-    "fractionalseconds",
-    "date",
-    "time",
-    "totaloffsetminutes",
-    "now",
-    "mindatetime",
-    "maxdatetime",
-    "round",
-    "floor",
-    "ceiling",
-    "matchesPattern",
-    "geo.distance",
-    "cast",
-    "nosuch",
-]
-OPERATORS = ["eq", "ne", "gt", "ge", "lt", "le", "add", "sub", "mul", "div", "divby", "mod", "and", "or", "in", "has"]
-
-atoms = st.sampled_from(PROPERTIES + LITERALS)
-
-
-def calls(children):
-    return st.builds(
-        lambda name, args: f"{name}({','.join(args)})", st.sampled_from(FUNCTIONS), st.lists(children, max_size=3)
-    )
-
-
-expressions = st.recursive(
-    atoms,
-    lambda children: st.one_of(
-        st.builds(lambda a, op, b: f"{a} {op} {b}", children, st.sampled_from(OPERATORS), children),
-        st.builds(lambda a: f"not ({a})", children),
-        st.builds(lambda a: f"({a})", children),
-        st.builds(lambda a: f"-{a}", children),
-        st.builds(lambda a, items: f"{a} in ({','.join(items)})", children, st.lists(children, max_size=3)),
-        calls(children),
-    ),
-    max_leaves=8,
-)
-noise = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+expressions = filter_expressions(PROPERTIES + LITERALS, max_leaves=8)
+noise = unicode_text(max_size=30)
 fast = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from app.odata.feeds import create_feed, delete_feed, role_name_for
 from app.views.scopes import scope_schema
 
-from .conftest import FeedClient
+from tests.support.feeds import FeedClient
 
 EMEA = ["a04", "a05", "a06"]
 

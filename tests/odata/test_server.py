@@ -5,26 +5,17 @@ from __future__ import annotations
 import gzip
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 import requests
 from requests.auth import HTTPBasicAuth
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def procfile_web_command() -> str:
-    lines = [line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")]
-    assert len(lines) == 1
-    return lines[0].removeprefix("web:").strip()
+from tests.support.processes import ROOT
+from tests.support.servers import free_port, procfile_web_command, web_server
 
 
 def test_procfile_runs_gunicorn_threaded_with_the_long_request_line():
@@ -39,47 +30,10 @@ def test_procfile_runs_gunicorn_threaded_with_the_long_request_line():
 @pytest.fixture(scope="module")
 def gunicorn_url(odata_database_url, tmp_path_factory):
     """The Procfile's web command on a free port, as Heroku would run it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     config = tmp_path_factory.mktemp("server") / "orgfeed.toml"
     config.write_text("")
-    env = {key: value for key, value in os.environ.items() if key not in ("ODATA_DATABASE_URL",)}
-    env.update(
-        PORT=str(port),
-        WEB_CONCURRENCY="1",
-        DATABASE_URL=odata_database_url,
-        ORGFEED_CONFIG=str(config),
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-    )
-    command = procfile_web_command().replace("0.0.0.0", "127.0.0.1").replace("--access-logfile -", "")
-    process = subprocess.Popen(
-        [shutil.which("bash") or "/bin/bash", "-c", f"exec {command}"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(url + "/odata/v4/", timeout=1)
-            break
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError(f"gunicorn did not start: {process.stderr.read().decode()[-2000:]}") from None
-            time.sleep(0.2)
-    yield url
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    process.stderr.close()
+    with web_server(odata_database_url, config) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")
@@ -153,9 +107,7 @@ def test_gzip_request_body_and_unauthenticated_over_http(service):
 
 
 def test_orgfeed_serve_serves_the_feed(odata_database_url, feed, tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = tmp_path / "orgfeed.toml"
     config.write_text("")
     env = {key: value for key, value in os.environ.items() if key != "ODATA_DATABASE_URL"}

@@ -18,8 +18,7 @@ from sqlalchemy import text, update
 
 from app.odata.feeds import reset_credentials, revoke_credentials, role_name_for
 from app.warehouse.metadata import feed_credentials
-
-from .conftest import HIDDEN_MARK, ORG_MARK, SENTINEL_NOTE, feed_site, sentinel_rows
+from tests.support.sites import HIDDEN_MARK, ORG_MARK, SENTINEL_NOTE, feed_site, sentinel_rows
 
 PATHS = [
     "",

@@ -12,8 +12,9 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from ..sync.conftest import assert_parity
-from .conftest import run_orgfeed, summary_of, write_full_config
+from tests.support.configs import write_full_config
+from tests.support.parity import assert_parity
+from tests.support.processes import run_orgfeed, summary_of
 
 
 def sync_runs(database_url: str) -> int:

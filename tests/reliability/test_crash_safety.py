@@ -20,18 +20,10 @@ import psycopg
 import pytest
 
 from app.emulator.emulator import Emulator
-
-from .conftest import (
-    ORGFEED,
-    ROOT,
-    assert_committed_state_is_consistent,
-    assert_every_object_in_parity,
-    run_orgfeed,
-    start_emulator,
-    summary_of,
-    view_columns,
-    write_full_config,
-)
+from tests.support.configs import write_full_config
+from tests.support.emulators import start_emulator
+from tests.support.parity import assert_committed_state_is_consistent, assert_every_object_in_parity, view_columns
+from tests.support.processes import ORGFEED, ROOT, run_orgfeed, summary_of
 
 CI_ROWS = {"Employee": 5000, "EmployeeCrisisAssessment": 3000, "Account": 1000, "Contact": 2000}  # x 2 orgs = 22,000
 PHASES = ("full", "incremental", "views")

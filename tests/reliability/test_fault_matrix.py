@@ -16,8 +16,8 @@ from sqlalchemy import text
 
 from app.sync.report import SyncOptions
 from app.sync.run import run_sync
-
-from ..sync.conftest import OBJECTS, assert_parity, make_settings
+from tests.support.configs import OBJECTS, make_settings
+from tests.support.parity import assert_parity
 
 
 @dataclass(frozen=True)

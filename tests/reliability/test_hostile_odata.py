@@ -23,7 +23,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import HIDDEN_MARK, ORG_MARK, SENTINEL_NOTE, feed_site, sentinel_rows
+from tests.support import strategies
+from tests.support.sites import HIDDEN_MARK, ORG_MARK, SENTINEL_NOTE, feed_site, sentinel_rows
 
 INJECTIONS = [
     "'; drop table sentinel; --",
@@ -105,47 +106,6 @@ LITERALS = [
     "$it",
     "$root",
 ]
-FUNCTIONS = [
-    "contains",
-    "startswith",
-    "endswith",
-    "tolower",
-    "toupper",
-    "length",
-    "indexof",
-    "substring",
-    "trim",
-    "concat",
-    "year",
-    "month",
-    "day",
-    "round",
-    "floor",
-    "cast",
-    "isof",
-    "now",
-    "matchesPattern",
-    "pg_sleep",
-]
-OPERATORS = [
-    "eq",
-    "ne",
-    "gt",
-    "ge",
-    "lt",
-    "le",
-    "and",
-    "or",
-    "add",
-    "sub",
-    "mul",
-    "div",
-    "mod",
-    "in",
-    "has",
-    "like",
-    "||",
-]
 SEGMENTS = [
     "feed_people",
     "feed_big",
@@ -195,27 +155,9 @@ OPTIONS = [
 
 printable = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
 header_text = printable.map(str.strip)  # requests refuses header values with leading or trailing whitespace
-unicode_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
-atoms = st.sampled_from(FIELDS + LITERALS + [f"'{text}'" for text in INJECTIONS])
-
-
-def _calls(children):
-    return st.builds(
-        lambda name, args: f"{name}({','.join(args)})", st.sampled_from(FUNCTIONS), st.lists(children, max_size=3)
-    )
-
-
-filters = st.recursive(
-    atoms,
-    lambda children: st.one_of(
-        st.builds(lambda a, op, b: f"{a} {op} {b}", children, st.sampled_from(OPERATORS), children),
-        st.builds(lambda a: f"not ({a})", children),
-        st.builds(lambda a: f"({a})", children),
-        st.builds(lambda a, items: f"{a} in ({','.join(items)})", children, st.lists(children, max_size=3)),
-        _calls(children),
-    ),
-    max_leaves=10,
-)
+unicode_text = strategies.unicode_text(max_size=40)
+atoms = FIELDS + LITERALS + [f"'{text}'" for text in INJECTIONS]
+filters = strategies.filter_expressions(atoms, max_leaves=10)
 numbers = st.one_of(
     st.integers(-(10**20), 10**20).map(str),
     st.sampled_from(["-1", "0", "1", "2000", "2001", "1e3", "0x10", "1.5", "", " 1", "1 ", "+1", "٣"]),

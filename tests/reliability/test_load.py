@@ -19,16 +19,12 @@ import requests
 from sqlalchemy import text
 
 from app.odata.feeds import create_feed, delete_feed
+from tests.support.configs import write_full_config
+from tests.support.databases import unique_name
+from tests.support.emulators import start_emulator
+from tests.support.processes import ORGFEED, ROOT, run_orgfeed
+from tests.support.servers import web_server
 
-from ..conftest import unique_name
-from .conftest import (
-    ORGFEED,
-    ROOT,
-    run_orgfeed,
-    start_emulator,
-    web_server,
-    write_full_config,
-)
 from .test_crash_safety import toggle_view_columns
 
 LOAD_ROWS = {"Employee": 3000, "EmployeeCrisisAssessment": 2000, "Account": 500, "Contact": 1500}
@@ -136,8 +132,8 @@ def run_load(engine, database_url: str, directory, *, seconds: float, rows=LOAD_
                 for view in counts
             }
         result, lock, stop = LoadResult(), threading.Lock(), threading.Event()
-        with web_server(database_url, config, workers=2) as url:
-            root = f"{url}/odata/v4/{feed}/"
+        with web_server(database_url, config, workers=2) as server:
+            root = f"{server.url}/odata/v4/{feed}/"
             readers = [
                 threading.Thread(
                     target=read_loop,

@@ -25,14 +25,10 @@ from sqlalchemy import text
 from app.odata.feeds import create_feed
 from app.warehouse.database import create_database_engine
 from app.warehouse.migrate import upgrade_database
-
-from .conftest import (
-    free_port,
-    run_orgfeed,
-    start_emulator,
-    web_server,
-    write_full_config,
-)
+from tests.support.configs import write_full_config
+from tests.support.emulators import start_emulator
+from tests.support.processes import run_orgfeed
+from tests.support.servers import free_port, web_server
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 pytestmark = pytest.mark.skipif(not (BIN / "pg_basebackup").exists(), reason=f"needs PostgreSQL 15 binaries in {BIN}")
@@ -137,10 +133,10 @@ def test_the_feed_reads_a_streaming_replica_keeps_answering_while_the_primary_lo
             with psycopg.connect(f"{primary_server}/postgres") as conn:
                 assert conn.execute("select state from pg_stat_replication").fetchall() == [("streaming",)]
 
-            with web_server(primary, config, odata_database_url=standby, workers=1) as url:
+            with web_server(primary, config, odata_database_url=standby, workers=1) as server:
                 session = requests.Session()
                 session.auth = (credential.username, credential.password)
-                root = f"{url}/odata/v4/replica/"
+                root = f"{server.url}/odata/v4/replica/"
                 deadline = time.monotonic() + 30
                 while feed_count(session, root, "global_contact") != total:  # the standby replays the first load
                     assert time.monotonic() < deadline, "the standby never caught up with the first load"

@@ -15,8 +15,7 @@ from psycopg import sql
 from app.config import DatabaseSettings, Settings
 from app.odata.app import create_app
 from app.odata.feeds import create_feed, delete_feed, role_name_for
-
-from ..conftest import unique_name
+from tests.support.databases import unique_name
 
 
 def test_requests_after_a_view_lost_a_column_are_answered_from_the_new_columns(database_url, engine):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ..reliability.conftest import start_emulator
+from tests.support.emulators import start_emulator
+
 from ..reliability.test_crash_safety import PHASES, crash_rounds_converge
 
 SOAK_ROWS = {"Employee": 75000, "EmployeeCrisisAssessment": 40000, "Account": 10000, "Contact": 25000}  # x 2 = 300,000

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ..reliability.conftest import SENTINEL_NOTE, sentinel_rows
+from tests.support.sites import SENTINEL_NOTE, sentinel_rows
+
 from ..reliability.test_hostile_odata import (  # noqa: F401  (fixtures used by the test)
     check_hostile_request,
     hostile_test,

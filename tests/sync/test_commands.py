@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from .conftest import write_config
+from tests.support.configs import write_config
 
 ORGFEED = [sys.executable, "-m", "app"]
 

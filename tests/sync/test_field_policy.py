@@ -14,7 +14,7 @@ from app.sync.report import SyncOptions
 from app.sync.run import run_sync
 from app.warehouse.status import read_status
 
-from .conftest import make_settings
+from tests.support.configs import make_settings
 
 KEY = "policy-test-key-" + "0" * 32
 SHARED = {"amer": " Shared.Person@Example.COM", "emea": "shared.person@example.com "}

@@ -12,8 +12,8 @@ from sqlalchemy import text
 
 from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
-
-from .conftest import OBJECTS, assert_parity, write_config
+from tests.support.configs import OBJECTS, write_config
+from tests.support.parity import assert_every_object_in_parity
 
 SYNC = [sys.executable, "-m", "app", "sync", "--json"]
 
@@ -31,12 +31,6 @@ def big_emulator():
 
 def run_sync_process(env, *args, timeout=300) -> subprocess.CompletedProcess:
     return subprocess.run([*SYNC, *args], env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def assert_every_object_in_parity(emu, engine) -> None:
-    for org in ("amer", "emea"):
-        for sobject in OBJECTS:
-            assert_parity(emu, engine, org, sobject)
 
 
 def test_sync_prints_json_lines_and_a_summary_and_exits_0(emulator, engine, database_url, tmp_path):
@@ -105,14 +99,19 @@ def test_sync_killed_at_random_points_converges_to_exact_parity(big_emulator, en
 def test_sigterm_stops_after_the_current_transaction_within_25_seconds(big_emulator, engine, database_url, tmp_path):
     _, env = write_config(big_emulator, tmp_path, database_url, bulk_threshold=1000)
     process = subprocess.Popen(SYNC, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    # The first event comes once the signal handlers are in place and the run has begun: a SIGTERM
+    # before it would kill Python outright, one after the run's end would test nothing.
+    first = json.loads(process.stdout.readline())
     process.send_signal(signal.SIGTERM)
     started = time.monotonic()
     out, err = process.communicate(timeout=60)
     assert time.monotonic() - started < 25
-    assert process.returncode in (0, 1), err
-    summary = json.loads(out.splitlines()[-1])
-    assert summary["event"] == "summary"
+    events = [first, *(json.loads(line) for line in out.splitlines())]
+    summary = events[-1]
+    assert (process.returncode, summary["event"]) == (1, "summary"), err
+    statuses = {item["status"] for item in summary["objects"]}
+    assert "interrupted" in statuses and statuses <= {"succeeded", "interrupted"}, summary["objects"]
+    assert [event["status"] for event in events if event.get("status") == "Stopping"] == ["Stopping"]
     # whatever was committed is consistent: a later run completes to parity
     assert run_sync_process(env).returncode == 0
     assert_every_object_in_parity(big_emulator, engine)

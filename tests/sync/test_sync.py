@@ -1,4 +1,5 @@
 import json
+import threading
 from dataclasses import replace
 from datetime import datetime
 
@@ -6,8 +7,9 @@ from sqlalchemy import text
 
 from app.sync.report import SyncOptions
 from app.sync.run import run_sync
-
-from .conftest import OBJECTS, assert_parity, make_settings
+from tests.support.configs import OBJECTS, make_settings
+from tests.support.emulators import count_requests
+from tests.support.parity import assert_parity
 
 
 def sync(settings, engine, **options):
@@ -38,8 +40,13 @@ def test_first_sync_mirrors_every_object_of_both_orgs(emulator, engine, database
 
 
 def test_full_load_through_bulk_matches_the_rest_load(emulator, engine, database_url):
+    rest_selects = count_requests(emulator, "*/queryAll*")  # the REST full load's select (counts use `query`)
     report = sync(make_settings(emulator, database_url, bulk_threshold=0), engine)
     assert report.ok
+    # Every object of both orgs came through one Bulk job, and nothing fell back to REST.
+    assert {org: emulator.org(org).bulk_jobs_created for org in ("amer", "emea")} == {"amer": 4, "emea": 4}
+    assert rest_selects() == 0
+    assert log_entries(engine, action="Bulk") == []
     for org in ("amer", "emea"):
         for sobject in OBJECTS:
             assert_parity(emulator, engine, org, sobject, purged_ok=False)
@@ -189,13 +196,34 @@ def test_a_widened_field_widens_its_column(emulator, engine, database_url):
 
 
 def test_expired_sessions_are_renewed_once_and_the_sync_goes_on(emulator, engine, database_url):
-    settings = make_settings(emulator, database_url, objects=("Account",))
+    settings = make_settings(emulator, database_url, objects=("Account", "Contact"))
     assert sync(settings, engine).ok
-    emulator.expire_sessions()
     emulator.update("amer", "Account", [{"Id": emulator.ids("amer", "Account")[0], "Name": "After expiry"}])
     emulator.advance_clock(60)
-    assert sync(settings, engine).ok
-    assert_parity(emulator, engine, "amer", "Account")
+    started = {"amer": threading.Event(), "emea": threading.Event()}
+    expiry = threading.Lock()
+    expired = []
+
+    def expire_once_both_orgs_are_in(event):
+        # Objects start after their org has logged in: once both orgs have, end every session before any
+        # object's first call, so that both objects of each org (two workers) meet INVALID_SESSION_ID.
+        if event.kind != "start":
+            return
+        started[event.org].set()
+        assert all(ready.wait(timeout=60) for ready in started.values())
+        with expiry:
+            if not expired:
+                expired.append(emulator.expire_sessions())
+
+    tokens = count_requests(emulator, "/services/oauth2/token")
+    report = run_sync(settings, engine, SyncOptions(), on_event=expire_once_both_orgs_are_in)
+    assert report.ok, [(r.org, r.sobject, r.status, r.message) for r in report.objects]
+    assert expired == [4]  # both orgs' sessions of the first run, and of this one: both orgs were in
+    assert tokens() == 4  # per org: the login, and one renewal however many of its threads failed
+    assert log_entries(engine, status="Failed") == []
+    for org in ("amer", "emea"):
+        for sobject in ("Account", "Contact"):
+            assert_parity(emulator, engine, org, sobject)
 
 
 def test_server_errors_are_retried_and_logged(emulator, engine, database_url):
@@ -323,8 +351,13 @@ def test_a_session_expiring_mid_run_is_renewed_and_the_call_retried(emulator, en
         error_code="INVALID_SESSION_ID",
         message="Session expired or invalid",
     )
+    tokens = count_requests(emulator, "/services/oauth2/token")
     report = sync(settings, engine)
     assert report.ok
+    assert tokens() == 3  # each org's login, and one renewal for the org whose query met the 401
+    assert [fault["kind"] for fault in emulator.faults.pending()] == [
+        "delay"
+    ]  # the 401 was met (the rest: the counter)
     assert log_entries(engine, status="Failed") == []
     for org in ("amer", "emea"):
         assert_parity(emulator, engine, org, "Employee", purged_ok=False)
@@ -364,7 +397,8 @@ def test_an_object_failing_does_not_stop_the_others(emulator, engine, database_u
         ("amer", "Contact", "failed"),
         ("emea", "Contact", "failed"),
     }
-    assert report.objects[0].status == "succeeded" or report.objects[1].status == "succeeded"
+    for org in ("amer", "emea"):  # the others did not just succeed: every row of theirs is there
+        assert_parity(emulator, engine, org, "Account", purged_ok=False)
 
 
 def test_a_full_reload_in_hard_delete_mode_keeps_no_deleted_rows(emulator, engine, database_url):

@@ -12,8 +12,7 @@ from sqlalchemy import text
 from app.config import load_settings
 from app.sync.run import run_sync
 from app.views.generate import render_views
-
-from ..sync.conftest import make_settings, write_config
+from tests.support.configs import make_settings, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "sql" / "views"

@@ -4,8 +4,7 @@ import psycopg
 import pytest
 
 from app.warehouse.embedded import start_embedded_server, stop_embedded_server
-
-from ..conftest import embedded_data_dir
+from tests.support.databases import embedded_data_dir
 
 
 @pytest.mark.slow

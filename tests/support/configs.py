@@ -1,17 +1,14 @@
-"""Helpers for tests against the emulator: Settings and orgfeed.toml for its demo orgs, and exact parity checks.
-
-The `emulator` and `engine` fixtures live in tests/conftest.py.
-"""
+"""orgfeed configuration for the emulator's demo orgs: Settings to run in-process, orgfeed.toml and its environment."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+import os
 from pathlib import Path
 
-from sqlalchemy import text
+import tomli_w
 
 from app.config import DatabaseSettings, MappingConfig, OrgConfig, Settings, SyncConfig
+from app.demo import DEMO_TABLES
 from app.emulator.emulator import Emulator
 
 OBJECTS = ("Employee", "EmployeeCrisisAssessment", "Account", "Contact")
@@ -57,80 +54,10 @@ def make_settings(emu: Emulator, database_url: str, *, objects=OBJECTS, orgs=Non
     )
 
 
-def _plain(value):
-    """A value in one comparable form (the emulator keeps floats, PostgreSQL returns Decimal)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, Decimal):
-        return value.normalize()
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="milliseconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def emulator_rows(emu: Emulator, org: str, sobject: str, columns: list[str]) -> dict[str, tuple]:
-    """sfid -> (isdeleted, values of `columns`) for every record queryAll returns (live and recycle bin)."""
-    table = emu.table(org, sobject)
-    names = {field.name.lower(): field.name for field in table.sobject.fields}
-    rows = {}
-    for row in table.rows(include_deleted=True):
-        values = tuple(_plain(table.value(row, names[column])) if column in names else None for column in columns)
-        rows[table.record_id(row)] = (table.is_deleted(row), values)
-    return rows
-
-
-def database_rows(engine, org: str, sobject: str, columns: list[str]) -> dict[str, tuple]:
-    select_list = ", ".join(f'"{column}"' for column in columns)
-    with engine.connect() as conn:
-        result = conn.execute(text(f'select sfid, isdeleted, {select_list} from "{org}"."{sobject.lower()}"'))
-        return {row[0]: (row[1], tuple(_plain(value) for value in row[2:])) for row in result}
-
-
-def mapped_columns(engine, org: str, sobject: str) -> list[str]:
-    with engine.connect() as conn:
-        names = (
-            conn.execute(
-                text(
-                    "select column_name from information_schema.columns where table_schema = :s and table_name = :t "
-                    "order by ordinal_position"
-                ),
-                {"s": org, "t": sobject.lower()},
-            )
-            .scalars()
-            .all()
-        )
-    return [name for name in names if name not in ("id", "sfid", "isdeleted", "_hc_lastop", "_hc_err")]
-
-
-def assert_parity(emu: Emulator, engine, org: str, sobject: str, *, purged_ok: bool = True) -> int:
-    """Every record queryAll returns is in the table with the same values and deleted flag; returns the live count.
-
-    Rows the table has beyond that must be tombstones of purged records (never live rows).
-    """
-    columns = mapped_columns(engine, org, sobject)
-    expected = emulator_rows(emu, org, sobject, columns)
-    actual = database_rows(engine, org, sobject, columns)
-    missing = sorted(set(expected) - set(actual))
-    assert not missing, f"{org}.{sobject}: rows missing from the table: {missing[:5]}"
-    for sfid, (deleted, values) in expected.items():
-        assert actual[sfid] == (deleted, values), f"{org}.{sobject} {sfid}: {actual[sfid]} != {(deleted, values)}"
-    extra = {sfid: row for sfid, row in actual.items() if sfid not in expected}
-    assert all(deleted for deleted, _ in extra.values()), (
-        f"{org}.{sobject}: live rows Salesforce no longer has: {list(extra)[:5]}"
-    )
-    if not purged_ok:
-        assert not extra
-    return sum(1 for deleted, _ in expected.values() if not deleted)
-
-
 def write_config(
     emu: Emulator, directory: Path, database_url: str, *, bulk_threshold: int = 10000, objects=OBJECTS
 ) -> tuple[Path, dict[str, str]]:
     """An orgfeed.toml for the emulator's demo orgs and the environment holding their secrets."""
-    import os
-
     summary = {org["name"]: org for org in emu.describe_orgs()}
     mappings = "".join(f'[[mappings]]\nobject = "{name}"\nfields = "*"\n\n' for name in objects)
     config = directory / "orgfeed.toml"
@@ -154,4 +81,27 @@ def write_config(
             "EMEA_PRIVATE_KEY": summary["emea"]["jwt"]["private_key_path"],
         }
     )
+    return config, env
+
+
+def view_sections() -> str:
+    """The demo's [[views]] tables (global_assessment, global_contact) as TOML, as the demo's config holds them."""
+    return "\n" + tomli_w.dumps({"views": DEMO_TABLES["views"]})
+
+
+def write_full_config(
+    emu: Emulator,
+    directory: Path,
+    database_url: str,
+    *,
+    bulk_threshold: int = 1000,
+    auto_apply_views: bool = True,
+    extra_sync: str = "",
+) -> tuple[Path, dict[str, str]]:
+    """write_config's orgfeed.toml plus the demo views (applied by every sync when auto_apply_views)."""
+    config, env = write_config(emu, directory, database_url, bulk_threshold=bulk_threshold)
+    body = config.read_text().replace(
+        "[sync]\n", f"[sync]\nauto_apply_views = {str(auto_apply_views).lower()}\n{extra_sync}", 1
+    )
+    config.write_text(body + view_sections())
     return config, env
