@@ -154,7 +154,8 @@ def _banner(
 ) -> str:
     service = f"{base_url}/odata/v4/{FEED}/"
     lines = [
-        f"orgfeed demo is ready ({seconds:.0f} s): two emulated orgs mirrored into PostgreSQL, union views, an OData feed.",
+        f"orgfeed demo is ready ({seconds:.0f} s): "
+        "two emulated orgs mirrored into PostgreSQL, union views, an OData feed.",
         "",
         f"  OData service root  {service}",
         f"  feed user           {user}",

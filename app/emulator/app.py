@@ -39,7 +39,30 @@ def create_app(emulator: Emulator) -> Flask:
     app.extensions["emulator"] = emulator
     app.url_map.strict_slashes = False
     data = "/services/data/v<version>"
-    rules = [("/services/oauth2/token", rest_routes.token, ["POST"]), ("/id/<org_id>/<user_id>", rest_routes.identity, ["GET"]), ("/services/data", rest_routes.versions, ["GET"]), (f"{data}", rest_routes.resources, ["GET"]), (f"{data}/limits", rest_routes.limits, ["GET"]), (f"{data}/sobjects", rest_routes.describe_global, ["GET"]), (f"{data}/sobjects/<sobject>", rest_routes.sobject_info, ["GET"]), (f"{data}/sobjects/<sobject>", rest_routes.create, ["POST"]), (f"{data}/sobjects/<sobject>/describe", rest_routes.describe, ["GET"]), (f"{data}/sobjects/<sobject>/updated", rest_routes.updated, ["GET"]), (f"{data}/sobjects/<sobject>/deleted", rest_routes.deleted, ["GET"]), (f"{data}/sobjects/<sobject>/<record_id>", rest_routes.record, ["GET", "PATCH", "DELETE"]), (f"{data}/sobjects/<sobject>/<record_id>/<field>", rest_routes.blob, ["GET"]), (f"{data}/query", rest_routes.query, ["GET"]), (f"{data}/queryAll", rest_routes.query_all, ["GET"]), (f"{data}/query/<locator>", rest_routes.query_more, ["GET"]), (f"{data}/queryAll/<locator>", rest_routes.query_more, ["GET"]), (f"{data}/jobs/query", bulk_routes.create_job, ["POST"]), (f"{data}/jobs/query", bulk_routes.list_jobs, ["GET"]), (f"{data}/jobs/query/<job_id>", bulk_routes.job, ["GET", "PATCH", "DELETE"]), (f"{data}/jobs/query/<job_id>/results", bulk_routes.results, ["GET"]), *control_routes.RULES]
+    rules = [
+        ("/services/oauth2/token", rest_routes.token, ["POST"]),
+        ("/id/<org_id>/<user_id>", rest_routes.identity, ["GET"]),
+        ("/services/data", rest_routes.versions, ["GET"]),
+        (f"{data}", rest_routes.resources, ["GET"]),
+        (f"{data}/limits", rest_routes.limits, ["GET"]),
+        (f"{data}/sobjects", rest_routes.describe_global, ["GET"]),
+        (f"{data}/sobjects/<sobject>", rest_routes.sobject_info, ["GET"]),
+        (f"{data}/sobjects/<sobject>", rest_routes.create, ["POST"]),
+        (f"{data}/sobjects/<sobject>/describe", rest_routes.describe, ["GET"]),
+        (f"{data}/sobjects/<sobject>/updated", rest_routes.updated, ["GET"]),
+        (f"{data}/sobjects/<sobject>/deleted", rest_routes.deleted, ["GET"]),
+        (f"{data}/sobjects/<sobject>/<record_id>", rest_routes.record, ["GET", "PATCH", "DELETE"]),
+        (f"{data}/sobjects/<sobject>/<record_id>/<field>", rest_routes.blob, ["GET"]),
+        (f"{data}/query", rest_routes.query, ["GET"]),
+        (f"{data}/queryAll", rest_routes.query_all, ["GET"]),
+        (f"{data}/query/<locator>", rest_routes.query_more, ["GET"]),
+        (f"{data}/queryAll/<locator>", rest_routes.query_more, ["GET"]),
+        (f"{data}/jobs/query", bulk_routes.create_job, ["POST"]),
+        (f"{data}/jobs/query", bulk_routes.list_jobs, ["GET"]),
+        (f"{data}/jobs/query/<job_id>", bulk_routes.job, ["GET", "PATCH", "DELETE"]),
+        (f"{data}/jobs/query/<job_id>/results", bulk_routes.results, ["GET"]),
+        *control_routes.RULES,
+    ]
     for path, view, methods in rules:
         app.add_url_rule(path, f"{view.__module__}.{view.__name__}.{'.'.join(methods)}", view, methods=methods)
     app.before_request(_check_request)

@@ -186,7 +186,10 @@ class MinuteColumn:
         return _EPOCH + timedelta(minutes=self.minute(row))
 
     def first_row_from(self, moment: datetime) -> int:
-        """Return a row before which no row's value reaches `moment` (values grow with the row, plus a bounded offset)."""
+        """Return a row before which no row's value reaches `moment`.
+
+        Values grow with the row, plus a bounded offset.
+        """
         wanted = int((moment - _EPOCH).total_seconds()) // 60 - self.base - max(self.offsets or [0])
         return max(0, wanted * self.count // self.span - 1) if self.span else 0
 

@@ -10,7 +10,7 @@ MAPPED_OBJECTS = ("Employee", "EmployeeCrisisAssessment", "Account", "Contact")
 
 
 def render_config(orgs: Sequence[Mapping[str, object]], ca_bundle: Path) -> str:
-    """Return orgfeed.toml text: `amer` on client credentials, `emea` on JWT bearer, the demo mappings, views and feed."""
+    """Return orgfeed.toml text: `amer` on client credentials, `emea` on JWT bearer, the demo mappings, views, feed."""
     lines = [
         "# orgfeed.toml for the orgfeed emulator's demo orgs, written by `orgfeed emulator --config-out`.",
         "# Secrets are in the .env file beside this one. The CA bundle is the emulator's own CA:",

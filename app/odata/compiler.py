@@ -212,7 +212,7 @@ class FilterCompiler:
 
     @staticmethod
     def _coerce(this: Sql, other: Sql) -> Sql:
-        """A string literal compared with a column, untyped: `id = $1` (index-friendly; a uuid/date column parses it)."""
+        """A string literal compared with a column, untyped: `id = $1` (index-friendly; uuid/date columns parse it)."""
         if this.literal and this.kind == "string" and other.column is not None and this.text.endswith("::text"):
             kind = other.kind if other.kind in ("string", "guid", "date", "datetime", "time") else "string"
             return Sql(this.text[: -len("::text")], kind, literal=True)

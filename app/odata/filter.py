@@ -2,9 +2,10 @@
 
 Written here rather than on top of `odata-query` because its lexer mis-reads names that start
 with keywords (`allowed`, `nullable`), needs a space in `not(`, a trailing comma in `in (1)`,
-four-digit years from 1000 and seconds in times, and knows no parameter aliases; see
-the project's OData producer notes (shared/reference/odata-producers.md, §2.2). Grammar: OData 4.01 Part 2 §5.1.1 and the ABNF
-(odata-abnf-construction-rules.txt); names of operators and functions are case-insensitive (4.01).
+four-digit years from 1000 and seconds in times, and knows no parameter aliases; see the
+project's OData producer notes (shared/reference/odata-producers.md, §2.2). Grammar: OData 4.01
+Part 2 §5.1.1 and the ABNF (odata-abnf-construction-rules.txt); names of operators and functions
+are case-insensitive (4.01).
 """
 
 from __future__ import annotations
@@ -293,7 +294,8 @@ class _Parser:
             return Call(lower, self.arguments())
         if following is not None and following.text == "/":
             raise NotImplementedFeature(
-                f"{self.target}: paths like {token.text}/... (navigation, any/all, $count) are not supported: views have no navigation properties",
+                f"{self.target}: paths like {token.text}/... (navigation, any/all, $count) are not supported: "
+                "views have no navigation properties",
                 target=self.target,
             )
         if lower in INFIX_POWER:

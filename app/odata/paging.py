@@ -32,7 +32,7 @@ class Position:
 
 
 def preferred_page_size(prefer_headers: Sequence[str]) -> int | None:
-    """The `odata.maxpagesize` (or `maxpagesize`) preference, clamped to [1, MAX_PAGE_SIZE]; None when absent or unusable.
+    """The `odata.maxpagesize` (or `maxpagesize`) preference, clamped to [1, MAX_PAGE_SIZE]; None if absent or unusable.
 
     A zero, negative or bare value is ignored rather than switching paging off (OData/WebApi#2905).
     """

@@ -258,7 +258,7 @@ _TEXT_SORT_KINDS = {"int": int, "decimal": Decimal, "double": float, "binary": l
 
 
 def sort_values(order: tuple[OrderItem, ...], values: Sequence[Any]) -> list[Any]:
-    """The sort values of a page's last row (as `page_statement` selected them) in their SQL types, for the skiptoken."""
+    """The sort values of a page's last row (as `page_statement` selected them) in their SQL types, for a skiptoken."""
     return [
         value
         if value is None or item.column.kind not in _TEXT_SORT_KINDS

@@ -196,7 +196,7 @@ class OrgClient:
             self._sleep(delay)
 
     def request(self, action: str, method: str, path: str, **kwargs) -> requests.Response:
-        """A plain HTTPS request to `path` (relative to base_url, or absolute from /services/...), retried like `call`."""
+        """A plain HTTPS request to `path` (relative to base_url, or absolute from /services/), retried like `call`."""
         return self.call(action, lambda sf: self._send(sf, action, method, path, **kwargs))
 
     def request_json(self, action: str, method: str, path: str, **kwargs) -> tuple[Any, requests.Response]:

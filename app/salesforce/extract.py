@@ -42,7 +42,9 @@ def iter_query_pages(
         next_url = result["nextRecordsUrl"]
         result = client.call(
             f"{kind} more",
-            lambda sf: sf.query_more(next_url, identifier_is_url=True, headers=headers, timeout=client.timeout),
+            lambda sf, url=next_url: sf.query_more(
+                url, identifier_is_url=True, headers=headers, timeout=client.timeout
+            ),
         )
 
 

@@ -230,7 +230,7 @@ class _Run:
         except (SalesforceError, WarehouseError) as error:
             self.log(org.name, None, "Login", "Failed", str(error), error_code=getattr(error, "error_code", None))
             return [replace(report, status="failed", message=str(error)) for report in reports]
-        except Exception as error:  # one org's surprise must not stop the other orgs
+        except Exception as error:  # noqa: BLE001 - one org's surprise must not stop the others; logged
             message = _unexpected(error, f"org {org.name}")
             self.log(org.name, None, "Login", "Failed", message, error_code="INTERNAL_ERROR")
             return [replace(report, status="failed", message=message) for report in reports]
@@ -279,7 +279,7 @@ class _Run:
                     str(error),
                     error_code=getattr(error, "error_code", None),
                 )
-            except Exception as error:  # one object's surprise must not stop the other objects
+            except Exception as error:  # noqa: BLE001 - one object's surprise must not stop the others; logged
                 report.status, report.message = "failed", _unexpected(error, f"org {org.name}, object {mapping.object}")
                 self.log(org.name, mapping.object, "Sync", "Failed", report.message, error_code="INTERNAL_ERROR")
             finally:
@@ -359,7 +359,8 @@ class _Run:
                 mapping.object,
                 "Schema",
                 "Warning",
-                f"column {column} is {old} but the field is now {new}: not altered (values that do not fit are logged per row)",
+                f"column {column} is {old} but the field is now {new}: not altered "
+                "(values that do not fit are logged per row)",
                 error_code="TYPE_CHANGED",
             )
         if (changes.added and not changes.created) or changes.widened:

@@ -74,7 +74,8 @@ def views_not_in_database(engine: Engine, names: list[str]) -> list[str]:
         present = set(
             conn.execute(
                 text(
-                    "select viewname from pg_views where schemaname = :s union select matviewname from pg_matviews where schemaname = :s"
+                    "select viewname from pg_views where schemaname = :s "
+                    "union select matviewname from pg_matviews where schemaname = :s"
                 ),
                 {"s": VIEW_SCHEMA},
             ).scalars()
@@ -90,7 +91,8 @@ def _select_grantees(conn: Connection, view: str) -> list[str]:
             text(
                 "select distinct r.rolname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
                 "cross join lateral aclexplode(c.relacl) acl join pg_roles r on r.oid = acl.grantee "
-                "where n.nspname = :s and c.relname = :v and acl.privilege_type = 'SELECT' and acl.grantee <> c.relowner "
+                "where n.nspname = :s and c.relname = :v and acl.privilege_type = 'SELECT' "
+                "and acl.grantee <> c.relowner "
                 "order by r.rolname"
             ),
             {"s": VIEW_SCHEMA, "v": view},

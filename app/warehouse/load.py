@@ -179,7 +179,7 @@ def stage_ids(conn: Connection, sfids: Iterable[str]) -> str:
 
 
 def tombstone(conn: Connection, schema: str, sobject: str, sfids: Iterable[str], *, hard: bool) -> int:
-    """Marks the records `sfids` (deleted in Salesforce) isdeleted, or removes them when `hard`; returns how many changed."""
+    """Marks records `sfids` (deleted in Salesforce) isdeleted, or removes them if `hard`; returns how many changed."""
     stage = stage_ids(conn, sfids)
     target = qualified_name(schema, table_name(sobject))
     if hard:
@@ -213,7 +213,7 @@ def find_missing(conn: Connection, schema: str, sobject: str, live_sfids: Iterab
 
 
 def count_rows(conn: Connection, schema: str, sobject: str) -> tuple[int, int]:
-    """(rows not deleted, rows with a value that did not fit) in `sobject`'s table: the dashboard's Database/Errored Rows."""
+    """(live rows, rows with a value that did not fit) in `sobject`'s table: the dashboard's Database/Errored Rows."""
     target = qualified_name(schema, table_name(sobject))
     live, errored = conn.execute(
         text(f"select count(*) filter (where not isdeleted), count(*) filter (where _hc_err is not null) from {target}")

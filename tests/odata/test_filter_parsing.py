@@ -101,7 +101,8 @@ def test_parses(text, expected):
     assert parse_filter(text) == expected
 
 
-# The odata-query 0.10 bugs of the project's OData producer notes (shared/reference/odata-producers.md, §2.2), each parsing here.
+# The odata-query 0.10 bugs of the project's OData producer notes (shared/reference/odata-producers.md, §2.2),
+# each parsing here.
 @pytest.mark.parametrize(
     ("bug", "text", "expected"),
     [

@@ -40,7 +40,7 @@ def start_emulator(rows: dict[str, int] | int, seed: int = 23) -> Emulator:
 
 
 def view_sections() -> str:
-    """The demo's [[views]] entries (global_assessment, global_contact), as `orgfeed emulator --config-out` writes them."""
+    """The demo's [[views]] entries (global_assessment, global_contact) as `orgfeed emulator --config-out` writes."""
     text_ = render_config([], Path("/unused"))
     return text_[text_.index("[[views]]") : text_.index("[[feeds]]")]
 

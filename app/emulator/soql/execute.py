@@ -418,15 +418,27 @@ def compile_order_item(context: QueryContext, item: OrderItem) -> SortPass:
     if family == "other" or field_type in UNSORTABLE_TYPES:
         message = f"field '{field}' can not be sorted in a query call"
         raise build_error(context.text, item.at, message, "INVALID_FIELD")
-    key: Callable[[Record], object]
     if family == "text":
-        key = lambda record: value.lower() if (value := record.get(field)) else None
+
+        def key(record: Record) -> object:
+            value = record.get(field)
+            return str(value).lower() if value else None
+
     elif family == "id":
-        key = lambda record: record.get(field) or None
+
+        def key(record: Record) -> object:
+            return record.get(field) or None
+
     elif family == "boolean":
-        key = lambda record: bool(record.get(field))
+
+        def key(record: Record) -> object:
+            return bool(record.get(field))
+
     else:
-        key = lambda record: record.get(field)
+
+        def key(record: Record) -> object:
+            return record.get(field)
+
     return SortPass(key, item.descending, item.nulls_first)
 
 
