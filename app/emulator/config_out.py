@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 API_VERSION = "62.0"
 MAPPED_OBJECTS = ("Employee", "EmployeeCrisisAssessment", "Account", "Contact")
 
 
-def render_config(orgs: Sequence[Mapping[str, object]], ca_bundle: Path) -> str:
+def render_config(orgs: Sequence[Mapping[str, Any]], ca_bundle: Path) -> str:
     """Return orgfeed.toml text: `amer` on client credentials, `emea` on JWT bearer, the demo mappings, views, feed."""
     lines = [
         "# orgfeed.toml for the orgfeed emulator's demo orgs, written by `orgfeed emulator --config-out`.",
@@ -74,7 +75,7 @@ def render_config(orgs: Sequence[Mapping[str, object]], ca_bundle: Path) -> str:
     return "\n".join(lines)
 
 
-def render_env(orgs: Sequence[Mapping[str, object]], key_paths: Mapping[str, Path]) -> str:
+def render_env(orgs: Sequence[Mapping[str, Any]], key_paths: Mapping[str, Path]) -> str:
     """Return the .env text (`KEY=value` lines) with the secrets the config names."""
     lines = ["# Secrets for the orgfeed emulator's demo orgs (written by `orgfeed emulator --config-out`)."]
     for org in orgs:
@@ -84,20 +85,20 @@ def render_env(orgs: Sequence[Mapping[str, object]], key_paths: Mapping[str, Pat
             jwt = org["jwt"]
             lines += [
                 f"{prefix}_CLIENT_ID={jwt['client_id']}",
-                f"{prefix}_USERNAME={jwt['username']}",  # type: ignore[index]
+                f"{prefix}_USERNAME={jwt['username']}",
                 f"{prefix}_PRIVATE_KEY={key_paths[name]}",
             ]
         else:
             credentials = org["client_credentials"]
             lines += [
-                f"{prefix}_CLIENT_ID={credentials['client_id']}",  # type: ignore[index]
+                f"{prefix}_CLIENT_ID={credentials['client_id']}",
                 f"{prefix}_CLIENT_SECRET={credentials['client_secret']}",
-            ]  # type: ignore[index]
+            ]
     return "\n".join(lines) + "\n"
 
 
 def write_config(
-    path: Path, orgs: Sequence[Mapping[str, object]], ca_bundle: Path, private_keys: Mapping[str, str]
+    path: Path, orgs: Sequence[Mapping[str, Any]], ca_bundle: Path, private_keys: Mapping[str, str]
 ) -> tuple[Path, Path]:
     """Write orgfeed.toml at `path`, the CA bundle, the JWT keys and .env beside it; return (config, env)."""
     folder = path.resolve().parent

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from app.emulator.bulk import BulkJobs
 from app.emulator.clock import Clock
@@ -182,9 +182,9 @@ class Emulator:
         return self.clock.advance(seconds)
 
     # -- faults -------------------------------------------------------------------------------
-    def inject_fault(self, kind: str, path: str = "*", count: int = 1, **options: object) -> Fault:
+    def inject_fault(self, kind: str, path: str = "*", count: int = 1, **options: Any) -> Fault:
         """Make the next `count` requests matching `path` fail (see faults.py for kinds and options)."""
-        fault = Fault(kind=kind, path=path, count=count, **options)  # type: ignore[arg-type]
+        fault = Fault(kind=kind, path=path, count=count, **options)
         self.faults.add(fault)
         return fault
 
@@ -257,7 +257,7 @@ class Emulator:
             return [table.record_id(row) for row in rows]
 
     # -- fields -------------------------------------------------------------------------------
-    def add_field(self, org: str, sobject: str, name: str, field_type: str, **attributes: object) -> Field:
+    def add_field(self, org: str, sobject: str, name: str, field_type: str, **attributes: Any) -> Field:
         """Add a field (e.g. add_field("amer", "Employee", "Shoe__c", "string", length=20))."""
         field = Field(
             name=name,
@@ -265,7 +265,7 @@ class Emulator:
             type=field_type,
             custom=name.endswith("__c"),
             **attributes,
-        )  # type: ignore[arg-type]
+        )
         target = self.org(org)
         with target.lock:
             add_field(self.table(org, sobject), field, self.clock.now())

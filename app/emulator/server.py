@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import trustme
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 
 class QuietRequestHandler(WSGIRequestHandler):
@@ -32,9 +32,8 @@ class HttpsServer:
         self.ca_bundle = run_dir / "emulator-ca.pem"
         authority.cert_pem.write_to_path(str(self.ca_bundle))
         try:
-            self._server: BaseWSGIServer = make_server(
-                host, port, app, threaded=True, request_handler=QuietRequestHandler, ssl_context=context
-            )
+            # What make_server(threaded=True) builds, named so that its daemon_threads is known.
+            self._server = ThreadedWSGIServer(host, port, app, QuietRequestHandler, ssl_context=context)
         except SystemExit:  # Werkzeug exits the process when the port is taken; callers decide
             raise OSError(errno.EADDRINUSE, "address already in use") from None
         self._server.daemon_threads = True

@@ -6,6 +6,7 @@ becomes a name Salesforce accepts as an API name (`api_name`).
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ class Column:
     scale: int | str | None = None  # an int, or "variable"
     nullable: bool = True
 
-    @property
+    @builtins.property  # the field above named `property` shadows the builtin in this class body
     def sql(self) -> str:
         """The column as SQL text: quoted, cast to text when the feed serves it as a string it does not know."""
         quoted = quote_identifier(self.name)
@@ -145,7 +146,9 @@ def _columns(rows: Iterable[tuple]) -> Iterable[Column]:
 def column_for(name: str, prop: str, typname: str, typmod: int, notnull: bool) -> Column:
     """The Column for a catalog entry: Edm type and the facets MaxLength, Precision and Scale from the typmod."""
     edm_type, kind = EDM_TYPES.get(typname, ("Edm.String", "string"))
-    max_length = precision = scale = None
+    max_length: int | None = None
+    precision: int | None = None
+    scale: int | str | None = None
     if edm_type == "Edm.String":
         if typname in ("varchar", "bpchar") and typmod > 4:
             max_length = typmod - 4

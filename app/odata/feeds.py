@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import psycopg
 from psycopg import sql
@@ -240,7 +241,7 @@ def delete_feed(engine: Engine, name: str) -> None:
     """Removes the feed, its credentials and (in this database) its read role's privileges and the role itself."""
     with engine.begin() as conn:
         conn.execute(delete(feeds).where(feeds.c.name == name))
-        raw = conn.connection.driver_connection
+        raw = cast(psycopg.Connection, conn.connection.driver_connection)  # SQLAlchemy types it Any: any driver's
         role = role_name_for(name)
         if raw.execute("select 1 from pg_catalog.pg_roles where rolname = %s", (role,)).fetchone():
             raw.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)))

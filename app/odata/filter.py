@@ -234,7 +234,7 @@ class _Parser:
         closing = ")" if token.text == "(" else "]"
         items: list[Node] = []
         while True:
-            if self.peek() is not None and self.peek().text == closing:  # `in ()` and a trailing comma are 4.01 forms
+            if (upcoming := self.peek()) is not None and upcoming.text == closing:  # `in ()`, a trailing comma: 4.01
                 self.index += 1
                 return tuple(items)
             items.append(self.expression(0))
@@ -304,7 +304,7 @@ class _Parser:
 
     def arguments(self) -> tuple[Node, ...]:
         args: list[Node] = []
-        if self.peek() is not None and self.peek().text == ")":
+        if (upcoming := self.peek()) is not None and upcoming.text == ")":
             self.index += 1
             return ()
         self.depth += 1

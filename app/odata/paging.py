@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -89,7 +89,7 @@ def _tag(value: Any) -> Any:
     return str(value)
 
 
-_UNTAG = {
+_UNTAG: dict[str, Callable[[str], Any]] = {
     "f": float,
     "d": Decimal,
     "T": datetime.fromisoformat,

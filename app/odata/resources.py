@@ -163,6 +163,7 @@ def resource(engine: Engine, catalog: Catalog, call: Call, path: ResourcePath) -
     """Dispatches a path under the service root to the collection, /$count, entity or property handler."""
     query = parse_query(call.query_string)
     session = open_session(engine, call)
+    streamed = False  # a streamed body closes the session itself
     try:
         entity_set = find_entity_set(catalog.entity_sets(session, call.feed.views), path.entity_set)
         if entity_set is None:
@@ -174,18 +175,20 @@ def resource(engine: Engine, catalog: Catalog, call: Call, path: ResourcePath) -
             if path.segments:
                 raise BadQuery(f"{entity_set.name}/{'/'.join(path.segments)}: only /$count may follow an entity set")
             response = _collection(session, entity_set, query, call)
-            session = None  # the streamed body closes it
+            streamed = True
             return response
         return _entity(session, entity_set, query, call, path)
     finally:
-        if session is not None:
+        if not streamed:
             session.close()
 
 
 def _count(session: ReadSession, entity_set: EntitySet, query: ODataQuery, call: Call) -> Response:
     statement = count_statement(query, entity_set)
     with session.cursor() as cursor:
-        total = cursor.execute(statement.sql, statement.params).fetchone()[0]
+        row = cursor.execute(statement.sql, statement.params).fetchone()
+    assert row is not None  # count(*) returns one row
+    total = row[0]
     call.log["rows"] = 1
     return Response(str(total), content_type="text/plain")
 
@@ -203,7 +206,9 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
         if query.count:
             statement = count_statement(query, entity_set)
             with session.cursor() as cursor:
-                total = cursor.execute(statement.sql, statement.params).fetchone()[0]
+                row = cursor.execute(statement.sql, statement.params).fetchone()
+            assert row is not None  # count(*) returns one row
+            total = row[0]
             head["@odata.count"] = str(total) if call.ieee754 else total  # an Int64
         statement = page_statement(
             query,
@@ -224,7 +229,7 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
     except BaseException:
         session.close()
         raise
-    state = {"last": None, "rows": 0}
+    state: dict[str, Any] = {"last": None, "rows": 0}  # the last row streamed and the count so far
 
     def chunks():
         while limit > 0 and state["rows"] < limit:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -127,7 +127,8 @@ class OrgClient:
 
     def read_limits(self) -> tuple[int, int]:
         """(used, allocation) of DailyApiRequests from `/limits`, remembered for check_budget."""
-        body = self.call("limits", lambda sf: sf.restful("limits", timeout=self.timeout))
+        # simple-salesforce's restful() returns None for a 204 No Content, which /limits never answers.
+        body = self.call("limits", lambda sf: cast(dict[str, Any], sf.restful("limits", timeout=self.timeout)))
         daily = body["DailyApiRequests"]
         usage = (int(daily["Max"]) - int(daily["Remaining"]), int(daily["Max"]))
         with self._lock:

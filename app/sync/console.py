@@ -9,7 +9,7 @@ from typing import TextIO
 
 import orjson
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from app.sync.report import SyncEvent, SyncReport
@@ -60,7 +60,7 @@ class ProgressBars:
             TimeElapsedColumn(),
             console=console,
         )
-        self.tasks: dict[tuple[str, str], int] = {}
+        self.tasks: dict[tuple[str, str], TaskID] = {}
         self._lock = threading.Lock()
 
     def __call__(self, event: SyncEvent) -> None:

@@ -26,7 +26,7 @@ from app.salesforce.extract import count_rows, deleted_ids, ids_from_csv_pages, 
 from app.salesforce.soql import build_count, build_select
 from app.sync.report import EventSink, ObjectReport, SyncEvent, SyncOptions, SyncReport, mapping_status, run_status
 from app.warehouse import WarehouseError
-from app.warehouse.load import copy_csv_into, find_missing, tombstone, upsert_csv
+from app.warehouse.load import RowError, copy_csv_into, find_missing, tombstone, upsert_csv
 from app.warehouse.load import count_rows as count_table_rows
 from app.warehouse.shadow import create_shadow, swap_shadow
 from app.warehouse.state import (
@@ -511,8 +511,12 @@ class _Run:
                     f"{error}; falling back to REST",
                     error_code=error.error_code,
                 )
-        for page in iter_query_pages(client, soql, names, include_deleted=include_deleted):
-            yield (lambda csv_bytes=page.csv: [csv_bytes])
+        for query_page in iter_query_pages(client, soql, names, include_deleted=include_deleted):
+
+            def open_page(csv_bytes: bytes = query_page.csv) -> Iterable[bytes]:
+                return [csv_bytes]
+
+            yield open_page
 
     def _incremental(
         self,
@@ -526,7 +530,7 @@ class _Run:
         """Upserts rows modified since watermark - lookback, committing each page with its watermark."""
         since = watermark - timedelta(minutes=self.settings.sync.lookback_minutes)
         soql = build_select(sobject, names, modified_since=since, order_by_modstamp=True)
-        errors = []
+        errors: list[RowError] = []
         for page in iter_query_pages(client, soql, names, include_deleted=True):
             with self.engine.begin() as conn:
                 result = upsert_csv(conn, org.name, sobject, [page.csv], hard_delete=org.delete_mode == "hard")

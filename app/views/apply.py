@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import psycopg
 from sqlalchemy import Connection, text
@@ -83,7 +84,7 @@ def views_not_in_database(engine: Engine, names: list[str]) -> list[str]:
     return [name for name in names if name not in present]
 
 
-def _select_grantees(conn: Connection, view: str) -> list[str]:
+def _select_grantees(conn: Connection, view: str) -> Sequence[str]:
     """Roles other than the owner that may SELECT the view now."""
     # pg_class's ACL, not information_schema: the latter does not list materialized views.
     return (

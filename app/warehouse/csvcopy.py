@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from tempfile import SpooledTemporaryFile
-from typing import IO
+from typing import IO, cast
 
 import psycopg
 from sqlalchemy import Connection, text
@@ -97,7 +97,7 @@ def copy_statement(schema: str, table: str, columns: list[str]) -> str:
 
 def stream_copy(conn: Connection, statement: str, chunks: Iterable[bytes], spool: IO[bytes] | None = None) -> int:
     """Runs `statement` (a COPY FROM STDIN) on `chunks`, each written to `spool` first; returns the row count."""
-    driver = conn.connection.driver_connection
+    driver = cast(psycopg.Connection, conn.connection.driver_connection)  # SQLAlchemy types it Any: any driver's
     with driver.cursor() as cursor:
         with cursor.copy(statement) as copy:
             for chunk in chunks:

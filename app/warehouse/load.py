@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
+import psycopg
 from sqlalchemy import Connection, text
 
 from app.warehouse import WarehouseError
@@ -170,7 +172,7 @@ def stage_ids(conn: Connection, sfids: Iterable[str]) -> str:
     stage = qualified_name("pg_temp", IDS_STAGE)
     conn.execute(text(f"drop table if exists {stage}"))
     conn.execute(text(f'create temp table {quote_identifier(IDS_STAGE)} (sfid varchar(18) collate "C" not null)'))
-    driver = conn.connection.driver_connection
+    driver = cast(psycopg.Connection, conn.connection.driver_connection)  # SQLAlchemy types it Any: any driver's
     with driver.cursor() as cursor, cursor.copy(f"copy {stage} (sfid) from stdin") as copy:
         for sfid in sfids:
             copy.write_row((sfid,))
