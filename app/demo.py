@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Engine
 from werkzeug.serving import make_server
 
-from app.config import DatabaseSettings, load_settings
+from app.config import DatabaseSettings, Settings, load_settings
 from app.emulator.config_out import write_config
 from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
@@ -136,7 +137,7 @@ class DemoError(Exception):
     """The demo could not be built; the message says which step failed."""
 
 
-def _keep_syncing(settings, engine, stop: threading.Event) -> None:
+def _keep_syncing(settings: Settings, engine: Engine, stop: threading.Event) -> None:
     """Syncs again every SYNC_SECONDS until `stop`, so changes made in the emulator reach the views."""
     while not stop.wait(SYNC_SECONDS):
         run_sync(settings, engine, SyncOptions(), stop=stop)

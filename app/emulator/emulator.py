@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ParamSpec, Self, TypeVar
 
 from app.emulator.bulk import BulkJobs
 from app.emulator.clock import Clock
@@ -35,6 +35,9 @@ from app.emulator.server import HttpsServer
 from app.emulator.sessions import SessionStore
 from app.emulator.table import CacheBudget, Table
 from app.emulator.warmup import warm_bulk_cache
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Emulator:
@@ -291,7 +294,7 @@ class Emulator:
             retype_field(self.table(org, sobject), name, field_type, self.clock.now(), length, precision, scale)
 
 
-def _control(action, *args, **kwargs):
+def _control(action: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a record action for the control API, turning Salesforce errors into ControlError."""
     try:
         return action(*args, **kwargs)

@@ -6,9 +6,13 @@ import errno
 import ssl
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trustme
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 
 class QuietRequestHandler(WSGIRequestHandler):
@@ -24,7 +28,7 @@ class QuietRequestHandler(WSGIRequestHandler):
 class HttpsServer:
     """Serves a WSGI app over HTTPS on a background thread."""
 
-    def __init__(self, app, host: str, port: int, run_dir: Path) -> None:
+    def __init__(self, app: WSGIApplication, host: str, port: int, run_dir: Path) -> None:
         authority = trustme.CA(organization_name="orgfeed emulator CA")
         certificate = authority.issue_cert(host, "localhost", "127.0.0.1")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -10,9 +10,13 @@ import builtins
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.odata import BadQuery
 from app.warehouse.identifiers import quote_identifier
+
+if TYPE_CHECKING:
+    import psycopg
 
 KEY = "id"
 VIEW_SCHEMA = "public"
@@ -118,7 +122,7 @@ order by c.relname, a.attnum
 """
 
 
-def read_entity_sets(pg_conn, views: Sequence[str]) -> tuple[EntitySet, ...]:
+def read_entity_sets(pg_conn: psycopg.Connection, views: Sequence[str]) -> tuple[EntitySet, ...]:
     """The entity sets for `views` that exist and have an `id` column, in the order given.
 
     `pg_conn` is a psycopg connection. A view that does not exist (yet) is left out, not an error.

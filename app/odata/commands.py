@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 import click
 from sqlalchemy import Engine
@@ -23,7 +24,7 @@ def _exits_on_feed_error(function: Callable) -> Callable:
     """Runs a command's function, turning FeedError into a line and exit status 1, then closes its engine."""
 
     @wraps(function)
-    def run(*args, **kwargs):
+    def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
         except FeedError as error:

@@ -17,7 +17,7 @@ from typing import cast
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
 from app.odata import FeedError
@@ -114,7 +114,7 @@ def refresh_grants(engine: Engine) -> list[str]:
     return refreshed
 
 
-def _present_views(conn, views: Sequence[str]) -> set[str]:
+def _present_views(conn: Connection, views: Sequence[str]) -> set[str]:
     return set(
         conn.exec_driver_sql(
             "select relname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
@@ -124,11 +124,11 @@ def _present_views(conn, views: Sequence[str]) -> set[str]:
     )
 
 
-def _set_up_role(conn, role: str, views: list[str]) -> tuple[str | None, str | None]:
+def _set_up_role(conn: Connection, role: str, views: list[str]) -> tuple[str | None, str | None]:
     """Creates or refreshes the read role; (None, why) when the database user may not create roles."""
     savepoint = conn.begin_nested()
     try:
-        raw = conn.connection.driver_connection
+        raw = cast(psycopg.Connection, conn.connection.driver_connection)  # SQLAlchemy types it Any: any driver's
         ident = sql.Identifier(role)
         if raw.execute("select 1 from pg_catalog.pg_roles where rolname = %s", (role,)).fetchone() is None:
             raw.execute(sql.SQL("create role {} nologin").format(ident))
@@ -151,7 +151,7 @@ def _set_up_role(conn, role: str, views: list[str]) -> tuple[str | None, str | N
     return role, None
 
 
-def _add_credential(conn, feed: str, username: str, base_url: str) -> Credential:
+def _add_credential(conn: Connection, feed: str, username: str, base_url: str) -> Credential:
     password = generate_password()
     conn.execute(insert(feed_credentials).values(feed=feed, username=username, password_hash=hash_password(password)))
     return Credential(feed, username, password, service_url(base_url, feed))
@@ -175,7 +175,7 @@ def list_feeds(engine: Engine, *, base_url: str) -> list[FeedInfo]:
     ]
 
 
-def _active_credential(conn, feed: str):
+def _active_credential(conn: Connection, feed: str) -> Row[int, str] | None:
     _require_feed(conn, feed)
     return conn.execute(
         select(feed_credentials.c.id, feed_credentials.c.username)
@@ -188,7 +188,7 @@ def _active_credential(conn, feed: str):
     ).first()
 
 
-def _require_feed(conn, feed: str) -> None:
+def _require_feed(conn: Connection, feed: str) -> None:
     if conn.execute(select(feeds.c.name).where(feeds.c.name == feed)).first() is None:
         raise FeedError(
             f"no feed {feed!r}: create it with `orgfeed feeds create {feed} --views A,B` (see `orgfeed feeds list`)"

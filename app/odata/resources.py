@@ -231,7 +231,7 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
         raise
     state: dict[str, Any] = {"last": None, "rows": 0}  # the last row streamed and the count so far
 
-    def chunks():
+    def chunks() -> Iterator[list[tuple[Any, ...]]]:
         while limit > 0 and state["rows"] < limit:
             chunk = cursor.fetchmany(min(CHUNK_ROWS, limit - state["rows"]))  # converted in C, unlike row iteration
             if not chunk:

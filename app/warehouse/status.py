@@ -83,7 +83,7 @@ def read_status(
 def status_record(objects: list[ObjectStatus], log: list[LogLine]) -> dict:
     """The status as JSON-able data (datetimes as ISO 8601 strings)."""
 
-    def plain(item) -> dict:
+    def plain(item: ObjectStatus | LogLine) -> dict:
         return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in asdict(item).items()}
 
     return {"objects": [plain(item) for item in objects], "log": [plain(item) for item in log]}
