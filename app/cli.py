@@ -7,7 +7,7 @@ configuration and connection problems, 1 for everything else that failed.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,13 +16,17 @@ from app.views import ViewError
 from app.warehouse import DatabaseUnreachable, WarehouseError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlalchemy.engine import Engine
+
+    from app.config import Settings
 
 
 class _Commands(click.Group):
     """A click group that turns orgfeed's own errors into clear lines and exit statuses."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as error:
@@ -116,7 +120,7 @@ def config_check(no_secrets: bool) -> None:
     click.echo(describe_settings(settings))
 
 
-def open_database(settings) -> Engine:
+def open_database(settings: Settings) -> Engine:
     """An engine on the configured database, after checking it is reachable and migrated."""
     from app.warehouse.database import check_database, create_database_engine, resolve_database_url
     from app.warehouse.migrate import require_current_schema
@@ -147,7 +151,13 @@ def _unknown_names(kind: str, given: tuple[str, ...], known: list[str]) -> list[
 @click.option("--watch", is_flag=True, help="Keep syncing each mapping every poll_seconds until stopped.")
 @click.option("--json", "json_lines", is_flag=True, help="One JSON line per event even on a terminal.")
 def sync(
-    orgs: tuple[str, ...], objects: tuple[str, ...], full: bool, since, reconcile: bool, watch: bool, json_lines: bool
+    orgs: tuple[str, ...],
+    objects: tuple[str, ...],
+    full: bool,
+    since: datetime | None,
+    reconcile: bool,
+    watch: bool,
+    json_lines: bool,
 ) -> None:
     """Mirror the configured orgs into their schemas (exit status 1 when anything failed)."""
     from datetime import UTC

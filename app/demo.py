@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from sqlalchemy import Engine
 from werkzeug.serving import make_server
 
-from app.config import DatabaseSettings, load_settings
+from app.config import DatabaseSettings, Settings, load_settings
 from app.emulator.config_out import write_org_files
 from app.emulator.demo.orgs import demo_orgs
 from app.emulator.emulator import Emulator
@@ -195,7 +196,7 @@ class DemoError(Exception):
     """The demo could not be built; the message says which step failed."""
 
 
-def _keep_syncing(settings, engine, stop: threading.Event) -> None:
+def _keep_syncing(settings: Settings, engine: Engine, stop: threading.Event) -> None:
     """Syncs again every SYNC_SECONDS until `stop`, so changes made in the emulator reach the views."""
     while not stop.wait(SYNC_SECONDS):
         run_sync(settings, engine, SyncOptions(), stop=stop)
@@ -213,7 +214,8 @@ def _banner(
 ) -> str:
     service = f"{base_url}/odata/v4/{FEED}/"
     lines = [
-        f"orgfeed demo is ready ({seconds:.0f} s): two emulated orgs mirrored into PostgreSQL, union views, an OData feed.",
+        f"orgfeed demo is ready ({seconds:.0f} s): "
+        "two emulated orgs mirrored into PostgreSQL, union views, an OData feed.",
         "",
         f"  OData service root  {service}",
         f"  feed user           {user}",

@@ -51,7 +51,8 @@ stop = threading.Event()
 for sig in (signal.SIGINT, signal.SIGTERM):
     signal.signal(sig, lambda *_: stop.set())
 orgs = [{**o, "jwt": {k: v for k, v in o["jwt"].items() if k != "certificate_pem"}} for o in emulator.describe_orgs()]
-print(orjson.dumps({"base_url": emulator.base_url, "ca_bundle": str(emulator.ca_bundle), "orgs": orgs}).decode(), flush=True)
+summary = {"base_url": emulator.base_url, "ca_bundle": str(emulator.ca_bundle), "orgs": orgs}
+print(orjson.dumps(summary).decode(), flush=True)
 stop.wait()
 emulator.stop()
 """.replace("SEED", str(SEED))
@@ -80,7 +81,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def use_server(url: str) -> None:
     """Create the benchmarks' databases on the server `url` (an admin URL) from now on."""
-    global SERVER_URL
+    global SERVER_URL  # noqa: PLW0603 - the benchmarks' one setting, chosen by `python -m bench` before any runs
     SERVER_URL = url
 
 
@@ -184,7 +185,7 @@ class EmulatorProcess:
         return self.control("POST", f"orgs/{org}/sessions", {})["access_token"]
 
     def bulk_csv(self, org: str, path: Path) -> int:
-        """Writes the rows a `fields = "*"` Bulk 2.0 load of Employee gets (one header line) to `path`; returns the rows.
+        """Writes what a `fields = "*"` Bulk 2.0 load of Employee gets (one header line) to `path`; returns the rows.
 
         The query is the loader's: every Bulk-selectable field (compound and base64 fields excluded), in its order.
         """
@@ -224,7 +225,7 @@ def loader_fields(described: dict) -> list[str]:
 
 
 def write_config(emulator: EmulatorProcess, directory: Path, database_url: str, views: str = "") -> dict[str, str]:
-    """orgfeed.toml (Employee with `fields = "*"` from amer and emea, Bulk from 100 rows, plus `views`) and its environment."""
+    """orgfeed.toml and its environment: Employee, `fields = "*"`, from amer and emea, Bulk from 100 rows, `views`."""
     orgs = {org["name"]: org for org in emulator.summary["orgs"]}
     ca = emulator.summary["ca_bundle"]
     config = directory / "orgfeed.toml"
@@ -262,7 +263,7 @@ class ProcessRun:
 
 
 def run_orgfeed(args: Sequence[str], env: dict[str, str]) -> ProcessRun:
-    """Runs `orgfeed ARGS` to completion; its wall time (spawn to exit), peak RSS and CPU time. Raises on a non-zero exit."""
+    """Runs `orgfeed ARGS` to completion: its wall time (spawn to exit), peak RSS and CPU time; raises if it fails."""
     executable = shutil.which("orgfeed", path=str(Path(sys.executable).parent)) or "orgfeed"
     with tempfile.TemporaryFile() as output:
         started = time.perf_counter()

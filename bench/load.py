@@ -123,7 +123,7 @@ def copy_bound(url: str, csv_paths: dict[str, Path]) -> float:
                 ):
                     while chunk := source.read(1 << 20):
                         copy.write(chunk)
-        except BaseException as error:  # reported by the caller
+        except BaseException as error:  # noqa: BLE001 - a thread's error, re-raised by the caller
             errors.append(error)
 
     threads = [threading.Thread(target=copy_one, args=item) for item in csv_paths.items()]

@@ -71,8 +71,9 @@ def render_markdown(reports: dict) -> str:
     for s in serve:
         rss = s["server_peak_rss_mb"]
         lines.append(
-            f"| {s['rows']:,} | {s['scan']['rows_per_second_median']:,.0f} | {s['scan']['bound_rows_per_second_median']:,.0f} | "
-            f"{s['scan']['fraction_of_bound']:.0%} | {s['first_page']['p50_ms']:.0f} / {s['first_page']['p99_ms']:.0f} ms | "
+            f"| {s['rows']:,} | {s['scan']['rows_per_second_median']:,.0f} | "
+            f"{s['scan']['bound_rows_per_second_median']:,.0f} | {s['scan']['fraction_of_bound']:.0%} | "
+            f"{s['first_page']['p50_ms']:.0f} / {s['first_page']['p99_ms']:.0f} ms | "
             f"{s['lookup_filter']['p50_ms']:.1f} / {s['lookup_filter']['p99_ms']:.1f} ms | "
             f"{s['lookup_key']['p50_ms']:.1f} / {s['lookup_key']['p99_ms']:.1f} ms | "
             f"{max([rss['master_mb'], *rss['workers_mb']]):.0f} MB |"
@@ -83,7 +84,8 @@ def render_markdown(reports: dict) -> str:
         f"{reports['serve']['clients']} concurrent clients replaying Salesforce Connect's requests for "
         f"{reports['serve']['replay_seconds']:g} s (weights: {mix}):",
         "",
-        "| rows | requests | errors | requests/s | p50 | p99 | list p99 | filtered list p99 | detail p99 | search p99 |",
+        "| rows | requests | errors | requests/s | p50 | p99 | "
+        "list p99 | filtered list p99 | detail p99 | search p99 |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in serve:
@@ -104,7 +106,8 @@ def render_markdown(reports: dict) -> str:
         "|---:|---|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {s['rows']:,} | {s['mode']} | {s['download_rows_per_second_median']:,} | {s['download_mb_per_second_median']} | "
+        f"| {s['rows']:,} | {s['mode']} | "
+        f"{s['download_rows_per_second_median']:,} | {s['download_mb_per_second_median']} | "
         f"{s['end_to_end_rows_per_second_median']:,} | {s['emulator_peak_rss_mb']:.0f} MB |"
         for s in emulator
     ]

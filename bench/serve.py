@@ -21,6 +21,7 @@ Peak RSS: gunicorn's master and workers (each process's VmHWM, and the sampled s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import tempfile
@@ -86,7 +87,7 @@ TARGET_LOOKUP_P99_MS = 7
 CLIENTS = 16
 REPLAY_SECONDS = float(os.environ.get("BENCH_REPLAY_SECONDS", "30"))
 SAMPLES = {"first_page": 60, "lookup": 300}
-# Salesforce Connect's request shapes in (d) and their weights (what the README's Feeds and OData section says Salesforce Connect sends).
+# Salesforce Connect's request shapes in (d) and their weights (the README's "Feeds and OData" lists what it sends).
 REPLAY_MIX = {"list": 5, "filtered_list": 2, "detail": 4, "search": 1, "metadata": 1}
 
 
@@ -117,11 +118,12 @@ def measure_size(rows: int, runs: int, replay_seconds: float = REPLAY_SECONDS) -
 
 def drop_feed_role() -> None:
     """Drops the feed's read role, which outlives the dropped database (roles belong to the server)."""
-    with psycopg.connect(harness.SERVER_URL, autocommit=True) as conn:
-        try:
-            conn.execute(f'drop role if exists "{role_name_for(FEED)}"')
-        except psycopg.errors.DependentObjectsStillReferenced:
-            pass  # another database still grants it something: not ours to remove
+    # Another database may still grant the role something: then it is not ours to remove.
+    with (
+        psycopg.connect(harness.SERVER_URL, autocommit=True) as conn,
+        contextlib.suppress(psycopg.errors.DependentObjectsStillReferenced),
+    ):
+        conn.execute(f'drop role if exists "{role_name_for(FEED)}"')
 
 
 def _measure_size(rows: int, runs: int, replay_seconds: float) -> dict[str, object]:

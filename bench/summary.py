@@ -1,4 +1,4 @@
-"""The closing table of `python -m bench all`: every target of issue 8, its figure at the largest size, met or missed."""
+"""The closing table of `python -m bench all`: each target of issue 8, its figure at the largest size, met or not."""
 
 from __future__ import annotations
 

@@ -81,8 +81,10 @@ def test_config_check_summarises_a_valid_configuration(tmp_path):
     assert result.stdout.splitlines()[:4] == [
         f"{ROOT / 'orgfeed.toml'}: valid",
         f"database: embedded PostgreSQL in {data_dir}",
-        "org amer (geo AMER): auth client_credentials at https://acme-amer.my.salesforce.com; secrets in AMER_CLIENT_ID, AMER_CLIENT_SECRET",
-        "org emea (geo EMEA): auth jwt at https://acme-emea.my.salesforce.com; secrets in EMEA_CLIENT_ID, EMEA_USERNAME, EMEA_PRIVATE_KEY",
+        "org amer (geo AMER): auth client_credentials at https://acme-amer.my.salesforce.com; "
+        "secrets in AMER_CLIENT_ID, AMER_CLIENT_SECRET",
+        "org emea (geo EMEA): auth jwt at https://acme-emea.my.salesforce.com; "
+        "secrets in EMEA_CLIENT_ID, EMEA_USERNAME, EMEA_PRIVATE_KEY",
     ]
     assert not data_dir.exists()  # checking the configuration starts no database
 

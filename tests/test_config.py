@@ -160,7 +160,8 @@ BAD_CONFIGS = [
     pytest.param(
         GOOD_ORG.replace('auth = "client_credentials"', 'auth = "jwt"'),
         [
-            "orgs.amer.client_secret_env: not used with auth = 'jwt' (it needs client_id_env, username_env, private_key_env)",
+            "orgs.amer.client_secret_env: not used with auth = 'jwt' "
+            "(it needs client_id_env, username_env, private_key_env)",
             "orgs.amer.username_env: missing: auth = 'jwt' needs it",
             "orgs.amer.private_key_env: missing: auth = 'jwt' needs it",
         ],
@@ -177,7 +178,8 @@ BAD_CONFIGS = [
         + '[[feeds]]\nname = "f"\nviews = ["w"]\n',
         [
             "views.v.columns: 'Account.Name' names 'Account', which is not one of this view's joins",
-            'views.v.columns: \'Email as E-mail\' is not a column: write "Field", "Parent.Field", optionally followed by "as alias"',
+            "views.v.columns: 'Email as E-mail' is not a column: "
+            'write "Field", "Parent.Field", optionally followed by "as alias"',
             "feeds.f.views: names view 'w', which is not defined in [[views]]",
         ],
         id="bad-view-and-feed",
@@ -207,7 +209,8 @@ def test_each_configuration_mistake_gets_its_own_line(tmp_path, text, expected):
 
 def test_empty_secret_variable_is_reported_as_empty(tmp_path):
     assert problems_of(tmp_path, GOOD_ORG, {"AMER_ID": "x", "AMER_SECRET": "  "}) == [
-        "orgs.amer.client_secret_env: environment variable AMER_SECRET is empty: org 'amer' needs its client secret there"
+        "orgs.amer.client_secret_env: environment variable AMER_SECRET is empty: "
+        "org 'amer' needs its client secret there"
     ]
 
 
@@ -248,8 +251,10 @@ def test_malformed_database_urls_are_all_reported():
     with pytest.raises(ConfigError) as caught:
         load_database_settings({"DATABASE_URL": "mysql://x", "ODATA_DATABASE_URL": "db.example.com"})
     assert caught.value.problems == [
-        "environment: DATABASE_URL: expected a URL like postgresql://user:password@host:5432/dbname, got one starting with 'mysql://'",
-        "environment: ODATA_DATABASE_URL: expected a URL like postgresql://user:password@host:5432/dbname, got one starting with 'db.example.com'",
+        "environment: DATABASE_URL: expected a URL like postgresql://user:password@host:5432/dbname, "
+        "got one starting with 'mysql://'",
+        "environment: ODATA_DATABASE_URL: expected a URL like postgresql://user:password@host:5432/dbname, "
+        "got one starting with 'db.example.com'",
     ]
 
 

@@ -76,9 +76,8 @@ def test_demo_serves_a_working_feed_and_dashboard_and_a_second_run_reuses_it():
         try:
             assert field(lines_again, "feed user") == user  # the same feed, a new password
             assert field(lines_again, "feed password") != password
-            assert all(line.endswith(("succeeded, 1 rows", "succeeded, 0 rows")) for line in lines_again[1:9]), (
-                lines_again
-            )  # incremental: nothing reloaded
+            incremental = ("succeeded, 1 rows", "succeeded, 0 rows")  # nothing reloaded
+            assert all(line.endswith(incremental) for line in lines_again[1:9]), lines_again
         finally:
             stop_demo(again)
     finally:

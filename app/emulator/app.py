@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 import socket
 import time
+from collections.abc import Callable
 
 from flask import Flask, Response, current_app, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app.emulator.describe import API_VERSIONS
 from app.emulator.emulator import Emulator
@@ -39,7 +40,7 @@ def create_app(emulator: Emulator) -> Flask:
     app.extensions["emulator"] = emulator
     app.url_map.strict_slashes = False
     data = "/services/data/v<version>"
-    rules = [
+    rules: list[tuple[str, Callable[..., Response], list[str]]] = [
         ("/services/oauth2/token", rest_routes.token, ["POST"]),
         ("/id/<org_id>/<user_id>", rest_routes.identity, ["GET"]),
         ("/services/data", rest_routes.versions, ["GET"]),
@@ -133,12 +134,12 @@ def _add_limit_info(response: Response) -> Response:
 
 def _http_error(error: HTTPException) -> Response:
     if request.path.startswith("/services/"):
-        if error.code == 405:
+        if isinstance(error, MethodNotAllowed):  # 405
             return json_response(
                 [
                     {
                         "message": f"HTTP Method '{request.method}' not allowed. Allowed are "
-                        + ",".join(sorted(error.valid_methods or [])),  # type: ignore[attr-defined]
+                        + ",".join(sorted(error.valid_methods or [])),
                         "errorCode": "METHOD_NOT_ALLOWED",
                     }
                 ],

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from app.emulator.emulator import Emulator
@@ -32,14 +34,14 @@ class OrgClient:
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}", **(extra or {})}
 
-    def get(self, path: str, headers: dict[str, str] | None = None, **kw: object) -> requests.Response:
-        return self.http.get(self.base + path, headers=self.headers(headers), **kw)  # type: ignore[arg-type]
+    def get(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> requests.Response:
+        return self.http.get(self.base + path, headers=self.headers(headers), **kw)
 
-    def post(self, path: str, headers: dict[str, str] | None = None, **kw: object) -> requests.Response:
-        return self.http.post(self.base + path, headers=self.headers(headers), **kw)  # type: ignore[arg-type]
+    def post(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> requests.Response:
+        return self.http.post(self.base + path, headers=self.headers(headers), **kw)
 
-    def patch(self, path: str, headers: dict[str, str] | None = None, **kw: object) -> requests.Response:
-        return self.http.patch(self.base + path, headers=self.headers(headers), **kw)  # type: ignore[arg-type]
+    def patch(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> requests.Response:
+        return self.http.patch(self.base + path, headers=self.headers(headers), **kw)
 
-    def delete(self, path: str, headers: dict[str, str] | None = None, **kw: object) -> requests.Response:
-        return self.http.delete(self.base + path, headers=self.headers(headers), **kw)  # type: ignore[arg-type]
+    def delete(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> requests.Response:
+        return self.http.delete(self.base + path, headers=self.headers(headers), **kw)

@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from operator import add, floordiv, mod, mul, sub
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, overload
 
 from app.emulator.formats import csv_cell
 
+T = TypeVar("T")
 TABLE_SIZE = 65536
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -38,11 +39,15 @@ def random_picks(seed_text: str, count: int) -> array:
     return picks
 
 
-def spread(values: Sequence[object], null_share: float = 0.0) -> list[object]:
+@overload
+def spread(values: Sequence[T]) -> list[T]: ...
+@overload
+def spread(values: Sequence[T], null_share: float) -> list[T | None]: ...
+def spread(values: Sequence[T], null_share: float = 0.0) -> list[Any]:
     """Return a 65,536-entry table holding `values` in equal shares, with `null_share` of Nones."""
     nulls = int(TABLE_SIZE * null_share)
     body = TABLE_SIZE - nulls
-    table: list[object] = [None] * nulls
+    table: list[T | None] = [None] * nulls
     count = len(values)
     for index, value in enumerate(values):
         # entries i with i * count // body == index, i.e. the ceil-divided bounds of its share
@@ -84,7 +89,11 @@ class TemplateColumn:
     """
 
     def __init__(
-        self, template: str, parts: Sequence[tuple[Sequence[str], array]] = (), first: int = 1, with_number: bool = True
+        self,
+        template: str,
+        parts: Sequence[tuple[Sequence[object], array]] = (),
+        first: int = 1,
+        with_number: bool = True,
     ) -> None:
         self.template = template
         self.quoted = ('"' + template + '"').format
@@ -186,7 +195,10 @@ class MinuteColumn:
         return _EPOCH + timedelta(minutes=self.minute(row))
 
     def first_row_from(self, moment: datetime) -> int:
-        """Return a row before which no row's value reaches `moment` (values grow with the row, plus a bounded offset)."""
+        """Return a row before which no row's value reaches `moment`.
+
+        Values grow with the row, plus a bounded offset.
+        """
         wanted = int((moment - _EPOCH).total_seconds()) // 60 - self.base - max(self.offsets or [0])
         return max(0, wanted * self.count // self.span - 1) if self.span else 0
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Self
+from typing import Any, ParamSpec, Self, TypeVar
 
 from app.emulator.bulk import BulkJobs
 from app.emulator.clock import Clock
@@ -35,6 +35,9 @@ from app.emulator.server import HttpsServer
 from app.emulator.sessions import SessionStore
 from app.emulator.table import CacheBudget, Table
 from app.emulator.warmup import warm_bulk_cache
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Emulator:
@@ -182,9 +185,9 @@ class Emulator:
         return self.clock.advance(seconds)
 
     # -- faults -------------------------------------------------------------------------------
-    def inject_fault(self, kind: str, path: str = "*", count: int = 1, **options: object) -> Fault:
+    def inject_fault(self, kind: str, path: str = "*", count: int = 1, **options: Any) -> Fault:
         """Make the next `count` requests matching `path` fail (see faults.py for kinds and options)."""
-        fault = Fault(kind=kind, path=path, count=count, **options)  # type: ignore[arg-type]
+        fault = Fault(kind=kind, path=path, count=count, **options)
         self.faults.add(fault)
         return fault
 
@@ -257,7 +260,7 @@ class Emulator:
             return [table.record_id(row) for row in rows]
 
     # -- fields -------------------------------------------------------------------------------
-    def add_field(self, org: str, sobject: str, name: str, field_type: str, **attributes: object) -> Field:
+    def add_field(self, org: str, sobject: str, name: str, field_type: str, **attributes: Any) -> Field:
         """Add a field (e.g. add_field("amer", "Employee", "Shoe__c", "string", length=20))."""
         field = Field(
             name=name,
@@ -265,7 +268,7 @@ class Emulator:
             type=field_type,
             custom=name.endswith("__c"),
             **attributes,
-        )  # type: ignore[arg-type]
+        )
         target = self.org(org)
         with target.lock:
             add_field(self.table(org, sobject), field, self.clock.now())
@@ -291,7 +294,7 @@ class Emulator:
             retype_field(self.table(org, sobject), name, field_type, self.clock.now(), length, precision, scale)
 
 
-def _control(action, *args, **kwargs):
+def _control(action: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a record action for the control API, turning Salesforce errors into ControlError."""
     try:
         return action(*args, **kwargs)

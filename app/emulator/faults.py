@@ -41,32 +41,38 @@ class Fault:
         return (self.method is None or self.method.upper() == method.upper()) and fnmatch.fnmatchcase(path, self.path)
 
 
+@dataclass
+class _Pending:
+    fault: Fault
+    remaining: int  # matching requests the fault still applies to
+
+
 class FaultBook:
     """Pending faults, each with how many matching requests it still applies to."""
 
     def __init__(self) -> None:
-        self._pending: list[list[object]] = []  # [fault, remaining]
+        self._pending: list[_Pending] = []
         self._lock = threading.Lock()
 
     def add(self, fault: Fault) -> None:
         with self._lock:
-            self._pending.append([fault, fault.count])
+            self._pending.append(_Pending(fault, fault.count))
 
     def take(self, method: str, path: str, kinds: tuple[str, ...]) -> Fault | None:
         """Return and use up one application of the first pending fault of `kinds` matching the request."""
         with self._lock:
             for entry in self._pending:
-                fault: Fault = entry[0]  # type: ignore[assignment]
+                fault = entry.fault
                 if fault.kind in kinds and fault.matches(method, path):
-                    entry[1] = int(entry[1]) - 1  # type: ignore[call-overload]
-                    if entry[1] == 0:
+                    entry.remaining -= 1
+                    if entry.remaining == 0:
                         self._pending.remove(entry)
                     return fault
         return None
 
     def pending(self) -> list[dict[str, object]]:
         with self._lock:
-            return [{**asdict(fault), "remaining": remaining} for fault, remaining in self._pending]  # type: ignore[call-overload]
+            return [{**asdict(entry.fault), "remaining": entry.remaining} for entry in self._pending]
 
     def clear(self) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 
 from app.emulator.errors import SalesforceError
 from app.emulator.schema import NUMBER_TYPES, TEXT_TYPES, Field
@@ -25,14 +26,15 @@ def format_time(value: time) -> str:
 
 def json_value(field_type: str, value: object) -> object:
     """Return `value` (a Python native) as REST JSON shows a field of `field_type`."""
+    # The field type says which native `value` is.
     if value is None:
         return None
     if field_type == "datetime":
-        return format_datetime(value)  # type: ignore[arg-type]
+        return format_datetime(cast(datetime, value))
     if field_type == "date":
-        return value.isoformat()  # type: ignore[union-attr]
+        return cast(date, value).isoformat()
     if field_type == "time":
-        return format_time(value)  # type: ignore[arg-type]
+        return format_time(cast(time, value))
     return value
 
 
@@ -41,7 +43,7 @@ def csv_cell(field_type: str, value: object) -> str:
     if value is None:
         return '""'
     if field_type == "datetime":
-        text = format_datetime(value)[:-5] + "Z"  # type: ignore[arg-type]
+        text = format_datetime(cast(datetime, value))[:-5] + "Z"
     elif field_type == "boolean":
         text = "true" if value else "false"
     elif field_type in ("date", "time"):

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import jwt
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.emulator.clock import Clock
 from app.emulator.errors import OAuthError
@@ -92,6 +93,8 @@ def _jwt_bearer(assertion: str, orgs: Sequence[Org], clock: Clock, base_url: str
         raise OAuthError("invalid_grant", "invalid assertion") from None
     org = _org_of_client(str(claims.get("iss", "")), orgs)
     public_key = x509.load_pem_x509_certificate(org.app.certificate_pem.encode()).public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):  # RS256 needs an RSA key: PyJWT refuses any other
+        raise OAuthError("invalid_grant", "invalid assertion")
     audiences = [base_url, "https://login.salesforce.com", "https://test.salesforce.com"]
     try:
         claims = jwt.decode(

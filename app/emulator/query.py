@@ -57,7 +57,7 @@ def prepare_query(
         compiled = compile_query(query, table.sobject.field_types(), sobject_name=table.sobject.name, now=now)
     except SoqlError as error:
         raise SalesforceError(400, error.error_code, error.message) from None
-    candidates = _rows_past_seeded_stamps(table, query.where, include_deleted)
+    candidates: Sequence[int] | None = _rows_past_seeded_stamps(table, query.where, include_deleted)
     if candidates is None:
         candidates = table.rows(include_deleted)
     if query.where is None and not query.order_by:
@@ -65,7 +65,7 @@ def prepare_query(
         stop = None if compiled.limit is None else start + compiled.limit
         return table, compiled, candidates[start:stop]
     selected = compiled.select(table.view(row) for row in candidates)
-    return table, compiled, [view.row for view in selected]  # type: ignore[attr-defined]
+    return table, compiled, [view.row for view in selected]
 
 
 def _rows_past_seeded_stamps(table: Table, where: Condition | None, include_deleted: bool) -> list[int] | None:

@@ -77,18 +77,20 @@ def _rows_stamped_in(table: Table, start: datetime, end: datetime) -> list[int]:
     if isinstance(column, MinuteColumn):
         low, high = column.bounds
         seeded_may_match = not (high < start or low >= end)
-    rows = set()
+    rows: set[int] = set()
     if seeded_may_match:
         rows.update(
             row
             for row in range(table.seeded)
-            if row not in table.overrides and start <= table.value(row, "SystemModstamp") < end
+            if row not in table.overrides
+            and isinstance(stamp := table.value(row, "SystemModstamp"), datetime)
+            and start <= stamp < end
         )
     for row, values in table.overrides.items():
         stamp = values.get("SystemModstamp")
         if stamp is None and row < table.seeded:
             stamp = table.columns["SystemModstamp"].value(row)
-        if stamp is not None and start <= stamp < end:  # type: ignore[operator]
+        if isinstance(stamp, datetime) and start <= stamp < end:
             rows.add(row)
     return sorted(rows)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from app.emulator.columns import ConstantColumn, ConvertedColumn
 from app.emulator.errors import ControlError
@@ -78,14 +80,14 @@ def _existing(table: Table, name: str) -> Field:
     return field
 
 
-def _converter(old_type: str, new_type: str, scale: int):
+def _converter(old_type: str, new_type: str, scale: int) -> Callable[[Any], object]:
     if new_type in TEXT_TYPES:
         return lambda value: None if value is None else str(value)
     if old_type in TEXT_TYPES | NUMBER_TYPES and new_type in NUMBER_TYPES:
 
-        def to_number(value: object) -> object:
+        def to_number(value: Any) -> object:  # any native: what float() refuses becomes null
             try:
-                number = float(value)  # type: ignore[arg-type]
+                number = float(value)
             except (TypeError, ValueError):
                 return None
             return int(number) if new_type in ("int", "long") else round(number, scale)

@@ -138,7 +138,7 @@ def spread_cached(values: tuple[object, ...], null_share: float) -> tuple[object
 def seed_table(spec: ObjectSpec, rows: int, context: SeedContext) -> Table:
     """Return a table of `rows` generated records of `spec.sobject`."""
     name = spec.sobject.name
-    picks: dict[str, object] = {}
+    picks: dict[str, array] = {}
 
     def stream(label: str) -> array:
         if label not in picks:
@@ -148,17 +148,16 @@ def seed_table(spec: ObjectSpec, rows: int, context: SeedContext) -> Table:
     groups = _prepare_groups(spec, rows, picks, f"{context.seed}/{context.org}/{name}")
     builder = ColumnBuilder(stream, context, rows)
     columns: dict[str, Column] = {}
+    table_columns: dict[str, TableColumn] = {}  # the table-drawn ones, which CSV groups join
     # Choices first: templates (Name, Email) are built from their tables and picks.
     ordered = sorted(spec.sobject.fields, key=lambda f: not isinstance(spec.generators.get(f.name), Choice))
     for field in ordered:
         if field.name != "Id":
-            columns[field.name] = builder.column(
-                field.name, field.type, spec.generators.get(field.name, Constant(None))
-            )
-    csv_groups = [
-        CsvGroup(fields, [columns[f] for f in fields], base, perms)  # type: ignore[misc]
-        for fields, base, perms in groups
-    ]
+            column = builder.column(field.name, field.type, spec.generators.get(field.name, Constant(None)))
+            columns[field.name] = column
+            if isinstance(column, TableColumn):
+                table_columns[field.name] = column
+    csv_groups = [CsvGroup(fields, [table_columns[f] for f in fields], base, perms) for fields, base, perms in groups]
     return Table(SchemaVersion(spec.sobject, context.as_of), columns, rows, context.id_templates[name], csv_groups)
 
 
@@ -166,7 +165,7 @@ TABLE_GENERATORS = (Choice, Dates, Numbers, Times)
 
 
 def _prepare_groups(
-    spec: ObjectSpec, rows: int, picks: dict[str, object], prefix: str
+    spec: ObjectSpec, rows: int, picks: dict[str, array], prefix: str
 ) -> list[tuple[list[str], array, list[array]]]:
     """Find runs of adjacent table-drawn fields and give their members picks derived from one group pick.
 

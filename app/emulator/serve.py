@@ -6,6 +6,7 @@ import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -39,7 +40,7 @@ def serve_emulator(
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         orgs = emulator.describe_orgs()
-        summary: dict[str, object] = {
+        summary: dict[str, Any] = {
             "base_url": emulator.base_url,
             "ca_bundle": str(emulator.ca_bundle),
             "control_url": f"{emulator.base_url}/__emulator/",
@@ -59,22 +60,19 @@ def serve_emulator(
             signal.signal(sig, handler)
 
 
-def _without_certificates(summary: dict[str, object]) -> dict[str, object]:
-    orgs = [
-        {**org, "jwt": {k: v for k, v in org["jwt"].items() if k != "certificate_pem"}}  # type: ignore[union-attr]
-        for org in summary["orgs"]
-    ]  # type: ignore[union-attr]
+def _without_certificates(summary: dict[str, Any]) -> dict[str, Any]:
+    orgs = [{**org, "jwt": {k: v for k, v in org["jwt"].items() if k != "certificate_pem"}} for org in summary["orgs"]]
     return {**summary, "orgs": orgs}
 
 
-def render_summary(summary: dict[str, object]) -> str:
+def render_summary(summary: dict[str, Any]) -> str:
     """Return the human-readable startup text: per org its URLs and credentials for each grant."""
     lines = [
         f"orgfeed emulator serving {summary['base_url']}",
         f"  CA bundle     {summary['ca_bundle']}",
         f"  control API   {summary['control_url']}",
     ]
-    for org in summary["orgs"]:  # type: ignore[union-attr]
+    for org in summary["orgs"]:
         client, password, jwt = org["client_credentials"], org["password"], org["jwt"]
         lines += [
             "",

@@ -6,9 +6,13 @@ import errno
 import ssl
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trustme
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 
 class QuietRequestHandler(WSGIRequestHandler):
@@ -24,7 +28,7 @@ class QuietRequestHandler(WSGIRequestHandler):
 class HttpsServer:
     """Serves a WSGI app over HTTPS on a background thread."""
 
-    def __init__(self, app, host: str, port: int, run_dir: Path) -> None:
+    def __init__(self, app: WSGIApplication, host: str, port: int, run_dir: Path) -> None:
         authority = trustme.CA(organization_name="orgfeed emulator CA")
         certificate = authority.issue_cert(host, "localhost", "127.0.0.1")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -32,9 +36,8 @@ class HttpsServer:
         self.ca_bundle = run_dir / "emulator-ca.pem"
         authority.cert_pem.write_to_path(str(self.ca_bundle))
         try:
-            self._server: BaseWSGIServer = make_server(
-                host, port, app, threaded=True, request_handler=QuietRequestHandler, ssl_context=context
-            )
+            # What make_server(threaded=True) builds, named so that its daemon_threads is known.
+            self._server = ThreadedWSGIServer(host, port, app, QuietRequestHandler, ssl_context=context)
         except SystemExit:  # Werkzeug exits the process when the port is taken; callers decide
             raise OSError(errno.EADDRINUSE, "address already in use") from None
         self._server.daemon_threads = True

@@ -23,6 +23,7 @@ from app.emulator.schema import SchemaVersion, SObjectType
 
 BLOCK_ROWS = 2000
 CACHE_LIMIT = 768 * 1024 * 1024  # rendered CSV kept per emulator (about 1.3M Employee rows)
+BlockKey = tuple[tuple[str, ...], int]  # (the projection's fields, block number) of cached CSV
 
 
 class CsvChunk(NamedTuple):
@@ -42,10 +43,10 @@ class CacheBudget:
 
     def __init__(self, limit: int = CACHE_LIMIT) -> None:
         self.limit, self.used = limit, 0
-        self._entries: OrderedDict[tuple[int, object], tuple[Table, int]] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, BlockKey], tuple[Table, int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def reserve(self, table: Table, key: object, size: int, evict: bool) -> bool:
+    def reserve(self, table: Table, key: BlockKey, size: int, evict: bool) -> bool:
         """Account for a new block; evict older blocks (of any table) if `evict`, else refuse when full."""
         with self._lock:
             while self.used + size > self.limit:
@@ -58,12 +59,12 @@ class CacheBudget:
             self.used += size
             return True
 
-    def touch(self, table: Table, key: object) -> None:
+    def touch(self, table: Table, key: BlockKey) -> None:
         with self._lock:
             if (id(table), key) in self._entries:
                 self._entries.move_to_end((id(table), key))
 
-    def release(self, table: Table, key: object) -> None:
+    def release(self, table: Table, key: BlockKey) -> None:
         with self._lock:
             entry = self._entries.pop((id(table), key), None)
             if entry is not None:
@@ -113,7 +114,7 @@ class Table:
         self.purged: set[int] = set()
         self.delete_log: dict[int, datetime] = {}
         self.log_trimmed_at: datetime | None = None
-        self._csv_cache: dict[tuple[tuple[str, ...], int], CsvChunk] = {}
+        self._csv_cache: dict[BlockKey, CsvChunk] = {}
         self.cache_budget = CacheBudget()
 
     @property
@@ -186,9 +187,9 @@ class Table:
             self._csv_cache.pop(key, None)
             self.cache_budget.release(self, key)
 
-    def forget_block(self, key: object) -> None:
+    def forget_block(self, key: BlockKey) -> None:
         """Drop one cached block (the budget evicted it)."""
-        self._csv_cache.pop(key, None)  # type: ignore[call-overload]
+        self._csv_cache.pop(key, None)
 
     def keep_block(self, fields: tuple[str, ...], block: int, chunk: CsvChunk, evict: bool = True) -> bool:
         """Cache a rendered block; without `evict` (the warm-up) refuse when the budget is spent."""

@@ -2,10 +2,10 @@
 
 A full load selects every field Bulk allows (all but compound and base64 fields), the loader's
 system fields first and the rest in describe order; that projection of each large object is
-rendered block by block into the tables' CSV cache, largest objects first, until the emulator's cache budget is spent (the warm-up never
-evicts what it rendered; jobs later evict the least recently used blocks). In a process with no
-other threads yet (before the server starts) the blocks are rendered by forked worker processes,
-one per core; otherwise in this thread.
+rendered block by block into the tables' CSV cache, largest objects first, until the emulator's
+cache budget is spent (the warm-up never evicts what it rendered; jobs later evict the least
+recently used blocks). In a process with no other threads yet (before the server starts) the
+blocks are rendered by forked worker processes, one per core; otherwise in this thread.
 """
 
 from __future__ import annotations

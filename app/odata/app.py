@@ -15,6 +15,7 @@ import re
 import time
 import zlib
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import orjson
 import psycopg
@@ -39,6 +40,9 @@ from app.odata.resources import (
     service_document,
 )
 from app.odata.session import QueryTimeout
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +116,10 @@ def create_app(
     app.register_error_handler(psycopg.Error, database_error_response)
     app.register_error_handler(Exception, internal_error_response)
     app.after_request(add_common_headers)
-    app.wsgi_app = GzipRequestBody(app.wsgi_app)
+    wsgi_app: GzipRequestBody | ProxyFix = GzipRequestBody(app.wsgi_app)
     if trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies)
+        wsgi_app = ProxyFix(wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies)
+    app.wsgi_app = wsgi_app  # type: ignore[method-assign]  # Flask types wsgi_app a method, documents replacing it
     return app
 
 
@@ -352,7 +357,7 @@ def _accepts_gzip() -> bool:
 class GzipBody:
     """Gzips a (possibly streamed) body chunk by chunk, closing the inner body when closed."""
 
-    def __init__(self, inner: Iterable[bytes]):
+    def __init__(self, inner: Iterable[str] | Iterable[bytes]):
         self.inner = inner
 
     def __iter__(self) -> Iterator[bytes]:
@@ -396,10 +401,10 @@ def compress_response(response: Response) -> Response:
 class GzipRequestBody:
     """WSGI middleware: a request body sent with `Content-Encoding: gzip` is inflated (at most 8 MB)."""
 
-    def __init__(self, wsgi_app):
+    def __init__(self, wsgi_app: WSGIApplication) -> None:
         self.wsgi_app = wsgi_app
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("HTTP_CONTENT_ENCODING", "").strip().lower() == "gzip":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             try:
@@ -414,7 +419,7 @@ class GzipRequestBody:
         return self.wsgi_app(environ, start_response)
 
 
-def _plain_error(start_response, status: int, code: str, message: str):
+def _plain_error(start_response: StartResponse, status: int, code: str, message: str) -> list[bytes]:
     body = orjson.dumps({"error": {"code": code, "message": message}})
     reason = {400: "BAD REQUEST", 413: "REQUEST ENTITY TOO LARGE"}[status]
     start_response(

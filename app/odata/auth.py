@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import cast
 
+import psycopg
 from sqlalchemy import Engine
 
 from app.odata.catalog import VIEW_SCHEMA
@@ -56,7 +58,7 @@ def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str,
         return None
     fairy = engine.raw_connection()
     try:
-        conn = fairy.driver_connection
+        conn = cast(psycopg.Connection, fairy.driver_connection)  # SQLAlchemy types it Any: any driver's
         rows = conn.execute(_FEED_SQL, (username, feed)).fetchall()
         conn.rollback()
     finally:

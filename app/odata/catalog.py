@@ -6,12 +6,17 @@ becomes a name Salesforce accepts as an API name (`api_name`).
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.odata import BadQuery
 from app.warehouse.identifiers import quote_identifier
+
+if TYPE_CHECKING:
+    import psycopg
 
 KEY = "id"
 VIEW_SCHEMA = "public"
@@ -60,7 +65,7 @@ class Column:
     scale: int | str | None = None  # an int, or "variable"
     nullable: bool = True
 
-    @property
+    @builtins.property  # the field above named `property` shadows the builtin in this class body
     def sql(self) -> str:
         """The column as SQL text: quoted, cast to text when the feed serves it as a string it does not know."""
         quoted = quote_identifier(self.name)
@@ -118,7 +123,9 @@ order by c.relname, a.attnum
 """
 
 
-def read_entity_sets(pg_conn, views: Sequence[str], schema: str = VIEW_SCHEMA) -> tuple[EntitySet, ...]:
+def read_entity_sets(
+    pg_conn: psycopg.Connection, views: Sequence[str], schema: str = VIEW_SCHEMA
+) -> tuple[EntitySet, ...]:
     """The entity sets for `views` of `schema` that exist and have an `id` column, in the order given.
 
     `pg_conn` is a psycopg connection. A view that does not exist (yet) is left out, not an error.
@@ -146,7 +153,9 @@ def _columns(rows: Iterable[tuple]) -> Iterable[Column]:
 def column_for(name: str, prop: str, typname: str, typmod: int, notnull: bool) -> Column:
     """The Column for a catalog entry: Edm type and the facets MaxLength, Precision and Scale from the typmod."""
     edm_type, kind = EDM_TYPES.get(typname, ("Edm.String", "string"))
-    max_length = precision = scale = None
+    max_length: int | None = None
+    precision: int | None = None
+    scale: int | str | None = None
     if edm_type == "Edm.String":
         if typname in ("varchar", "bpchar") and typmod > 4:
             max_length = typmod - 4

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
+from typing import Any
 
 import click
 from sqlalchemy import Engine
@@ -27,7 +28,7 @@ def _exits_on_feed_error(function: Callable) -> Callable:
     """Runs a command's function, turning FeedError into a line and exit status 1, then closes its engine."""
 
     @wraps(function)
-    def run(*args, **kwargs):
+    def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
         except FeedError as error:

@@ -211,7 +211,7 @@ class FilterCompiler:
 
     @staticmethod
     def _coerce(this: Sql, other: Sql) -> Sql:
-        """A string literal compared with a column, untyped: `id = $1` (index-friendly; a uuid/date column parses it)."""
+        """A string literal compared with a column, untyped: `id = $1` (index-friendly; uuid/date columns parse it)."""
         if this.literal and this.kind == "string" and other.column is not None and this.text.endswith("::text"):
             kind = other.kind if other.kind in ("string", "guid", "date", "datetime", "time") else "string"
             return Sql(this.text[: -len("::text")], kind, literal=True)
@@ -288,44 +288,44 @@ class FilterCompiler:
             return Sql(f"starts_with({haystack.text}, {needle.text})", "bool")
         return Sql(f"(right({haystack.text}, char_length({needle.text})) = {needle.text})", "bool")
 
-    def _fn_contains(self, args):
+    def _fn_contains(self, args: tuple[Node, ...]) -> Sql:
         return self._substring_test(args, "contains", prefix=True, suffix=True)
 
-    def _fn_startswith(self, args):
+    def _fn_startswith(self, args: tuple[Node, ...]) -> Sql:
         return self._substring_test(args, "startswith", prefix=False, suffix=True)
 
-    def _fn_endswith(self, args):
+    def _fn_endswith(self, args: tuple[Node, ...]) -> Sql:
         return self._substring_test(args, "endswith", prefix=True, suffix=False)
 
-    def _fn_matchespattern(self, args):
+    def _fn_matchespattern(self, args: tuple[Node, ...]) -> Sql:
         text, pattern = self._args(args, "matchesPattern", (("string",), ("string",)))
         return Sql(f"({text.text} ~ {pattern.text})", "bool")
 
-    def _fn_tolower(self, args):
+    def _fn_tolower(self, args: tuple[Node, ...]) -> Sql:
         (text,) = self._args(args, "tolower", (("string",),))
         return Sql(f"lower({text.text})", "string")
 
-    def _fn_toupper(self, args):
+    def _fn_toupper(self, args: tuple[Node, ...]) -> Sql:
         (text,) = self._args(args, "toupper", (("string",),))
         return Sql(f"upper({text.text})", "string")
 
-    def _fn_trim(self, args):
+    def _fn_trim(self, args: tuple[Node, ...]) -> Sql:
         (text,) = self._args(args, "trim", (("string",),))
         return Sql(f"btrim({text.text})", "string")
 
-    def _fn_length(self, args):
+    def _fn_length(self, args: tuple[Node, ...]) -> Sql:
         (text,) = self._args(args, "length", (("string",),))
         return Sql(f"char_length({text.text})", "int")
 
-    def _fn_indexof(self, args):
+    def _fn_indexof(self, args: tuple[Node, ...]) -> Sql:
         text, needle = self._args(args, "indexof", (("string",), ("string",)))
         return Sql(f"(strpos({text.text}, {needle.text}) - 1)", "int")  # OData positions are 0-based
 
-    def _fn_concat(self, args):
+    def _fn_concat(self, args: tuple[Node, ...]) -> Sql:
         left, right = self._args(args, "concat", (("string",), ("string",)))
         return Sql(f"({left.text} || {right.text})", "string")
 
-    def _fn_substring(self, args):
+    def _fn_substring(self, args: tuple[Node, ...]) -> Sql:
         if len(args) not in (2, 3):
             raise BadQuery(f"$filter: substring() takes 2 or 3 arguments, got {len(args)}", target="$filter")
         kinds = (("string",), ("int",), ("int",))[: len(args)]
@@ -339,69 +339,69 @@ class FilterCompiler:
             return Sql(f"substr({text.text}, {begin}, greatest({length[0].text}, 0))", "string")
         return Sql(f"substr({text.text}, {begin})", "string")
 
-    def _date_part(self, args, name: str, field_name: str) -> Sql:
+    def _date_part(self, args: tuple[Node, ...], name: str, field_name: str) -> Sql:
         (value,) = self._args(args, name, (("date", "datetime", "time"),))
         return Sql(f"cast(extract({field_name} from {value.text}) as integer)", "int")
 
-    def _fn_year(self, args):
+    def _fn_year(self, args: tuple[Node, ...]) -> Sql:
         return self._date_part(args, "year", "year")
 
-    def _fn_month(self, args):
+    def _fn_month(self, args: tuple[Node, ...]) -> Sql:
         return self._date_part(args, "month", "month")
 
-    def _fn_day(self, args):
+    def _fn_day(self, args: tuple[Node, ...]) -> Sql:
         return self._date_part(args, "day", "day")
 
-    def _fn_hour(self, args):
+    def _fn_hour(self, args: tuple[Node, ...]) -> Sql:
         return self._date_part(args, "hour", "hour")
 
-    def _fn_minute(self, args):
+    def _fn_minute(self, args: tuple[Node, ...]) -> Sql:
         return self._date_part(args, "minute", "minute")
 
-    def _fn_second(self, args):
+    def _fn_second(self, args: tuple[Node, ...]) -> Sql:
         (value,) = self._args(args, "second", (("datetime", "time"),))
         return Sql(f"cast(floor(extract(second from {value.text})) as integer)", "int")
 
-    def _fn_fractionalseconds(self, args):
+    def _fn_fractionalseconds(self, args: tuple[Node, ...]) -> Sql:
         (value,) = self._args(args, "fractionalseconds", (("datetime", "time"),))
         seconds = f"extract(second from {value.text})"
         return Sql(f"({seconds} - floor({seconds}))", "decimal")
 
-    def _fn_date(self, args):
+    def _fn_date(self, args: tuple[Node, ...]) -> Sql:
         (value,) = self._args(args, "date", (("datetime", "date"),))
         return Sql(f"cast({value.text} as date)", "date")
 
-    def _fn_time(self, args):
+    def _fn_time(self, args: tuple[Node, ...]) -> Sql:
         (value,) = self._args(args, "time", (("datetime", "time"),))
         return Sql(f"cast({value.text} as time)", "time")
 
-    def _fn_totaloffsetminutes(self, args):
+    def _fn_totaloffsetminutes(self, args: tuple[Node, ...]) -> Sql:
         (value,) = self._args(args, "totaloffsetminutes", (("datetime",),))
         return Sql(f"(case when {value.text} is null then null else 0 end)", "int")  # timestamps are served in UTC
 
-    def _fn_now(self, args):
+    def _fn_now(self, args: tuple[Node, ...]) -> Sql:
         self._args(args, "now", ())
         return Sql("now()", "datetime")
 
-    def _fn_mindatetime(self, args):
+    def _fn_mindatetime(self, args: tuple[Node, ...]) -> Sql:
         self._args(args, "mindatetime", ())
         return Sql(self.params.bind(MIN_DATETIME), "datetime", literal=True)
 
-    def _fn_maxdatetime(self, args):
+    def _fn_maxdatetime(self, args: tuple[Node, ...]) -> Sql:
         self._args(args, "maxdatetime", ())
         return Sql(self.params.bind(MAX_DATETIME), "datetime", literal=True)
 
-    def _rounding(self, args, name: str, sql_name: str) -> Sql:
+    def _rounding(self, args: tuple[Node, ...], name: str, sql_name: str) -> Sql:
         (value,) = self._args(args, name, (NUMERIC,))
         return Sql(f"{sql_name}({value.text})", value.kind)
 
-    def _fn_round(self, args):
+    def _fn_round(self, args: tuple[Node, ...]) -> Sql:
         return self._rounding(args, "round", "round")
 
-    def _fn_floor(self, args):
+    def _fn_floor(self, args: tuple[Node, ...]) -> Sql:
         return self._rounding(args, "floor", "floor")
 
-    def _fn_ceiling(self, args):
+    def _fn_ceiling(self, args: tuple[Node, ...]) -> Sql:
         return self._rounding(args, "ceiling", "ceil")
 
 

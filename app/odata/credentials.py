@@ -10,6 +10,7 @@ from the database on every request.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -63,15 +64,15 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-_DUMMY_HASH: str | None = None
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a password nobody has, made once (on first use: hashing takes a scrypt)."""
+    return hash_password(_DUMMY_PASSWORD)
 
 
 def burn_verification(password: str) -> None:
     """Spends the time of one verification (for unknown usernames, so timing does not reveal them)."""
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = hash_password(_DUMMY_PASSWORD)
-    verify_password(password, _DUMMY_HASH)
+    verify_password(password, _dummy_hash())
 
 
 class VerifiedCache:

@@ -7,9 +7,10 @@ Capabilities annotations (clients such as the NLstn compliance suite read them).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from app.odata.catalog import EntitySet
+from app.odata.catalog import Column, EntitySet
 
 NAMESPACE = "orgfeed"
 CONTAINER = "Container"
@@ -82,8 +83,8 @@ def render_csdl_json(sets: Sequence[EntitySet]) -> dict:
     return {"$Version": "4.01", "$EntityContainer": f"{NAMESPACE}.{CONTAINER}", NAMESPACE: schema}
 
 
-def _facets(column) -> dict:
-    facets: dict = {"Nullable": "true" if column.nullable else "false"}
+def _facets(column: Column) -> dict[str, Any]:
+    facets: dict[str, Any] = {"Nullable": "true" if column.nullable else "false"}
     if column.max_length is not None:
         facets["MaxLength"] = column.max_length
     if column.precision is not None:

@@ -14,10 +14,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
 from app.odata import FeedError
@@ -151,7 +152,7 @@ def refresh_grants(engine: Engine) -> list[str]:
     return refreshed
 
 
-def _present_views(conn, views: Sequence[str]) -> set[str]:
+def _present_views(conn: Connection, views: Sequence[str]) -> set[str]:
     return set(
         conn.exec_driver_sql(
             "select relname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
@@ -161,11 +162,11 @@ def _present_views(conn, views: Sequence[str]) -> set[str]:
     )
 
 
-def _set_up_role(conn, role: str, views: list[str]) -> tuple[str | None, str | None]:
+def _set_up_role(conn: Connection, role: str, views: list[str]) -> tuple[str | None, str | None]:
     """Creates or refreshes the read role; (None, why) when the database user may not create roles."""
     savepoint = conn.begin_nested()
     try:
-        raw = conn.connection.driver_connection
+        raw = cast(psycopg.Connection, conn.connection.driver_connection)  # SQLAlchemy types it Any: any driver's
         ident = sql.Identifier(role)
         if raw.execute("select 1 from pg_catalog.pg_roles where rolname = %s", (role,)).fetchone() is None:
             raw.execute(sql.SQL("create role {} nologin").format(ident))
@@ -188,7 +189,7 @@ def _set_up_role(conn, role: str, views: list[str]) -> tuple[str | None, str | N
     return role, None
 
 
-def _add_credential(conn, feed: str, username: str, base_url: str) -> Credential:
+def _add_credential(conn: Connection, feed: str, username: str, base_url: str) -> Credential:
     password = generate_password()
     conn.execute(insert(feed_credentials).values(feed=feed, username=username, password_hash=hash_password(password)))
     return Credential(feed, username, password, service_url(base_url, feed))
@@ -212,7 +213,7 @@ def list_feeds(engine: Engine, *, base_url: str) -> list[FeedInfo]:
     ]
 
 
-def _active_credential(conn, feed: str):
+def _active_credential(conn: Connection, feed: str) -> Row[int, str] | None:
     _require_feed(conn, feed)
     return conn.execute(
         select(feed_credentials.c.id, feed_credentials.c.username)
@@ -225,7 +226,7 @@ def _active_credential(conn, feed: str):
     ).first()
 
 
-def _require_feed(conn, feed: str) -> None:
+def _require_feed(conn: Connection, feed: str) -> None:
     if conn.execute(select(feeds.c.name).where(feeds.c.name == feed)).first() is None:
         raise FeedError(
             f"no feed {feed!r}: create it with `orgfeed feeds create {feed} --views A,B` (see `orgfeed feeds list`)"
@@ -279,7 +280,7 @@ def delete_feed(engine: Engine, name: str) -> None:
     with engine.begin() as conn:
         conn.execute(delete(feeds).where(feeds.c.name == name))
         drop_scope(conn, name)
-        raw = conn.connection.driver_connection
+        raw = cast(psycopg.Connection, conn.connection.driver_connection)  # SQLAlchemy types it Any: any driver's
         role = role_name_for(name)
         if raw.execute("select 1 from pg_catalog.pg_roles where rolname = %s", (role,)).fetchone():
             raw.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)))

@@ -232,7 +232,7 @@ class _Parser:
         closing = ")" if token.text == "(" else "]"
         items: list[Node] = []
         while True:
-            if self.peek() is not None and self.peek().text == closing:  # `in ()` and a trailing comma are 4.01 forms
+            if (upcoming := self.peek()) is not None and upcoming.text == closing:  # `in ()`, a trailing comma: 4.01
                 self.index += 1
                 return tuple(items)
             items.append(self.expression(0))
@@ -292,7 +292,8 @@ class _Parser:
             return Call(lower, self.arguments())
         if following is not None and following.text == "/":
             raise NotImplementedFeature(
-                f"{self.target}: paths like {token.text}/... (navigation, any/all, $count) are not supported: views have no navigation properties",
+                f"{self.target}: paths like {token.text}/... (navigation, any/all, $count) are not supported: "
+                "views have no navigation properties",
                 target=self.target,
             )
         if lower in INFIX_POWER:
@@ -301,7 +302,7 @@ class _Parser:
 
     def arguments(self) -> tuple[Node, ...]:
         args: list[Node] = []
-        if self.peek() is not None and self.peek().text == ")":
+        if (upcoming := self.peek()) is not None and upcoming.text == ")":
             self.index += 1
             return ()
         self.depth += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -32,7 +32,7 @@ class Position:
 
 
 def preferred_page_size(prefer_headers: Sequence[str]) -> int | None:
-    """The `odata.maxpagesize` (or `maxpagesize`) preference, clamped to [1, MAX_PAGE_SIZE]; None when absent or unusable.
+    """The `odata.maxpagesize` (or `maxpagesize`) preference, clamped to [1, MAX_PAGE_SIZE]; None if absent or unusable.
 
     A zero, negative or bare value is ignored rather than switching paging off (OData/WebApi#2905).
     """
@@ -89,7 +89,7 @@ def _tag(value: Any) -> Any:
     return str(value)
 
 
-_UNTAG = {
+_UNTAG: dict[str, Callable[[str], Any]] = {
     "f": float,
     "d": Decimal,
     "T": datetime.fromisoformat,

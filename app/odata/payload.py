@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import orjson
+import psycopg
+from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 
 from app.odata.catalog import Column
@@ -25,7 +27,7 @@ CHUNK_ROWS = 500  # rows per fetchmany() and per piece of a streamed body
 class _NumericLoader(Loader):
     """numeric -> the digits PostgreSQL sent, embedded verbatim in the JSON (no float rounding)."""
 
-    def load(self, data):
+    def load(self, data: Buffer) -> str | orjson.Fragment:
         text = bytes(data)
         if text in (b"NaN", b"Infinity", b"-Infinity"):
             return {b"NaN": "NaN", b"Infinity": "INF", b"-Infinity": "-INF"}[text]
@@ -33,18 +35,18 @@ class _NumericLoader(Loader):
 
 
 class _NumericStringLoader(Loader):
-    def load(self, data):
+    def load(self, data: Buffer) -> str:
         text = bytes(data).decode()
         return {"Infinity": "INF", "-Infinity": "-INF"}.get(text, text)
 
 
 class _Int8StringLoader(Loader):
-    def load(self, data):
+    def load(self, data: Buffer) -> str:
         return bytes(data).decode()
 
 
 class _FloatLoader(Loader):
-    def load(self, data):
+    def load(self, data: Buffer) -> str | float:
         value = float(bytes(data))
         if math.isnan(value):
             return "NaN"
@@ -54,12 +56,12 @@ class _FloatLoader(Loader):
 
 
 class _ByteaLoader(Loader):
-    def load(self, data):
+    def load(self, data: Buffer) -> str:
         # bytea's text form is \x followed by hex digits (bytea_output = hex, the default).
         return base64.urlsafe_b64encode(bytes.fromhex(bytes(data)[2:].decode())).decode()
 
 
-def register_loaders(cursor, *, ieee754: bool) -> None:
+def register_loaders(cursor: psycopg.Cursor, *, ieee754: bool) -> None:
     """Makes `cursor` load values in their OData JSON shape."""
     cursor.adapters.register_loader("numeric", _NumericStringLoader if ieee754 else _NumericLoader)
     if ieee754:

@@ -8,7 +8,7 @@ query string is decoded here, not by Werkzeug, so a `+` in a timestamp offset su
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -243,11 +243,16 @@ def page_statement(
     return Statement(sql, params.values)
 
 
-_TEXT_SORT_KINDS = {"int": int, "decimal": Decimal, "double": float, "binary": lambda text: bytes.fromhex(text[2:])}
+_TEXT_SORT_KINDS: dict[str, Callable[[str], Any]] = {
+    "int": int,
+    "decimal": Decimal,
+    "double": float,
+    "binary": lambda text: bytes.fromhex(text[2:]),
+}
 
 
 def sort_values(order: tuple[OrderItem, ...], values: Sequence[Any]) -> list[Any]:
-    """The sort values of a page's last row (as `page_statement` selected them) in their SQL types, for the skiptoken."""
+    """The sort values of a page's last row (as `page_statement` selected them) in their SQL types, for a skiptoken."""
     return [
         value
         if value is None or item.column.kind not in _TEXT_SORT_KINDS

@@ -165,6 +165,7 @@ def resource(engine: Engine, catalog: Catalog, call: Call, path: ResourcePath) -
     """Dispatches a path under the service root to the collection, /$count, entity or property handler."""
     query = parse_query(call.query_string)
     session = open_session(engine, call)
+    streamed = False  # a streamed body closes the session itself
     try:
         entity_set = find_entity_set(catalog.entity_sets(session, call.feed.views, call.feed.schema), path.entity_set)
         if entity_set is None:
@@ -176,18 +177,20 @@ def resource(engine: Engine, catalog: Catalog, call: Call, path: ResourcePath) -
             if path.segments:
                 raise BadQuery(f"{entity_set.name}/{'/'.join(path.segments)}: only /$count may follow an entity set")
             response = _collection(session, entity_set, query, call)
-            session = None  # the streamed body closes it
+            streamed = True
             return response
         return _entity(session, entity_set, query, call, path)
     finally:
-        if session is not None:
+        if not streamed:
             session.close()
 
 
 def _count(session: ReadSession, entity_set: EntitySet, query: ODataQuery, call: Call) -> Response:
     statement = count_statement(query, entity_set)
     with session.cursor() as cursor:
-        total = cursor.execute(statement.sql, statement.params).fetchone()[0]
+        row = cursor.execute(statement.sql, statement.params).fetchone()
+    assert row is not None  # count(*) returns one row
+    total = row[0]
     call.log["rows"] = 1
     return Response(str(total), content_type="text/plain")
 
@@ -205,7 +208,9 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
         if query.count:
             statement = count_statement(query, entity_set)
             with session.cursor() as cursor:
-                total = cursor.execute(statement.sql, statement.params).fetchone()[0]
+                row = cursor.execute(statement.sql, statement.params).fetchone()
+            assert row is not None  # count(*) returns one row
+            total = row[0]
             head["@odata.count"] = str(total) if call.ieee754 else total  # an Int64
         statement = page_statement(
             query,
@@ -226,9 +231,9 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
     except BaseException:
         session.close()
         raise
-    state = {"last": None, "rows": 0}
+    state: dict[str, Any] = {"last": None, "rows": 0}  # the last row streamed and the count so far
 
-    def chunks():
+    def chunks() -> Iterator[list[tuple[Any, ...]]]:
         while limit > 0 and state["rows"] < limit:
             chunk = cursor.fetchmany(min(CHUNK_ROWS, limit - state["rows"]))  # converted in C, unlike row iteration
             if not chunk:

@@ -7,10 +7,12 @@ outlives Heroku's 30 s router limit however many statements it runs.
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import psycopg
 from psycopg import sql
 from sqlalchemy import Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from app.odata import ODataError
 
@@ -28,8 +30,9 @@ class ReadSession:
 
     def __init__(self, engine: Engine, role: str | None, *, started: float, budget: float = REQUEST_BUDGET_SECONDS):
         self.deadline = started + budget
-        self._fairy = engine.raw_connection()
-        self.conn: psycopg.Connection = self._fairy.driver_connection
+        self._fairy: PoolProxiedConnection | None = engine.raw_connection()
+        # SQLAlchemy types the driver's connection Any (it may be any driver's); here it is psycopg's.
+        self.conn = cast(psycopg.Connection, self._fairy.driver_connection)
         try:
             preamble = [
                 sql.SQL("set transaction read only"),

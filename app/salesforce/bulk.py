@@ -33,7 +33,7 @@ class ResultPage:
     opened: bool = field(default=False, init=False)
 
     def open(self) -> Iterator[bytes]:
-        params = {"maxRecords": self.max_records}
+        params: dict[str, int | str] = {"maxRecords": self.max_records}
         if self.locator:
             params["locator"] = self.locator
         response = self.client.request(

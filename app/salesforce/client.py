@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -111,7 +111,7 @@ class OrgClient:
             parse_float=Decimal,
         )
 
-    def _observe(self, response: requests.Response, *args, **kwargs) -> None:
+    def _observe(self, response: requests.Response, *args: object, **kwargs: object) -> None:
         """Counts API calls and remembers the latest Sforce-Limit-Info, for every request made."""
         if "/services/data/" in response.url:
             self._thread_calls.count = self.calls_in_this_thread() + 1
@@ -127,7 +127,8 @@ class OrgClient:
 
     def read_limits(self) -> tuple[int, int]:
         """(used, allocation) of DailyApiRequests from `/limits`, remembered for check_budget."""
-        body = self.call("limits", lambda sf: sf.restful("limits", timeout=self.timeout))
+        # simple-salesforce's restful() returns None for a 204 No Content, which /limits never answers.
+        body = self.call("limits", lambda sf: cast(dict[str, Any], sf.restful("limits", timeout=self.timeout)))
         daily = body["DailyApiRequests"]
         usage = (int(daily["Max"]) - int(daily["Remaining"]), int(daily["Max"]))
         with self._lock:
@@ -195,11 +196,11 @@ class OrgClient:
                 self.on_retry(action, attempt, reason, delay)
             self._sleep(delay)
 
-    def request(self, action: str, method: str, path: str, **kwargs) -> requests.Response:
-        """A plain HTTPS request to `path` (relative to base_url, or absolute from /services/...), retried like `call`."""
+    def request(self, action: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """A plain HTTPS request to `path` (relative to base_url, or absolute from /services/), retried like `call`."""
         return self.call(action, lambda sf: self._send(sf, action, method, path, **kwargs))
 
-    def request_json(self, action: str, method: str, path: str, **kwargs) -> tuple[Any, requests.Response]:
+    def request_json(self, action: str, method: str, path: str, **kwargs: Any) -> tuple[Any, requests.Response]:
         """(the parsed JSON body, the response) of `request`; a body that is not JSON is retried like a 5xx."""
 
         def send(sf: Salesforce) -> tuple[Any, requests.Response]:
@@ -217,7 +218,7 @@ class OrgClient:
         *,
         stream: bool = False,
         headers: dict | None = None,
-        **kwargs,
+        **kwargs: Any,
     ) -> requests.Response:
         url = (
             path
@@ -241,7 +242,7 @@ class OrgClient:
             self._generation += 1
 
 
-def _error_code(content) -> tuple[str | None, str]:
+def _error_code(content: object) -> tuple[str | None, str]:
     """(errorCode, message) from Salesforce's error body: [{"errorCode": ..., "message": ...}]."""
     if isinstance(content, list) and content and isinstance(content[0], dict):
         return content[0].get("errorCode"), str(content[0].get("message", ""))

@@ -77,6 +77,7 @@ def describe_sobject(
     try:
         body, response = client.request_json(f"describe {name}", "GET", f"sobjects/{name}/describe", headers=headers)
     except NotModified:
+        assert cached is not None  # If-Modified-Since is only sent with a cached body
         return parse_describe(cached, modified), cached
     return parse_describe(body, response.headers.get("Last-Modified")), body
 

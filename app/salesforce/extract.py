@@ -11,6 +11,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 from app.salesforce.client import OrgClient
 from app.salesforce.soql import soql_datetime
@@ -42,7 +43,8 @@ def iter_query_pages(
         next_url = result["nextRecordsUrl"]
         result = client.call(
             f"{kind} more",
-            lambda sf: sf.query_more(next_url, identifier_is_url=True, headers=headers, timeout=client.timeout),
+            # call() runs the lambda before the loop moves on, so next_url is this page's.
+            lambda sf: sf.query_more(next_url, identifier_is_url=True, headers=headers, timeout=client.timeout),  # noqa: B023
         )
 
 
@@ -61,7 +63,7 @@ def records_to_csv(records: Sequence[dict], fields: Sequence[str]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _csv_value(value) -> str:
+def _csv_value(value: object) -> str:
     if value is None:
         return ""
     if value is True:
@@ -75,12 +77,16 @@ def _csv_value(value) -> str:
 
 def deleted_ids(client: OrgClient, sobject: str, start: datetime, end: datetime) -> tuple[list[str], datetime | None]:
     """(ids deleted in [start, end], latestDateCovered) from `sobjects/X/deleted`."""
+    # simple-salesforce's restful() returns None for a 204 No Content, which `deleted` never answers.
     body = client.call(
         f"deleted {sobject}",
-        lambda sf: sf.restful(
-            f"sobjects/{sobject}/deleted/",
-            params={"start": soql_datetime(start), "end": soql_datetime(end)},
-            timeout=client.timeout,
+        lambda sf: cast(
+            dict[str, Any],
+            sf.restful(
+                f"sobjects/{sobject}/deleted/",
+                params={"start": soql_datetime(start), "end": soql_datetime(end)},
+                timeout=client.timeout,
+            ),
         ),
     )
     ids = [item["id"] for item in body.get("deletedRecords", [])]

@@ -29,7 +29,7 @@ def build_select(
     ids: Sequence[str] | None = None,
     order_by_modstamp: bool = False,
 ) -> str:
-    """SELECT fields FROM sobject, optionally with SystemModstamp >= modified_since, Id IN ids, ORDER BY SystemModstamp."""
+    """SELECT fields FROM sobject; optional: SystemModstamp >= modified_since, Id IN ids, ORDER BY SystemModstamp."""
     conditions = []
     if modified_since is not None:
         conditions.append(f"SystemModstamp >= {soql_datetime(modified_since)}")

@@ -5,14 +5,23 @@ from __future__ import annotations
 import sys
 import threading
 from datetime import datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import orjson
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from app.sync.report import SyncEvent, SyncReport
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from sqlalchemy.engine import Engine
+
+    from app.config import Settings
+    from app.sync.report import SyncOptions
+    from app.warehouse.status import LogLine, ObjectStatus
 
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "throttled": "yellow", "interrupted": "yellow", "skipped": "dim"}
 
@@ -43,7 +52,7 @@ class JsonLines:
     def __enter__(self) -> JsonLines:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         return None
 
 
@@ -60,7 +69,7 @@ class ProgressBars:
             TimeElapsedColumn(),
             console=console,
         )
-        self.tasks: dict[tuple[str, str], int] = {}
+        self.tasks: dict[tuple[str, str], TaskID] = {}
         self._lock = threading.Lock()
 
     def __call__(self, event: SyncEvent) -> None:
@@ -92,7 +101,7 @@ class ProgressBars:
         self.progress.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
 
@@ -156,7 +165,9 @@ def summary_record(report: SyncReport) -> dict:
     }
 
 
-def run_sync_in_console(settings, engine, options, *, watch: bool, json_lines: bool) -> bool:
+def run_sync_in_console(
+    settings: Settings, engine: Engine, options: SyncOptions, *, watch: bool, json_lines: bool
+) -> bool:
     """Runs `orgfeed sync` with progress output and SIGTERM/SIGINT handling; True when nothing failed.
 
     The first SIGTERM or Ctrl-C asks the run to stop after the current transaction (well within
@@ -171,7 +182,7 @@ def run_sync_in_console(settings, engine, options, *, watch: bool, json_lines: b
     interactive = console.is_terminal and not json_lines
     outcome = {"ok": True}
 
-    def request_stop(signum, frame) -> None:
+    def request_stop(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
@@ -206,7 +217,7 @@ def run_sync_in_console(settings, engine, options, *, watch: bool, json_lines: b
     return outcome["ok"]
 
 
-def print_status(objects, log, stale_views: list[str], *, as_json: bool) -> None:
+def print_status(objects: list[ObjectStatus], log: list[LogLine], stale_views: list[str], *, as_json: bool) -> None:
     """Prints `orgfeed status`: a table per object, stale views and the latest log entries, or one JSON document."""
     from app.warehouse.status import status_record
 

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from app.config import MappingConfig, OrgConfig, Settings
 from app.salesforce import ApiLimitReached, BulkJobFailed, DownloadInterrupted, SalesforceError
@@ -27,7 +27,7 @@ from app.salesforce.soql import build_count, build_select
 from app.sync.report import EventSink, ObjectReport, SyncEvent, SyncOptions, SyncReport, mapping_status, run_status
 from app.warehouse import WarehouseError
 from app.warehouse.audit import prune_access_log
-from app.warehouse.load import copy_csv_into, count_rows, find_missing, tombstone, upsert_csv
+from app.warehouse.load import LoadResult, RowError, copy_csv_into, count_rows, find_missing, tombstone, upsert_csv
 from app.warehouse.policy import HASHED_TYPE, FieldPolicy, mapping_policy, policy_comment
 from app.warehouse.shadow import create_shadow, swap_shadow
 from app.warehouse.state import (
@@ -237,7 +237,7 @@ class _Run:
         except (SalesforceError, WarehouseError) as error:
             self.log(org.name, None, "Login", "Failed", str(error), error_code=getattr(error, "error_code", None))
             return [replace(report, status="failed", message=str(error)) for report in reports]
-        except Exception as error:  # one org's surprise must not stop the other orgs
+        except Exception as error:  # noqa: BLE001 - one org's surprise must not stop the others; logged
             message = _unexpected(error, f"org {org.name}")
             self.log(org.name, None, "Login", "Failed", message, error_code="INTERNAL_ERROR")
             return [replace(report, status="failed", message=message) for report in reports]
@@ -286,7 +286,7 @@ class _Run:
                     str(error),
                     error_code=getattr(error, "error_code", None),
                 )
-            except Exception as error:  # one object's surprise must not stop the other objects
+            except Exception as error:  # noqa: BLE001 - one object's surprise must not stop the others; logged
                 report.status, report.message = "failed", _unexpected(error, f"org {org.name}, object {mapping.object}")
                 self.log(org.name, mapping.object, "Sync", "Failed", report.message, error_code="INTERNAL_ERROR")
             finally:
@@ -382,7 +382,8 @@ class _Run:
                 mapping.object,
                 "Schema",
                 "Warning",
-                f"column {column} is {old} but the field is now {new}: not altered (values that do not fit are logged per row)",
+                f"column {column} is {old} but the field is now {new}: not altered "
+                "(values that do not fit are logged per row)",
                 error_code="TYPE_CHANGED",
             )
         if (changes.added and not changes.created) or changes.widened:
@@ -472,7 +473,7 @@ class _Run:
             shadow = create_shadow(conn, org.name, sobject, columns)
             loaded = 0
             newest: datetime | None = None
-            errors = []
+            errors: list[RowError] = []
             for open_page in self._pages(org, client, soql, names, bulk=use_bulk, include_deleted=True):
                 result = self._load_page(conn, org, sobject, shadow, open_page, policy)
                 client.check_budget()
@@ -506,13 +507,13 @@ class _Run:
 
     def _load_page(
         self,
-        conn,
+        conn: Connection,
         org: OrgConfig,
         sobject: str,
         shadow: str,
         open_page: Callable[[], Iterable[bytes]],
         policy: FieldPolicy,
-    ):
+    ) -> LoadResult:
         """COPYs one page (its policy fields protected) into the shadow table in a savepoint, again if it breaks."""
         for attempt in range(1, PAGE_ATTEMPTS + 1):
             savepoint = conn.begin_nested()
@@ -561,8 +562,12 @@ class _Run:
                     f"{error}; falling back to REST",
                     error_code=error.error_code,
                 )
-        for page in iter_query_pages(client, soql, names, include_deleted=include_deleted):
-            yield (lambda csv_bytes=page.csv: [csv_bytes])
+        for query_page in iter_query_pages(client, soql, names, include_deleted=include_deleted):
+
+            def open_page(csv_bytes: bytes = query_page.csv) -> Iterable[bytes]:
+                return [csv_bytes]
+
+            yield open_page
 
     def _incremental(
         self,
@@ -577,7 +582,7 @@ class _Run:
         """Upserts rows modified since watermark - lookback (policy fields protected), each page with its watermark."""
         since = watermark - timedelta(minutes=self.settings.sync.lookback_minutes)
         soql = build_select(sobject, names, modified_since=since, order_by_modstamp=True)
-        errors = []
+        errors: list[RowError] = []
         for page in iter_query_pages(client, soql, names, include_deleted=True):
             with self.engine.begin() as conn:
                 chunks = policy.protect_csv([page.csv])
@@ -664,7 +669,7 @@ class _Run:
 class _Interrupted(WarehouseError):
     """A stop request arrived during a full load: its transaction is rolled back, nothing half-loaded stays."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("interrupted by a stop request; the full load will start over next run")
 
 

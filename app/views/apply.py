@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import psycopg
 from sqlalchemy import Connection, text
@@ -79,7 +80,8 @@ def views_not_in_database(engine: Engine, names: list[str]) -> list[str]:
         present = set(
             conn.execute(
                 text(
-                    "select viewname from pg_views where schemaname = :s union select matviewname from pg_matviews where schemaname = :s"
+                    "select viewname from pg_views where schemaname = :s "
+                    "union select matviewname from pg_matviews where schemaname = :s"
                 ),
                 {"s": VIEW_SCHEMA},
             ).scalars()
@@ -87,7 +89,7 @@ def views_not_in_database(engine: Engine, names: list[str]) -> list[str]:
     return [name for name in names if name not in present]
 
 
-def _select_grantees(conn: Connection, view: str) -> list[str]:
+def _select_grantees(conn: Connection, view: str) -> Sequence[str]:
     """Roles other than the owner that may SELECT the view now."""
     # pg_class's ACL, not information_schema: the latter does not list materialized views.
     return (
@@ -95,7 +97,8 @@ def _select_grantees(conn: Connection, view: str) -> list[str]:
             text(
                 "select distinct r.rolname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
                 "cross join lateral aclexplode(c.relacl) acl join pg_roles r on r.oid = acl.grantee "
-                "where n.nspname = :s and c.relname = :v and acl.privilege_type = 'SELECT' and acl.grantee <> c.relowner "
+                "where n.nspname = :s and c.relname = :v and acl.privilege_type = 'SELECT' "
+                "and acl.grantee <> c.relowner "
                 "order by r.rolname"
             ),
             {"s": VIEW_SCHEMA, "v": view},

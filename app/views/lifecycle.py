@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -45,10 +46,9 @@ def update_views_after_sync(engine: Engine, settings: Settings) -> ViewsAfterSyn
         if stale and settings.sync.auto_apply_views:
             changed = {name: rendered[name] for name in stale if name in rendered}
             applied = apply_views(engine, changed, settings)
-            try:
+            # A read-only or ephemeral file system (a Heroku dyno) keeps no files: the database has the views.
+            with contextlib.suppress(OSError):
                 write_views(views_directory(settings), rendered)
-            except OSError:
-                pass  # a read-only or ephemeral file system (a Heroku dyno): the database has the views
             stale = []
         applied += _apply_missing_committed_views(engine, settings, applied)
         refreshed = refresh_materialized_views(engine, settings)

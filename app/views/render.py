@@ -99,7 +99,7 @@ def _id_expression(view: ResolvedView, branch: Branch) -> str:
 def _column_expression(branch: Branch, column: ViewColumn, index: int) -> str:
     """A base column, or a parent's column looked up through its lookup field, cast to the view's type."""
     source = column.sources[index]
-    if source.alias is None:
+    if source.alias is None or source.column is None:  # the org lacks this column (both are None then)
         return f"null::{column.sql_type}"
     if source.alias == branch.table:
         expression = f"{sql_identifier(branch.table)}.{sql_identifier(source.column)}"
@@ -131,7 +131,7 @@ def _render_indexes(view: ResolvedView) -> list[str]:
             # Only a base-table column can serve a filter or an order pushed into the branch. OData sorts
             # ascending with nulls first and breaks ties by id: (column nulls first, id) serves both
             # directions, keyset pages and equality filters with one index per table.
-            if column.name not in view.indexed or source.alias != branch.table:
+            if column.name not in view.indexed or source.alias != branch.table or source.column is None:
                 continue
             name = _index_name(branch.table, source.column)
             statements.append(

@@ -127,6 +127,7 @@ def _table(catalog: Catalog, view: str, schema: str, table: str) -> list[TableCo
 
 def _columns(view: ViewConfig, base_table: str, tables: list) -> list[ViewColumn]:
     """The view's columns in order, each with its source in every branch."""
+    wanted: list[tuple[str, str | None, str]]  # (output name, parent or None, column name)
     if view.columns is None:
         wanted = []
         for base_columns, _ in tables:
@@ -178,7 +179,7 @@ def common_type(types: list[str]) -> str:
     if len(distinct) == 1:
         return distinct[0]
     if all(VARCHAR.match(t) or t in ("text", "character varying") for t in distinct):
-        lengths = [int(VARCHAR.match(t).group(1)) for t in distinct if VARCHAR.match(t)]
+        lengths = [int(match.group(1)) for t in distinct if (match := VARCHAR.match(t))]
         return f"character varying({max(lengths)})" if len(lengths) == len(distinct) else "text"
     if all(NUMERIC.match(t) or t in INTEGERS or t == "numeric" for t in distinct):
         if "numeric" in distinct:
@@ -190,7 +191,7 @@ def common_type(types: list[str]) -> str:
             integer_digits = max(integer_digits, precision - digits_after)
             scale = max(scale, digits_after)
         if all(t in INTEGERS for t in distinct):
-            return max(distinct, key=INTEGERS.get)
+            return max(distinct, key=INTEGERS.__getitem__)
         return f"numeric({min(integer_digits + scale, 1000)},{scale})"
     if set(distinct) <= {"timestamp with time zone", "timestamp without time zone"}:
         return "timestamp with time zone"

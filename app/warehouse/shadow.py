@@ -126,7 +126,7 @@ def prepare_shadow(conn: Connection, schema: str, table: str, *, hard_delete: bo
 
 
 def replace_live_table(conn: Connection, schema: str, table: str, renames: list[tuple[str, str]]) -> None:
-    """Drops `table` (suspending its views), renames its prepared shadow and the shadow's indexes and sequence into place."""
+    """Drops `table` (suspending its views); renames its prepared shadow, with its indexes and sequence, into place."""
     live = qualified_name(schema, table)
     exists = bool(read_columns(conn, schema, table))
     views = find_dependent_views(conn, schema, table) if exists else []
@@ -159,7 +159,8 @@ def copy_other_indexes(conn: Connection, schema: str, table: str, shadow: str) -
         unique = "unique " if index.is_unique else ""
         conn.execute(
             text(
-                f"create {unique}index {quote_identifier(temporary)} on {qualified_name(schema, shadow)}{method_and_rest}"
+                f"create {unique}index {quote_identifier(temporary)} "
+                f"on {qualified_name(schema, shadow)}{method_and_rest}"
             )
         )
         renames.append((temporary, index.name))

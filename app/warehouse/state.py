@@ -10,8 +10,9 @@ import os
 import socket
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as upsert
 
 from app.warehouse import WarehouseError
@@ -99,7 +100,7 @@ def save_mapping_state(conn: Connection, org: str, sobject: str, **changes: obje
     if conn.execute(select(orgs.c.name).where(orgs.c.name == org)).first() is None:
         raise WarehouseError(f"org {org!r} is not recorded: call record_org before saving its mapping state")
     statement = upsert(mappings).values(org=org, sobject=sobject, **changes)
-    updates = {name: statement.excluded[name] for name in changes}
+    updates: dict[str, ColumnElement[Any]] = {name: statement.excluded[name] for name in changes}
     if "watermark" in changes:
         updates["watermark"] = func.greatest(mappings.c.watermark, statement.excluded.watermark)
     if updates:

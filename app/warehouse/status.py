@@ -74,7 +74,8 @@ def read_status(
                     last_sync_at=state.last_sync_at if state else None,
                     last_error=state.last_error if state else None,
                     field_policy=policy_text(mapping),
-                    full_load_due=bool(state and state.watermark is not None)
+                    full_load_due=state is not None
+                    and state.watermark is not None
                     and (state.field_policy or "") != _fingerprint(mapping, settings.hash_key),
                 )
             )
@@ -101,7 +102,7 @@ def _fingerprint(mapping: MappingConfig, hash_key: str | None) -> str | None:
 def status_record(objects: list[ObjectStatus], log: list[LogLine]) -> dict:
     """The status as JSON-able data (datetimes as ISO 8601 strings)."""
 
-    def plain(item) -> dict:
+    def plain(item: ObjectStatus | LogLine) -> dict:
         return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in asdict(item).items()}
 
     return {"objects": [plain(item) for item in objects], "log": [plain(item) for item in log]}

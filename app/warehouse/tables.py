@@ -85,7 +85,7 @@ def ensure_org_schema(conn: Connection, schema: str, org_id: str | None, org_nam
         elif list_tables(conn, schema):
             raise WarehouseError(
                 f"schema {schema!r} already has tables but no {META_TABLE} table, so orgfeed did not create it: "
-                f"rename the org in orgfeed.toml, or drop the schema, or set managed_by for a schema another tool fills."
+                "rename the org in orgfeed.toml, or drop the schema, or set managed_by for a schema another tool fills."
             )
     conn.execute(text(f"create schema if not exists {quote_identifier(schema)}"))
     conn.execute(
@@ -148,7 +148,7 @@ STANDARD_INDEXES = ("{}_pkey", "hcu_idx_{}_sfid", "hc_idx_{}_systemmodstamp")
 
 
 def index_name(template: str, table: str) -> str:
-    """`template` (e.g. "hc_idx_{}_sfid") filled with `table`, shortening the table part to fit PostgreSQL's name limit."""
+    """`template` (e.g. "hc_idx_{}_sfid") filled with as much of `table` as PostgreSQL's name limit allows."""
     room = MAX_IDENTIFIER_BYTES - len(template.format(""))
     return template.format(table[:room])
 

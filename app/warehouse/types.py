@@ -168,8 +168,9 @@ def widened_type(old: str, new: str) -> str | None:
     old_base, old_length, _ = _parse(old)
     new_base, new_length, _ = _parse(new)
     if old_base in ("varchar", "text") and new_base in ("varchar", "text"):
-        unbounded = old_base == "text" or old_length is None
-        if unbounded or (new_base == "varchar" and new_length is not None and new_length <= old_length):
+        if old_base == "text" or old_length is None:  # unbounded: holds any text
+            return old
+        if new_base == "varchar" and new_length is not None and new_length <= old_length:
             return old
         return new
     if _is_numeric(old) and _is_numeric(new):

@@ -1,4 +1,4 @@
-"""What orgfeed's loader asks the emulator for stays cheap: incremental queries by SystemModstamp, the warm full-load CSV."""
+"""What orgfeed's loader asks the emulator for stays cheap: queries by SystemModstamp, the warm full-load CSV."""
 
 from __future__ import annotations
 

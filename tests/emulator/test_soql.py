@@ -22,7 +22,6 @@ from app.emulator.soql.execute import (
     parse_soql,
 )
 
-UTC = UTC
 NOW = datetime(2024, 3, 10, 15, 30, tzinfo=UTC)
 FIELD_TYPES = {
     "Id": "id",

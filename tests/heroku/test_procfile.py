@@ -1,4 +1,7 @@
-"""The Procfile's release and worker commands, run the way Heroku runs them (the web command: tests/odata/test_server.py)."""
+"""The Procfile's release and worker commands, run the way Heroku runs them.
+
+The web command is tested in tests/odata/test_server.py.
+"""
 
 import os
 import signal
@@ -44,8 +47,10 @@ def test_release_runs_twice_on_an_empty_database_without_error(fresh_database_ur
         outputs[0][1:]
         == outputs[1][1:]
         == [
-            "skipped view global_assessment: table amer.employee does not exist yet (the worker creates the view after its first sync)",
-            "skipped view global_contact: table amer.account does not exist yet (the worker creates the view after its first sync)",
+            "skipped view global_assessment: table amer.employee does not exist yet "
+            "(the worker creates the view after its first sync)",
+            "skipped view global_contact: table amer.account does not exist yet "
+            "(the worker creates the view after its first sync)",
         ]
     )
 

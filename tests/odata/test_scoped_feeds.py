@@ -11,7 +11,6 @@ from sqlalchemy import text
 
 from app.odata.feeds import create_feed, delete_feed, role_name_for
 from app.views.scopes import scope_schema
-
 from tests.support.feeds import FeedClient
 
 EMEA = ["a04", "a05", "a06"]

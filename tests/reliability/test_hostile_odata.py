@@ -301,7 +301,8 @@ def check_hostile_request(site, session: requests.Session, request, forbidden: t
     assert response.headers.get("OData-Version") == "4.0", described
     if auth != "feed" and method != "OPTIONS":
         # 401, or a rejection decided before the credentials are looked at (an unsupported OData-Version
-        # header, a path outside any feed, a redirect of `//`): never data. tests/reliability/test_auth.py pins the 401s.
+        # header, a path outside any feed, a redirect of `//`): never data.
+        # tests/reliability/test_auth.py pins the 401s.
         assert not 200 <= response.status_code < 300 and b'"value"' not in response.content, described
     if response.status_code >= 400 and method != "HEAD":
         error = response.json()["error"]

@@ -13,7 +13,6 @@ from app.config import MappingConfig
 from app.sync.report import SyncOptions
 from app.sync.run import run_sync
 from app.warehouse.status import read_status
-
 from tests.support.configs import make_settings
 
 KEY = "policy-test-key-" + "0" * 32

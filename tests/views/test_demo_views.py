@@ -104,8 +104,10 @@ def test_release_phase_apply_skips_views_whose_tables_do_not_exist_yet(database_
         )
         assert (result.returncode, result.stderr) == (0, "")
         assert result.stdout.splitlines() == [
-            "skipped view global_assessment: table amer.employee does not exist yet (the worker creates the view after its first sync)",
-            "skipped view global_contact: table amer.account does not exist yet (the worker creates the view after its first sync)",
+            "skipped view global_assessment: table amer.employee does not exist yet "
+            "(the worker creates the view after its first sync)",
+            "skipped view global_contact: table amer.account does not exist yet "
+            "(the worker creates the view after its first sync)",
         ]
 
 

@@ -1,4 +1,4 @@
-"""The view generator against real tables: rows, geos, nulls, plans, golden files, collisions, Heroku Connect schemas."""
+"""The view generator on real tables: rows, geos, nulls, plans, golden files, collisions, Heroku Connect schemas."""
 
 from pathlib import Path
 

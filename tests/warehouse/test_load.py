@@ -36,7 +36,8 @@ def employee(conn):
 def rows(conn):
     return conn.execute(
         text(
-            "select sfid, systemmodstamp, isdeleted, name, salary__c::text, grade__c, hired__c::text, _hc_lastop, _hc_err "
+            "select sfid, systemmodstamp, isdeleted, name, salary__c::text, grade__c, hired__c::text, "
+            "_hc_lastop, _hc_err "
             "from emea.employee order by sfid"
         )
     ).all()
@@ -149,7 +150,7 @@ def test_header_naming_an_unmapped_field_is_refused(employee):
 
 
 def test_malformed_csv_is_refused_with_the_table_named(employee):
-    with pytest.raises(WarehouseError, match="the CSV document for emea.employee is malformed"):
+    with pytest.raises(WarehouseError, match=r"the CSV document for emea\.employee is malformed"):
         load(employee, f"0HnA,{T1},false,Ada,1,1,2020-01-01,extra")
 
 

@@ -68,7 +68,8 @@ def test_swap_replaces_the_table_with_its_indexes_sequence_and_views(conn):
     assert (
         conn.execute(
             text(
-                "select column_default from information_schema.columns where table_name = 'employee' and column_name = '_hc_lastop'"
+                "select column_default from information_schema.columns "
+                "where table_name = 'employee' and column_name = '_hc_lastop'"
             )
         ).scalar()
         is None
@@ -135,7 +136,7 @@ def test_readers_of_a_view_see_all_old_rows_then_all_new_rows_never_an_empty_tab
                 while not stop.is_set():
                     try:
                         seen.append(reader.execute(text("select sfid, name from emea.names order by sfid")).all())
-                    except Exception as error:  # reported below: a reader must never fail
+                    except Exception as error:  # noqa: BLE001 - reported below: a reader must never fail
                         failures.append(error)
                     reader.rollback()
 

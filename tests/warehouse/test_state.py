@@ -78,13 +78,15 @@ def test_runs_and_run_objects_record_status_and_counts(conn):
     finish_run(conn, run_id, "failed", rows_upserted=3, rows_tombstoned=1, api_calls=2)
     assert conn.execute(
         text(
-            'select status, "full", rows_upserted, rows_tombstoned, api_calls, finished_at is not null from orgfeed.sync_runs where id = :id'
+            'select status, "full", rows_upserted, rows_tombstoned, api_calls, finished_at is not null '
+            "from orgfeed.sync_runs where id = :id"
         ),
         {"id": run_id},
     ).one() == ("failed", True, 3, 1, 2, True)
     assert conn.execute(
         text(
-            "select org, sobject, status, rows_upserted, api_calls, error from orgfeed.sync_run_objects where run_id = :id"
+            "select org, sobject, status, rows_upserted, api_calls, error "
+            "from orgfeed.sync_run_objects where run_id = :id"
         ),
         {"id": run_id},
     ).one() == ("emea", "Employee", "failed", 3, 2, "boom")

@@ -129,7 +129,8 @@ def test_widening_a_column_keeps_views_over_it_with_their_data_comments_and_gran
     ]
     assert conn.execute(
         text(
-            "select data_type, character_maximum_length from information_schema.columns where table_name = 'names' and column_name = 'firstname'"
+            "select data_type, character_maximum_length from information_schema.columns "
+            "where table_name = 'names' and column_name = 'firstname'"
         )
     ).one() == ("character varying", 80)
 

@@ -76,8 +76,8 @@ class Locale:
     phone_format: str
     email_domain: str
     employee_number_format: str
-    custom_employee_field: tuple[Field, object]
-    custom_account_field: tuple[Field, object] | None
+    custom_employee_field: FieldSpec
+    custom_account_field: FieldSpec | None
 
 
 def _phones(prefix_format: str) -> tuple[str, ...]:
@@ -183,7 +183,7 @@ def employee(locale: Locale) -> ObjectSpec:
             ),
             Choice(tuple(round(city[4], 6) for city in locale.cities), stream="office"),
         ),
-        locale.custom_employee_field,  # type: ignore[list-item]
+        locale.custom_employee_field,
     ]
     return _spec("Employee", "Employee", "Employees", "0hE", specs)
 
@@ -323,7 +323,7 @@ def account(locale: Locale) -> ObjectSpec:
         (plain("BillingAddress", "Billing Address", "address", createable=False, updateable=False), Constant(None)),
     ]
     if locale.custom_account_field is not None:
-        specs.append(locale.custom_account_field)  # type: ignore[arg-type]
+        specs.append(locale.custom_account_field)
     # Salesforce's BillingStreet belongs to the compound too.
     specs = [(f if f.name != "BillingStreet" else _in_compound(f, "BillingAddress"), g) for f, g in specs]
     return _spec("Account", "Account", "Accounts", "001", specs)

@@ -5,6 +5,9 @@ See README.md beside this file for every endpoint with its body and answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import orjson
 from flask import Response, current_app, request
 
@@ -17,7 +20,8 @@ def _emulator() -> Emulator:
     return current_app.extensions["emulator"]
 
 
-def _body() -> dict[str, object]:
+def _body() -> dict[str, Any]:
+    """The request's JSON object; its values are as the client sent them, for the caller to check."""
     try:
         body = orjson.loads(request.get_data() or b"{}")
     except orjson.JSONDecodeError as error:
@@ -92,10 +96,10 @@ def change_field(org: str, sobject: str, name: str) -> Response:
         sobject,
         name,
         field_type,
-        body.get("length"),  # type: ignore[arg-type]
+        body.get("length"),
         body.get("precision"),
         body.get("scale"),
-    )  # type: ignore[arg-type]
+    )
     return json_response({"name": name, "type": field_type})
 
 
@@ -109,7 +113,7 @@ def faults() -> Response:
         if not isinstance(kind, str):
             raise ControlError("a fault needs 'kind'")
         try:
-            emulator.inject_fault(kind, **body)  # type: ignore[arg-type]
+            emulator.inject_fault(kind, **body)
         except TypeError as error:
             raise ControlError(f"unknown fault option: {error}") from None
     return json_response({"faults": emulator.faults.pending()})
@@ -121,7 +125,7 @@ def expire_sessions() -> Response:
 
 def session(org: str) -> Response:
     username = _body().get("username")
-    return json_response({"access_token": _emulator().session_id(org, username)})  # type: ignore[arg-type]
+    return json_response({"access_token": _emulator().session_id(org, username)})
 
 
 def api_allocation(org: str) -> Response:
@@ -129,7 +133,7 @@ def api_allocation(org: str) -> Response:
     maximum = body.get("max")
     if not isinstance(maximum, int):
         raise ControlError("the allocation needs an integer 'max'")
-    return json_response(_emulator().set_api_allocation(org, maximum, body.get("used")))  # type: ignore[arg-type]
+    return json_response(_emulator().set_api_allocation(org, maximum, body.get("used")))
 
 
 def clock() -> Response:
@@ -143,7 +147,7 @@ def clock() -> Response:
 
 
 _OBJECT = "/__emulator/orgs/<org>/sobjects/<sobject>"
-RULES = [
+RULES: list[tuple[str, Callable[..., Response], list[str]]] = [
     ("/__emulator/orgs", orgs, ["GET"]),
     (f"{_OBJECT}/seed", seed, ["POST"]),
     (f"{_OBJECT}/records", records, ["POST", "PATCH"]),

@@ -1,1 +1,3 @@
-"""The emulator's SOQL: text to tokens (`tokens`), tokens to a syntax tree (`syntax`), trees run over records (`execute`)."""
+"""The emulator's SOQL: text to tokens (`tokens`), tokens to a syntax tree (`syntax`), trees run
+over records (`execute`).
+"""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import islice
+from typing import Any, TypeVar
 
 from app.emulator.soql.syntax import (
     And,
@@ -49,8 +50,9 @@ __all__ = [
     "parse_soql",
 ]
 
-Record = Mapping[str, object]
+Record = Mapping[str, Any]  # a field's values are the natives its type calls for (str, Decimal, date, ...)
 Predicate = Callable[[Record], bool]
+R = TypeVar("R", bound=Record)  # a record type the caller gets back: sorting and filtering keep the objects
 
 # Salesforce describe type -> how the emulator compares it; any other type can't be filtered or sorted.
 FAMILIES = {
@@ -93,7 +95,7 @@ NO_SUCH_SOBJECT = (
     "append the '__c' after the entity name. Please reference your WSDL or the describe call for the "
     "appropriate names."
 )
-OPERATORS: dict[str, Callable[[object, object], bool]] = {
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
     "!=": operator.ne,
     "<": operator.lt,
@@ -145,14 +147,14 @@ class CompiledQuery:
         """Return whether `record` satisfies the WHERE clause (a missing key is a null)."""
         return self.predicate(record)
 
-    def sort(self, records: Iterable[Record]) -> list[Record]:
+    def sort(self, records: Iterable[R]) -> list[R]:
         """Return `records` in ORDER BY order; stable, so ties and queries without ORDER BY keep input order."""
         rows = list(records)
         for sort_pass in reversed(self.sort_passes):
             rows = sort_rows(rows, sort_pass)
         return rows
 
-    def select(self, records: Iterable[Record]) -> list[Record]:
+    def select(self, records: Iterable[R]) -> list[R]:
         """Return the records the query answers: filtered, sorted, then OFFSET skipped and LIMIT kept."""
         start = self.offset or 0
         stop = None if self.limit is None else start + self.limit
@@ -226,7 +228,8 @@ def compile_comparison(context: QueryContext, comparison: Comparison) -> Predica
         message = f"field '{field}' can not be filtered in query call"
         raise build_error(context.text, comparison.at, message, "INVALID_FIELD")
     many = comparison.operator in ("IN", "NOT IN")
-    values: Sequence[Value] = comparison.value if many else (comparison.value,)
+    value = comparison.value  # a tuple exactly when `many`
+    values: Sequence[Value] = value if isinstance(value, tuple) else (value,)
     positions = comparison.value_at or (comparison.at,) * len(values)
     literals = [check_literal(context, field, family, v, at) for v, at in zip(values, positions)]
     if many:
@@ -260,7 +263,7 @@ def check_literal(context: QueryContext, field: str, family: str, value: Value, 
         return value
     if family == "integer" and is_number and isinstance(value, int):
         return value
-    if family == "double" and is_number:
+    if family == "double" and is_number and isinstance(value, (int, Decimal)):
         return float(value)
     if family == "date" and (isinstance(value, RelativeDate) or type(value) is date):
         return value
@@ -313,7 +316,7 @@ def compile_test(field: str, family: str, operator_text: str, literal: object, t
         fold: Callable[[str], str] = str.lower if family == "text" else (lambda value: value[:15])
         if operator_text == "!=":
             return lambda record: not (value := record.get(field)) or fold(value) != literal
-        return lambda record: bool(value := record.get(field)) and compare(fold(value), literal)
+        return lambda record: bool((value := record.get(field)) and compare(fold(value), literal))
     if operator_text == "!=":
         return lambda record: (value := record.get(field)) is None or value != literal
     return lambda record: (value := record.get(field)) is not None and compare(value, literal)
@@ -334,7 +337,7 @@ def compile_null_test(field: str, family: str, operator_text: str) -> Predicate:
     return lambda record: record.get(field) is not None
 
 
-def compile_range_test(field: str, operator_text: str, low: object, high: object) -> Predicate:
+def compile_range_test(field: str, operator_text: str, low: date, high: date) -> Predicate:
     """Return the predicate comparing `field` with the day range [low, high) of a date literal.
 
     sforce_api_calls_soql_select_dateformats.htm: "To find values within the range, use =. To find
@@ -353,7 +356,7 @@ def compile_range_test(field: str, operator_text: str, low: object, high: object
     return lambda record: (value := record.get(field)) is not None and compare(value, bound)
 
 
-def find_day_bounds(literal: RelativeDate, today: date, *, as_datetime: bool) -> tuple[object, object]:
+def find_day_bounds(literal: RelativeDate, today: date, *, as_datetime: bool) -> tuple[date, date]:
     """Return the start (inclusive) and end (exclusive) of the days a date literal names.
 
     sforce_api_calls_soql_select_dateformats.htm: LAST_N_DAYS:n "starts with the current day and
@@ -418,21 +421,33 @@ def compile_order_item(context: QueryContext, item: OrderItem) -> SortPass:
     if family == "other" or field_type in UNSORTABLE_TYPES:
         message = f"field '{field}' can not be sorted in a query call"
         raise build_error(context.text, item.at, message, "INVALID_FIELD")
-    key: Callable[[Record], object]
     if family == "text":
-        key = lambda record: value.lower() if (value := record.get(field)) else None
+
+        def key(record: Record) -> object:
+            value = record.get(field)
+            return value.lower() if value else None
+
     elif family == "id":
-        key = lambda record: record.get(field) or None
+
+        def key(record: Record) -> object:
+            return record.get(field) or None
+
     elif family == "boolean":
-        key = lambda record: bool(record.get(field))
+
+        def key(record: Record) -> object:
+            return bool(record.get(field))
+
     else:
-        key = lambda record: record.get(field)
+
+        def key(record: Record) -> object:
+            return record.get(field)
+
     return SortPass(key, item.descending, item.nulls_first)
 
 
-def sort_rows(rows: list[Record], sort_pass: SortPass) -> list[Record]:
+def sort_rows(rows: list[R], sort_pass: SortPass) -> list[R]:
     """Return `rows` stably sorted by one key, its nulls gathered first or last."""
-    keys = list(map(sort_pass.key, rows))
+    keys: list[Any] = list(map(sort_pass.key, rows))  # comparable with each other, or None
     nulls = [index for index, key in enumerate(keys) if key is None]
     present = [index for index, key in enumerate(keys) if key is not None] if nulls else list(range(len(rows)))
     present.sort(key=keys.__getitem__, reverse=sort_pass.descending)  # reverse keeps ties stable

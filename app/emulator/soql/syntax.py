@@ -290,12 +290,12 @@ def parse_comparison(cursor: Cursor) -> Comparison:
     if cursor.at_keyword("NOT") and cursor.at_keyword("IN", ahead=1):
         cursor.advance()
         cursor.advance()
-        values, value_at = parse_value_list(cursor)
-        return Comparison(name.text, "NOT IN", values, name.at, value_at)
+        values, values_at = parse_value_list(cursor)
+        return Comparison(name.text, "NOT IN", values, name.at, values_at)
     if cursor.at_keyword("IN"):
         cursor.advance()
-        values, value_at = parse_value_list(cursor)
-        return Comparison(name.text, "IN", values, name.at, value_at)
+        values, values_at = parse_value_list(cursor)
+        return Comparison(name.text, "IN", values, name.at, values_at)
     raise build_unexpected_error(cursor.text, operator)
 
 

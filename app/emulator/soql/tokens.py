@@ -77,13 +77,16 @@ class SoqlError(Exception):
         self.message = message
 
 
+TokenValue = str | int | Decimal | date | datetime | None  # a string, number, date or dateTime literal's
+
+
 @dataclass(frozen=True)
 class Token:
     """One lexical token: kind, text as written, parsed value and offset in the query."""
 
     kind: str
     text: str
-    value: object
+    value: TokenValue
     at: int
 
 
@@ -185,7 +188,7 @@ def scan_string(text: str, start: int) -> Token:
     raise build_error(text, len(text), f"line {row}:{column} mismatched character '<EOF>' expecting '''")
 
 
-def read_value(text: str, kind: str, raw: str, at: int) -> object:
+def read_value(text: str, kind: str, raw: str, at: int) -> TokenValue:
     """Return the Python value of a number, date or datetime token (None for other kinds)."""
     if kind == "number":
         return Decimal(raw) if "." in raw else int(raw)
