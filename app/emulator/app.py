@@ -23,6 +23,7 @@ from app.emulator.errors import (
     invalid_session,
     not_found,
     request_limit_exceeded,
+    unknown_exception,
 )
 from app.emulator.faults import REQUEST_KINDS
 from app.emulator.routes import bulk as bulk_routes
@@ -39,7 +40,30 @@ def create_app(emulator: Emulator) -> Flask:
     app.extensions["emulator"] = emulator
     app.url_map.strict_slashes = False
     data = "/services/data/v<version>"
-    rules = [("/services/oauth2/token", rest_routes.token, ["POST"]), ("/id/<org_id>/<user_id>", rest_routes.identity, ["GET"]), ("/services/data", rest_routes.versions, ["GET"]), (f"{data}", rest_routes.resources, ["GET"]), (f"{data}/limits", rest_routes.limits, ["GET"]), (f"{data}/sobjects", rest_routes.describe_global, ["GET"]), (f"{data}/sobjects/<sobject>", rest_routes.sobject_info, ["GET"]), (f"{data}/sobjects/<sobject>", rest_routes.create, ["POST"]), (f"{data}/sobjects/<sobject>/describe", rest_routes.describe, ["GET"]), (f"{data}/sobjects/<sobject>/updated", rest_routes.updated, ["GET"]), (f"{data}/sobjects/<sobject>/deleted", rest_routes.deleted, ["GET"]), (f"{data}/sobjects/<sobject>/<record_id>", rest_routes.record, ["GET", "PATCH", "DELETE"]), (f"{data}/sobjects/<sobject>/<record_id>/<field>", rest_routes.blob, ["GET"]), (f"{data}/query", rest_routes.query, ["GET"]), (f"{data}/queryAll", rest_routes.query_all, ["GET"]), (f"{data}/query/<locator>", rest_routes.query_more, ["GET"]), (f"{data}/queryAll/<locator>", rest_routes.query_more, ["GET"]), (f"{data}/jobs/query", bulk_routes.create_job, ["POST"]), (f"{data}/jobs/query", bulk_routes.list_jobs, ["GET"]), (f"{data}/jobs/query/<job_id>", bulk_routes.job, ["GET", "PATCH", "DELETE"]), (f"{data}/jobs/query/<job_id>/results", bulk_routes.results, ["GET"]), *control_routes.RULES]
+    rules = [
+        ("/services/oauth2/token", rest_routes.token, ["POST"]),
+        ("/id/<org_id>/<user_id>", rest_routes.identity, ["GET"]),
+        ("/services/data", rest_routes.versions, ["GET"]),
+        (f"{data}", rest_routes.resources, ["GET"]),
+        (f"{data}/limits", rest_routes.limits, ["GET"]),
+        (f"{data}/sobjects", rest_routes.describe_global, ["GET"]),
+        (f"{data}/sobjects/<sobject>", rest_routes.sobject_info, ["GET"]),
+        (f"{data}/sobjects/<sobject>", rest_routes.create, ["POST"]),
+        (f"{data}/sobjects/<sobject>/describe", rest_routes.describe, ["GET"]),
+        (f"{data}/sobjects/<sobject>/updated", rest_routes.updated, ["GET"]),
+        (f"{data}/sobjects/<sobject>/deleted", rest_routes.deleted, ["GET"]),
+        (f"{data}/sobjects/<sobject>/<record_id>", rest_routes.record, ["GET", "PATCH", "DELETE"]),
+        (f"{data}/sobjects/<sobject>/<record_id>/<field>", rest_routes.blob, ["GET"]),
+        (f"{data}/query", rest_routes.query, ["GET"]),
+        (f"{data}/queryAll", rest_routes.query_all, ["GET"]),
+        (f"{data}/query/<locator>", rest_routes.query_more, ["GET"]),
+        (f"{data}/queryAll/<locator>", rest_routes.query_more, ["GET"]),
+        (f"{data}/jobs/query", bulk_routes.create_job, ["POST"]),
+        (f"{data}/jobs/query", bulk_routes.list_jobs, ["GET"]),
+        (f"{data}/jobs/query/<job_id>", bulk_routes.job, ["GET", "PATCH", "DELETE"]),
+        (f"{data}/jobs/query/<job_id>/results", bulk_routes.results, ["GET"]),
+        *control_routes.RULES,
+    ]
     for path, view, methods in rules:
         app.add_url_rule(path, f"{view.__module__}.{view.__name__}.{'.'.join(methods)}", view, methods=methods)
     app.before_request(_check_request)
@@ -109,6 +133,13 @@ def _add_limit_info(response: Response) -> Response:
 
 
 def _http_error(error: HTTPException) -> Response:
+    """Answer an HTTP error in the shape of the API the path belongs to.
+
+    Under /services/ that is Salesforce's error JSON with the codes of the REST API's "Status Codes
+    and Error Responses": 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, and 500 UNKNOWN_EXCEPTION for the
+    emulator's own failures (Flask hands any unexpected exception here as a 500 after logging it),
+    so that clients retry them as they retry Salesforce's 5xx instead of giving up on a 404.
+    """
     if request.path.startswith("/services/"):
         if error.code == 405:
             return json_response(
@@ -121,5 +152,14 @@ def _http_error(error: HTTPException) -> Response:
                 ],
                 405,
             )
-        return salesforce_error(not_found())
+        if error.code == 404:
+            return salesforce_error(not_found())
+        if error.code is not None and error.code < 500:
+            return salesforce_error(SalesforceError(error.code, _error_code(error), error.description or error.name))
+        return salesforce_error(unknown_exception())
     return json_response({"error": error.description}, error.code or 500)
+
+
+def _error_code(error: HTTPException) -> str:
+    """Return an errorCode for an HTTP error Salesforce documents no code for: its name, as BAD_REQUEST."""
+    return error.name.upper().replace(" ", "_")

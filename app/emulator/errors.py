@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 
 
@@ -53,6 +54,16 @@ def not_found() -> SalesforceError:
 
 def invalid_session() -> SalesforceError:
     return SalesforceError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+
+
+def unknown_exception() -> SalesforceError:
+    """Return the 500 Salesforce answers when it fails internally (its message carries an ErrorId)."""
+    error_id = f"{secrets.randbelow(10**10)}-{secrets.randbelow(10**5)} ({-secrets.randbelow(2**31)})"
+    return SalesforceError(
+        500,
+        "UNKNOWN_EXCEPTION",
+        f"An unexpected error occurred. Please include this ErrorId if you contact support: {error_id}",
+    )
 
 
 def request_limit_exceeded() -> SalesforceError:
