@@ -28,6 +28,7 @@ from app.emulator.errors import (
 from app.emulator.faults import REQUEST_KINDS
 from app.emulator.routes import bulk as bulk_routes
 from app.emulator.routes import control as control_routes
+from app.emulator.routes import oauth as oauth_routes
 from app.emulator.routes import rest as rest_routes
 from app.emulator.routes.responses import json_response, oauth_error, salesforce_error
 
@@ -41,8 +42,10 @@ def create_app(emulator: Emulator) -> Flask:
     app.url_map.strict_slashes = False
     data = "/services/data/v<version>"
     rules = [
-        ("/services/oauth2/token", rest_routes.token, ["POST"]),
-        ("/id/<org_id>/<user_id>", rest_routes.identity, ["GET"]),
+        ("/services/oauth2/token", oauth_routes.token, ["POST"]),
+        ("/services/oauth2/authorize", oauth_routes.authorize, ["GET"]),
+        ("/services/oauth2/revoke", oauth_routes.revoke, ["GET", "POST"]),
+        ("/id/<org_id>/<user_id>", oauth_routes.identity, ["GET"]),
         ("/services/data", rest_routes.versions, ["GET"]),
         (f"{data}", rest_routes.resources, ["GET"]),
         (f"{data}/limits", rest_routes.limits, ["GET"]),

@@ -8,7 +8,7 @@ from simple_salesforce.exceptions import SalesforceGeneralError
 
 from app.emulator import Emulator
 from app.emulator import describe as metadata
-from app.emulator.client import OrgClient
+from app.emulator.client import OrgClient, https_session
 
 
 def _fail(*args: object) -> object:
@@ -72,3 +72,15 @@ def test_a_bulk_job_change_whose_body_is_not_a_json_object_is_400(shared_client:
 def test_a_bulk_job_whose_body_is_a_json_array_is_400(shared_client: OrgClient) -> None:
     response = shared_client.post("jobs/query", json=[{"operation": "query"}])
     assert (response.status_code, response.json()[0]["errorCode"]) == (400, "JSON_PARSER_ERROR")
+
+
+def test_a_basic_authorization_header_that_is_not_base64_is_invalid_client(shared: Emulator) -> None:
+    response = https_session(shared).post(
+        f"{shared.base_url}/services/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": "Basic %%%not-base64"},
+    )
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": "invalid_client", "error_description": "invalid client credentials"},
+    )
