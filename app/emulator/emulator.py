@@ -17,6 +17,7 @@ from typing import Self
 
 from app.emulator.approvals import ApprovalStore
 from app.emulator.bulk import BulkJobs
+from app.emulator.bulk1 import AsyncJobs
 from app.emulator.clock import Clock
 from app.emulator.errors import ControlError, SalesforceError
 from app.emulator.faults import Fault, FaultBook
@@ -54,6 +55,7 @@ class Emulator:
         self.faults = FaultBook()
         self.cursors = CursorStore()
         self.jobs = BulkJobs()
+        self.async_jobs = AsyncJobs()  # Bulk API 1.0
         self._own_run_dir = run_dir is None
         self.run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="orgfeed-emulator-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Errors the emulator answers with: Salesforce's REST error JSON and the OAuth token errors."""
+"""Errors the emulator answers with: Salesforce's REST error JSON, Bulk API 1.0 errors and the OAuth token errors."""
 
 from __future__ import annotations
 
@@ -42,6 +42,19 @@ class OAuthError(EmulatorError):
 
     def body(self) -> dict[str, str]:
         return {"error": self.error, "error_description": self.description}
+
+
+class AsyncApiError(EmulatorError):
+    """A Bulk API 1.0 error: an HTTP status, an exceptionCode and an exceptionMessage.
+
+    Bulk API Developer Guide, "Errors"; the body is XML or JSON (dataload.error_document).
+    """
+
+    def __init__(self, status: int, exception_code: str, message: str) -> None:
+        super().__init__(f"{status} {exception_code}: {message}")
+        self.status = status
+        self.exception_code = exception_code
+        self.message = message
 
 
 class ControlError(EmulatorError):

@@ -66,6 +66,7 @@ class Org:
         self.api_max = spec.api_allocation
         self.api_used = 0
         self.bulk_jobs_created = 0
+        self.bulk_batches_created = 0  # Bulk API 1.0 batches, against DailyBulkApiBatches
         self._serial = 0
 
     def add_table(self, table: Table) -> None:
