@@ -23,6 +23,7 @@ from pathlib import Path
 
 import requests
 
+from bench.extraction import measure_extraction, render_extraction
 from bench.harness import loader_fields
 
 DEFAULT_ROWS = [100_000, 1_000_000]
@@ -37,12 +38,14 @@ SERVE = (
 
 def run(sizes: list[int], runs: int) -> dict[str, object]:
     """Measure each size twice: as `orgfeed emulator` starts (warm: CSV rendered before serving),
-    and cold (every first job renders its CSV while the download streams it)."""
+    and cold (every first job renders its CSV while the download streams it); then the loader's
+    extraction on the smallest size (bench/extraction.py)."""
     return {
         "benchmark": "emulator",
         "target_rows_per_second": TARGET_ROWS_PER_SECOND,
         "max_records": MAX_RECORDS,
         "sizes": [_measure_size(rows, runs, mode) for rows in sizes for mode in ("warm", "cold")],
+        "extraction": measure_extraction(min(sizes) // 2, runs),
     }
 
 
@@ -168,5 +171,7 @@ def render(report: dict[str, object]) -> str:
             f"{r['rows']:,} rows, {r['processing_seconds']} s, {r['download_seconds']} s" for r in size["runs"]
         )
         lines.append(f"  {size['rows']:>10,} {size['mode']}: {runs}")
+    if "extraction" in report:
+        lines += ["", *render_extraction(report["extraction"])]  # type: ignore[arg-type]
     lines.append(f"\nmachine: {os.cpu_count()} cores")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""A local emulator of Salesforce orgs: HTTPS REST, Bulk API 2.0, OAuth, demo data and fault injection.
+"""A local emulator of Salesforce orgs: HTTPS REST, Bulk API 2.0 and 1.0, OAuth, demo data and fault injection.
 
 It may import the standard library, Flask/Werkzeug, cryptography, trustme, PyJWT, orjson and requests.
 It must not import any other orgfeed package; only the CLI's `demo`/`emulator` commands,

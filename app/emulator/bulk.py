@@ -110,7 +110,7 @@ class BulkJobs:
             raise SalesforceError(400, "INVALIDJOB", f"Invalid lineEnding: {line_ending}")
         with org.lock:
             table, compiled, _ = prepare_query(org, text, operation == "queryAll", now)
-            _check_bulk_query(table, compiled.fields, compiled.is_count, compiled.offset)
+            check_bulk_query(table, compiled.fields, compiled.is_count, compiled.offset)
             org.bulk_jobs_created += 1
         job = BulkJob(
             org.next_id("AsyncQueryJob"),
@@ -267,9 +267,12 @@ def _page_bytes(job: BulkJob, header: bytes, start: int, stop: int) -> Iterator[
         yield b"".join(pending)
 
 
-def _check_bulk_query(table: Table, fields: tuple[str, ...], is_count: bool, offset: int | None) -> None:
-    # Bulk API 2.0 refuses compound and base64 fields, COUNT() and OFFSET ("Bulk API 2.0 Query
-    # Considerations" / "SOQL Considerations").
+def check_bulk_query(table: Table, fields: tuple[str, ...], is_count: bool, offset: int | None) -> None:
+    """Raise SalesforceError 400 API_ERROR for what Bulk queries refuse: compound and base64 fields, COUNT(), OFFSET.
+
+    Bulk API 2.0 Developer Guide, "Bulk API 2.0 Query Considerations"; Bulk API 1.0 ("Use Bulk Query")
+    refuses the same.
+    """
     for name in fields:
         field = table.sobject.field(name)
         if field is not None and field.is_compound:

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+CALLBACK_URL = "http://localhost:1717/OauthRedirect"
+
 
 @dataclass(frozen=True)
 class User:
@@ -33,6 +35,10 @@ class ConnectedApp:
     run_as_username: str
     certificate_pem: str
     private_key_pem: str  # held by the emulator only so it can hand it to the demo and tests
+    # A refresh token the run-as user has approved, for tools that log in no other way (a web server
+    # flow run beforehand, as a Salesforce admin would run it once when setting such a tool up).
+    refresh_token: str = ""
+    callback_url: str = CALLBACK_URL  # the one redirect URI the web server flow accepts
 
 
 def derived_secret(

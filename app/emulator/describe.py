@@ -195,7 +195,7 @@ def describe_field(field: Field) -> dict[str, object]:
 
 
 def limits(org: Org) -> dict[str, dict[str, int]]:
-    """Return the org's limits; DailyApiRequests and DailyBulkV2QueryJobs go down with use."""
+    """Return the org's limits; DailyApiRequests, DailyBulkApiBatches and DailyBulkV2QueryJobs go down with use."""
 
     def entry(maximum: int, used: int = 0) -> dict[str, int]:
         return {"Max": maximum, "Remaining": max(maximum - used, 0)}
@@ -204,7 +204,7 @@ def limits(org: Org) -> dict[str, dict[str, int]]:
         "ConcurrentAsyncGetReportInstances": entry(200),
         "DailyApiRequests": entry(org.api_max, org.api_used),
         "DailyAsyncApexExecutions": entry(250000),
-        "DailyBulkApiBatches": entry(15000),
+        "DailyBulkApiBatches": entry(15000, org.bulk_batches_created),
         "DailyBulkV2QueryFileStorageMB": entry(976562),
         "DailyBulkV2QueryJobs": entry(10000, org.bulk_jobs_created),
         "DailyStreamingApiEvents": entry(1000000),

@@ -15,10 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
 
+from app.emulator.approvals import ApprovalStore
 from app.emulator.bulk import BulkJobs
+from app.emulator.bulk1 import AsyncJobs
 from app.emulator.clock import Clock
 from app.emulator.errors import ControlError, SalesforceError
 from app.emulator.faults import Fault, FaultBook
+from app.emulator.oauth import Authority
 from app.emulator.org import Org, OrgSpec
 from app.emulator.query import CursorStore
 from app.emulator.records import (
@@ -49,9 +52,13 @@ class Emulator:
         self.orgs = {name: Org(spec, self.cache_budget) for name, spec in self.specs.items()}
         self.clock = Clock()
         self.sessions = SessionStore(self.clock)
+        self.approvals = ApprovalStore(self.clock)
+        for org in self.orgs.values():
+            self.approvals.issue_refresh_token(org.name, org.app.client_id, org.users[0].user_id, org.app.refresh_token)
         self.faults = FaultBook()
         self.cursors = CursorStore()
         self.jobs = BulkJobs()
+        self.async_jobs = AsyncJobs()  # Bulk API 1.0
         self._own_run_dir = run_dir is None
         self.run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="orgfeed-emulator-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -108,6 +115,10 @@ class Emulator:
             raise ControlError("the emulator is not started: call start() first")
         return self._server.ca_bundle
 
+    def authority(self) -> Authority:
+        """Return what the OAuth endpoints consult (the started emulator's orgs, sessions and approvals)."""
+        return Authority(list(self.orgs.values()), self.sessions, self.approvals, self.clock, self.base_url)
+
     def warm_bulk_cache(self, min_rows: int = 50_000) -> int:
         """Render ahead the Bulk CSV a full load selects, for objects of `min_rows` rows or more.
 
@@ -129,7 +140,12 @@ class Emulator:
         return table
 
     def describe_orgs(self) -> list[dict[str, object]]:
-        """Return each org's identity, URLs and credentials for every grant (the control API's org list)."""
+        """Return each org's identity, URLs and credentials for every grant (the control API's org list).
+
+        Keys per grant: `client_credentials`, `password`, `jwt`, `refresh_token` (a refresh token the
+        integration user approved) and `authorization_code` (the web server flow's client, redirect
+        URI and authorize URL).
+        """
         return [self._org_summary(org) for org in self.orgs.values()]
 
     def _org_summary(self, org: Org) -> dict[str, object]:
@@ -157,6 +173,18 @@ class Emulator:
                 "username": user.username,
                 "private_key_path": str(self._key_path(org)),
                 "certificate_pem": org.app.certificate_pem,
+            },
+            "refresh_token": {
+                "client_id": org.app.client_id,
+                "client_secret": org.app.client_secret,
+                "refresh_token": org.app.refresh_token,
+            },
+            "authorization_code": {
+                "client_id": org.app.client_id,
+                "client_secret": org.app.client_secret,
+                "redirect_uri": org.app.callback_url,
+                "authorize_url": f"{base}/services/oauth2/authorize" if base else None,
+                "username": user.username,
             },
         }
 

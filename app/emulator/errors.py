@@ -1,7 +1,8 @@
-"""Errors the emulator answers with: Salesforce's REST error JSON and the OAuth token errors."""
+"""Errors the emulator answers with: Salesforce's REST error JSON, Bulk API 1.0 errors and the OAuth token errors."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 
 
@@ -43,6 +44,19 @@ class OAuthError(EmulatorError):
         return {"error": self.error, "error_description": self.description}
 
 
+class AsyncApiError(EmulatorError):
+    """A Bulk API 1.0 error: an HTTP status, an exceptionCode and an exceptionMessage.
+
+    Bulk API Developer Guide, "Errors"; the body is XML or JSON (dataload.error_document).
+    """
+
+    def __init__(self, status: int, exception_code: str, message: str) -> None:
+        super().__init__(f"{status} {exception_code}: {message}")
+        self.status = status
+        self.exception_code = exception_code
+        self.message = message
+
+
 class ControlError(EmulatorError):
     """A control API request the emulator cannot carry out (unknown org, object, field, ...)."""
 
@@ -53,6 +67,16 @@ def not_found() -> SalesforceError:
 
 def invalid_session() -> SalesforceError:
     return SalesforceError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+
+
+def unknown_exception() -> SalesforceError:
+    """Return the 500 Salesforce answers when it fails internally (its message carries an ErrorId)."""
+    error_id = f"{secrets.randbelow(10**10)}-{secrets.randbelow(10**5)} ({-secrets.randbelow(2**31)})"
+    return SalesforceError(
+        500,
+        "UNKNOWN_EXCEPTION",
+        f"An unexpected error occurred. Please include this ErrorId if you contact support: {error_id}",
+    )
 
 
 def request_limit_exceeded() -> SalesforceError:

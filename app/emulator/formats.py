@@ -38,19 +38,22 @@ def json_value(field_type: str, value: object) -> object:
     return value
 
 
+def text_value(field_type: str, value: object) -> str:
+    """Return a non-null `value` as Bulk results write it: datetimes in UTC with Z, booleans lower-case."""
+    if field_type == "datetime":
+        return format_datetime(value)[:-5] + "Z"  # type: ignore[arg-type]
+    if field_type == "boolean":
+        return "true" if value else "false"
+    if field_type in ("date", "time"):
+        return str(json_value(field_type, value))
+    return str(value)
+
+
 def csv_cell(field_type: str, value: object) -> str:
     """Return `value` as one quoted Bulk API 2.0 CSV cell; null is the empty string `""`."""
     if value is None:
         return '""'
-    if field_type == "datetime":
-        text = format_datetime(cast(datetime, value))[:-5] + "Z"
-    elif field_type == "boolean":
-        text = "true" if value else "false"
-    elif field_type in ("date", "time"):
-        text = str(json_value(field_type, value))
-    else:
-        text = str(value)
-    return '"' + text.replace('"', '""') + '"'
+    return '"' + text_value(field_type, value).replace('"', '""') + '"'
 
 
 _DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$")

@@ -19,6 +19,8 @@ KEY_PREFIXES = {
     "Location": "131",
     "Individual": "0PK",
     "AsyncQueryJob": "750",
+    "BulkBatch": "751",
+    "BulkResult": "752",
     "QueryLocator": "01g",
 }
 

@@ -55,6 +55,7 @@ class Org:
             run_as_username=self.users[0].username,
             certificate_pem=certificate_pem,
             private_key_pem=key_pem,
+            refresh_token="5Aep861" + derived_secret(spec.seed, spec.name, "refresh_token", 80),
         )
         counts = {"User": len(self.users), **spec.other_counts, **spec.rows}
         context = SeedContext(spec.seed, spec.name, spec.as_of, self.id_templates, counts)
@@ -65,6 +66,7 @@ class Org:
         self.api_max = spec.api_allocation
         self.api_used = 0
         self.bulk_jobs_created = 0
+        self.bulk_batches_created = 0  # Bulk API 1.0 batches, against DailyBulkApiBatches
         self._serial = 0
 
     def add_table(self, table: Table) -> None:

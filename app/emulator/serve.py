@@ -90,6 +90,11 @@ def render_summary(summary: dict[str, Any]) -> str:
             "  jwt bearer (same client_id)",
             f"    username       {jwt['username']}",
             f"    private key    {jwt['private_key_path']}",
+            "  refresh_token (same client_id and client_secret)",
+            f"    refresh_token  {org['refresh_token']['refresh_token']}",
+            "  authorization_code (same client_id and client_secret; approves at once as login_hint)",
+            f"    authorize URL  {org['authorization_code']['authorize_url']}",
+            f"    redirect_uri   {org['authorization_code']['redirect_uri']}",
         ]
     if "config" in summary:
         lines += ["", f"wrote {summary['config']} and {summary['env']}"]

@@ -19,6 +19,7 @@ class Session:
     user_id: str
     issued_at: datetime
     expires_at: datetime
+    refresh_token: str | None = None  # the refresh token this session was renewed from, if any
 
 
 class SessionStore:
@@ -29,11 +30,11 @@ class SessionStore:
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
-    def issue(self, org: str, org_id: str, user_id: str) -> Session:
+    def issue(self, org: str, org_id: str, user_id: str, refresh_token: str | None = None) -> Session:
         """Return a new session; tokens look like Salesforce's: `<org id 15>!<opaque>`."""
         now = self.clock.now()
         token = f"{org_id[:15]}!{secrets.token_urlsafe(72)}"
-        session = Session(token, org, user_id, now, now + SESSION_TIMEOUT)
+        session = Session(token, org, user_id, now, now + SESSION_TIMEOUT, refresh_token)
         with self._lock:
             self._sessions[token] = session
         return session
@@ -45,6 +46,19 @@ class SessionStore:
         if session is None or session.expires_at <= self.clock.now():
             return None
         return session
+
+    def revoke(self, token: str) -> bool:
+        """End one session; return whether it was live."""
+        with self._lock:
+            return self._sessions.pop(token, None) is not None
+
+    def revoke_renewed_from(self, refresh_token: str) -> int:
+        """End every session renewed from `refresh_token` (revoking it revokes them); return how many."""
+        with self._lock:
+            tokens = [t for t, s in self._sessions.items() if s.refresh_token == refresh_token]
+            for token in tokens:
+                del self._sessions[token]
+        return len(tokens)
 
     def expire_all(self) -> int:
         """End every session; return how many there were."""

@@ -143,3 +143,34 @@ def test_an_unknown_locator_is_invalid_query_locator(shared_client: OrgClient) -
         400,
         [{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}],
     )
+
+
+@pytest.mark.parametrize(
+    ("literal", "included"),
+    [
+        ("2024-12-27T04:28:00Z", True),
+        ("2024-12-27T04:28:00.000000Z", True),
+        ("2024-12-26T22:28:00.000000-06:00", True),
+        ("2024-12-27T12:28:00.000+08:00", True),
+        ("2024-12-26T22:28:00.000001-06:00", False),
+        ("2024-12-27T04:28:00.001Z", False),
+    ],
+)
+def test_datetime_literals_with_fractions_and_offsets_compare_as_instants(
+    emulator: Emulator, sf: Salesforce, literal: str, included: bool
+) -> None:
+    # A saved position written by an extractor: six fractional digits and a zone offset.
+    [record_id] = emulator.insert(
+        "amer", "Contact", [{"LastName": "Edge", "SystemModstamp": "2024-12-27T04:28:00.000Z"}]
+    )
+    found = sf.query(f"SELECT Id FROM Contact WHERE SystemModstamp >= {literal} AND LastName = 'Edge'")
+    assert [r["Id"] for r in found["records"]] == ([record_id] if included else [])
+
+
+def test_a_lexer_error_in_a_long_query_is_answered_400(shared_client: OrgClient) -> None:
+    soql = "SELECT Id, " + ", ".join(f"Field{n}__c" for n in range(20)) + " FROM Account WHERE Name = $name"
+    response = shared_client.get("query", params={"q": soql})
+    assert response.status_code == 400
+    [error] = response.json()
+    assert error["errorCode"] == "MALFORMED_QUERY"
+    assert error["message"].endswith("no viable alternative at character '$'")

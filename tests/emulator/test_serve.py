@@ -15,6 +15,7 @@ import requests
 from app.config import load_settings
 from app.demo import write_demo_config
 from app.emulator import Emulator, demo_orgs
+from app.emulator.org import Org
 from app.emulator.serve import render_summary
 
 
@@ -81,6 +82,14 @@ def test_the_emulator_command_prints_one_json_line_and_stops_on_sigterm(tmp_path
             data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion},
         )
         assert granted.status_code == 200 and emea["org_id"] in granted.json()["id"]
+        assert set(emea) >= {"client_credentials", "password", "jwt", "refresh_token", "authorization_code"}
+        assert "certificate_pem" not in emea["jwt"]
+        renewed = session.post(
+            f"{summary['base_url']}/services/oauth2/token",
+            data={"grant_type": "refresh_token", **emea["refresh_token"]},
+        )
+        assert renewed.status_code == 200 and emea["org_id"] in renewed.json()["id"]
+        assert emea["authorization_code"]["authorize_url"] == f"{summary['base_url']}/services/oauth2/authorize"
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
@@ -105,3 +114,28 @@ def test_text_output_names_each_org_its_urls_and_credentials() -> None:
         assert f"    client_secret  {amer.app.client_secret}" in text
         assert f"    security_token {amer.users[0].security_token}" in text
         assert f"CA bundle     {emulator.ca_bundle}" in text
+        assert f"    refresh_token  {amer.app.refresh_token}" in text
+        assert f"    redirect_uri   {amer.app.callback_url}" in text
+
+
+def test_the_org_list_names_the_credentials_of_every_grant(shared: Emulator) -> None:
+    amer = shared.org("amer")
+    [summary] = [org for org in shared.describe_orgs() if org["name"] == "amer"]
+    assert summary["refresh_token"] == {
+        "client_id": amer.app.client_id,
+        "client_secret": amer.app.client_secret,
+        "refresh_token": amer.app.refresh_token,
+    }
+    assert summary["authorization_code"] == {
+        "client_id": amer.app.client_id,
+        "client_secret": amer.app.client_secret,
+        "redirect_uri": "http://localhost:1717/OauthRedirect",
+        "authorize_url": f"{shared.base_url}/services/oauth2/authorize",
+        "username": amer.users[0].username,
+    }
+
+
+def test_the_same_seed_gives_the_same_refresh_token() -> None:
+    first, second = ({spec.name: Org(spec) for spec in demo_orgs(rows=1, seed=3)} for _ in range(2))
+    assert first["emea"].app.refresh_token == second["emea"].app.refresh_token
+    assert first["emea"].app.refresh_token != first["amer"].app.refresh_token

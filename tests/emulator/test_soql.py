@@ -181,6 +181,24 @@ PARSE_CASES = [
         "SELECT Id FROM Account WHERE T__c > 2024-01-02T03:04:05-08:00",
         where(Comparison("T__c", ">", datetime(2024, 1, 2, 11, 4, 5, tzinfo=UTC))),
     ),
+    # Fractions of a second of any length (the W3C XML Schema dateTime the reference points to), as
+    # extractors write saved positions; past microseconds the digits are dropped.
+    (
+        "SELECT Id FROM Account WHERE SystemModstamp >= 2024-12-26T22:28:00.000000Z",
+        where(Comparison("SystemModstamp", ">=", datetime(2024, 12, 26, 22, 28, tzinfo=UTC))),
+    ),
+    (
+        "SELECT Id FROM Account WHERE T__c > 2024-12-26T22:28:00.123456-06:00",
+        where(Comparison("T__c", ">", datetime(2024, 12, 27, 4, 28, 0, 123456, tzinfo=UTC))),
+    ),
+    (
+        "SELECT Id FROM Account WHERE T__c > 2024-12-26T22:28:00.1234567+08:00",
+        where(Comparison("T__c", ">", datetime(2024, 12, 26, 14, 28, 0, 123456, tzinfo=UTC))),
+    ),
+    (
+        "SELECT Id FROM Account WHERE T__c < 1999-01-01T23:01:01+01:00",
+        where(Comparison("T__c", "<", datetime(1999, 1, 1, 22, 1, 1, tzinfo=UTC))),
+    ),
     ("SELECT Id FROM Account WHERE D__c = today", where(Comparison("D__c", "=", RelativeDate("TODAY")))),
     ("SELECT Id FROM Account WHERE D__c = YESTERDAY", where(Comparison("D__c", "=", RelativeDate("YESTERDAY")))),
     ("SELECT Id FROM Account WHERE D__c = Tomorrow", where(Comparison("D__c", "=", RelativeDate("TOMORROW")))),
@@ -430,6 +448,18 @@ REJECT_CASES = [
         "unexpected token: '2024-01-02T03:04:05'",
     ),
     ("SELECT Id FROM Account WHERE D__c = 2024-02-30", "MALFORMED_QUERY", "2024", "unexpected token: '2024-02-30'"),
+    (
+        "SELECT Id FROM Account WHERE T__c > 2024-01-02T03:04:05.Z",
+        "MALFORMED_QUERY",
+        "2024",
+        "unexpected token: '2024-01-02T03:04:05.Z'",
+    ),
+    (
+        "SELECT Id FROM Account WHERE T__c > 2024-01-02T03:04Z",
+        "MALFORMED_QUERY",
+        "2024",
+        "unexpected token: '2024-01-02T03:04Z'",
+    ),
     ("SELECT Id FROM Account WHERE X__c = 1e5", "MALFORMED_QUERY", "e5", "unexpected token: 'e5'"),
     (
         'SELECT Id FROM Account WHERE Name = "x"',
@@ -526,6 +556,26 @@ def test_error_in_a_long_row_quotes_four_tokens_either_side() -> None:
         "\nSystemModstamp, IsDeleted, Bacon__c, LastModifiedDate FROM Account\n"
         "                           ^\nERROR at Row:1:Column:103\n" + LONG_DETAIL
     )
+
+
+def test_a_lexer_error_in_a_long_row_quotes_the_tokens_before_it() -> None:
+    # Building this message once recursed until RecursionError: quoting a long row tokenised it again,
+    # which raised the same error and built the same message.
+    text = "SELECT Id, " + ", ".join(f"Field{n}__c" for n in range(20)) + " FROM Account WHERE Name = $name"
+    with pytest.raises(SoqlError) as caught:
+        parse_soql(text)
+    column = text.index("$")
+    assert caught.value.message == (
+        f"\nAccount WHERE Name = $name\n                     ^\nERROR at Row:1:Column:{column + 1}\n"
+        f"line 1:{column} no viable alternative at character '$'"
+    )
+
+
+def test_an_open_string_in_a_long_row_is_quoted_to_the_end_of_the_row() -> None:
+    text = "SELECT Id, " + ", ".join(f"Field{n}__c" for n in range(20)) + " FROM Account WHERE Name = 'open"
+    with pytest.raises(SoqlError) as caught:
+        parse_soql(text)
+    assert caught.value.message.startswith("\nAccount WHERE Name = 'open\n")
 
 
 def test_unknown_field_error_matches_salesforces_message() -> None:

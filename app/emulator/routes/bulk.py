@@ -16,12 +16,19 @@ def _emulator() -> Emulator:
     return current_app.extensions["emulator"]
 
 
-def create_job(version: str) -> Response:
-    emulator = _emulator()
+def _json_object() -> dict[str, object]:
     try:
         body = orjson.loads(request.get_data() or b"{}")
     except orjson.JSONDecodeError:
         raise SalesforceError(400, "JSON_PARSER_ERROR", "The request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise SalesforceError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+    return body
+
+
+def create_job(version: str) -> Response:
+    emulator = _emulator()
+    body = _json_object()
     fault = emulator.faults.take(request.method, request.path, BULK_KINDS)
     forced_end = {"bulk_failed": "Failed", "bulk_aborted": "Aborted"}.get(fault.kind) if fault else None
     job = emulator.jobs.create(g.org, body, g.session.user_id, emulator.clock.now(), version, forced_end)
@@ -43,8 +50,7 @@ def job(version: str, job_id: str) -> Response:
         emulator.jobs.delete(g.org, job_id)
         return no_content()
     if request.method == "PATCH":
-        body = orjson.loads(request.get_data() or b"{}")
-        if body.get("state") != "Aborted":
+        if _json_object().get("state") != "Aborted":
             raise SalesforceError(400, "INVALIDJOBSTATE", "A query job can only be set to Aborted")
         abort(found, emulator.clock.now())
         return json_response(found.info())

@@ -1,4 +1,4 @@
-"""REST API views: OAuth token, versions, limits, describe, records, query and replication.
+"""REST API views: versions, limits, describe, records, query and replication.
 
 Each view parses the request, calls the functions that do the work, and shapes the response.
 `g.org` and `g.session` are set by app.py's checks for every versioned URL.
@@ -16,7 +16,6 @@ from werkzeug.http import http_date
 from app.emulator import describe as metadata
 from app.emulator.emulator import Emulator
 from app.emulator.errors import SalesforceError, not_found
-from app.emulator.oauth import grant_token
 from app.emulator.query import QueryRequest, batch_size_of, run_query
 from app.emulator.query import query_more as next_page
 from app.emulator.records import create_record, delete_record, find_row, update_record
@@ -44,40 +43,6 @@ def _json_body() -> dict[str, object]:
     if not isinstance(body, dict):
         raise SalesforceError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
     return body
-
-
-def token() -> Response:
-    emulator = _emulator()
-    body = grant_token(
-        request.form,
-        request.headers.get("Authorization"),
-        list(emulator.orgs.values()),
-        emulator.sessions,
-        emulator.clock,
-        emulator.base_url,
-    )
-    return json_response(body)
-
-
-def identity(org_id: str, user_id: str) -> Response:
-    emulator = _emulator()
-    session = emulator.sessions.find(request.headers.get("Authorization", " ").partition(" ")[2])
-    org = next((o for o in emulator.orgs.values() if o.org_id == org_id), None)
-    user = org.user_by_id(user_id) if org else None
-    if session is None or org is None or user is None or session.org != org.name:
-        return json_response("Bad_OAuth_Token", 403)
-    return json_response(
-        {
-            "id": f"{emulator.base_url}/id/{org_id}/{user_id}",
-            "user_id": user_id,
-            "organization_id": org_id,
-            "username": user.username,
-            "display_name": user.display_name,
-            "active": True,
-            "locale": org.spec.locale,
-            "timezone": org.spec.timezone,
-        }
-    )
 
 
 def versions() -> Response:

@@ -60,10 +60,12 @@ TOKEN_PATTERN = re.compile(
     """,
     re.VERBOSE | re.ASCII,
 )
-# sforce_api_calls_soql_select_dateformats.htm: YYYY-MM-DDThh:mm:ss(Z|+hh:mm|-hh:mm), with the
-# optional .SSS milliseconds of the REST API's dateTime format (intro_valid_date_formats.htm).
+# sforce_api_calls_soql_select_dateformats.htm: YYYY-MM-DDThh:mm:ss(Z|+hh:mm|-hh:mm). The page points to
+# the W3C XML Schema dateTime for the format, which allows a fraction of a second of any length after the
+# seconds ('.' s+), as in the REST API's yyyy-MM-ddTHH:mm:ss.SSS (intro_valid_date_formats.htm) and the
+# six digits extractors write (2024-12-26T22:28:00.000000Z). Digits past microseconds are dropped.
 DATETIME_PATTERN = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(?:(Z)|([+-])(\d{2}):(\d{2}))",
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))",
     re.ASCII,
 )
 
@@ -107,14 +109,47 @@ def select_snippet(text: str, at: int, line_start: int, line_end: int) -> tuple[
     """Return the span of the row around `at` that an error message quotes."""
     if line_end - line_start <= WHOLE_ROW_LENGTH:
         return line_start, line_end
-    try:
-        tokens = [t for t in scan_tokens(text) if line_start <= t.at < line_end and t.kind != "end"]
-    except SoqlError:
+    # Never scan_tokens here: it raises the very errors whose message this builds.
+    spans = token_spans(text, line_start, line_end)
+    if not spans:
         return line_start, line_end
-    index = next((i for i, t in enumerate(tokens) if t.at >= at), len(tokens) - 1)
-    first = tokens[max(index - WINDOW_TOKENS, 0)]
-    last = tokens[min(index + WINDOW_TOKENS, len(tokens) - 1)]
-    return min(first.at, at), max(last.at + len(last.text), at + 1)
+    index = next((i for i, (start, _) in enumerate(spans) if start >= at), len(spans) - 1)
+    first = spans[max(index - WINDOW_TOKENS, 0)]
+    last = spans[min(index + WINDOW_TOKENS, len(spans) - 1)]
+    return min(first[0], at), max(last[1], at + 1)
+
+
+def token_spans(text: str, start: int, stop: int) -> list[tuple[int, int]]:
+    """Return (start, end) of each token of text[start:stop]; a stray character or an open string is one too."""
+    spans: list[tuple[int, int]] = []
+    at = start
+    while at < stop:
+        match = TOKEN_PATTERN.match(text, at, stop)
+        if match is None:
+            end = at + 1
+        elif match.lastgroup == "quote":
+            end = string_end(text, at, stop)
+        elif match.lastgroup == "space":
+            at = match.end()
+            continue
+        else:
+            end = match.end()
+        spans.append((at, end))
+        at = end
+    return spans
+
+
+def string_end(text: str, start: int, stop: int) -> int:
+    """Return the offset past the quote closing the string opening at `start` (`stop` if none does)."""
+    at = start + 1
+    while at < stop:
+        if text[at] == "\\":
+            at += 2
+        elif text[at] == "'":
+            return at + 1
+        else:
+            at += 1
+    return stop
 
 
 def build_unexpected_error(text: str, token: Token) -> SoqlError:
@@ -208,7 +243,7 @@ def read_datetime(raw: str) -> datetime:
     if match is None:
         raise ValueError(raw)
     year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
-    micros = int((match.group(7) or "0").ljust(3, "0")) * 1000
+    micros = int((match.group(7) or "0")[:6].ljust(6, "0"))
     if match.group(8):
         zone = UTC
     else:
