@@ -90,6 +90,8 @@ AUTH_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "session": (("instance_url", "session_id_env"), ()),
 }
 
+PUBSUB_URL = "api.pubsub.salesforce.com:443"  # Salesforce's Pub/Sub API endpoint (host:port)
+
 # Keys only an org orgfeed loads may have (a Heroku Connect schema takes none of them).
 LOADER_KEYS = (
     "auth",
@@ -100,6 +102,8 @@ LOADER_KEYS = (
     "ca_bundle",
     "delete_mode",
     "api_budget_percent",
+    "stream",
+    "pubsub_url",
     *SECRET_KEYS.values(),
 )
 
@@ -115,6 +119,8 @@ ORG_KEYS = {
     "ca_bundle": Key("str"),
     "delete_mode": Key("str", default="soft", choices=("soft", "hard")),
     "api_budget_percent": Key("int", default=80, minimum=1, maximum=100),
+    "stream": Key("bool", default=False),
+    "pubsub_url": Key("str", default=PUBSUB_URL),
     **{env_key: Key("str") for env_key in SECRET_KEYS.values()},
 }
 
@@ -123,6 +129,7 @@ MAPPING_KEYS = {
     "fields": Key("str_or_list", default="*"),
     "orgs": Key("str_list"),
     "poll_seconds": Key("int", default=600, minimum=10),
+    "stream": Key("bool"),  # unset: the org's `stream`
 }
 
 JOIN_KEYS = {
@@ -161,6 +168,8 @@ class OrgConfig:
     delete_mode: str = "soft"
     api_budget_percent: int = 80
     audience: str | None = None
+    stream: bool = False  # stream every mapping of this org (Change Data Capture over the Pub/Sub API)
+    pubsub_url: str = PUBSUB_URL
     # Credential name ("client_id", "private_key", ...) -> the environment variable that holds it.
     secret_envs: Mapping[str, str] = field(default_factory=dict)
     # Credential name -> its value; empty when settings were loaded without secrets.
@@ -178,6 +187,11 @@ class MappingConfig:
     fields: tuple[str, ...] | None  # None means every field ("*")
     orgs: tuple[str, ...] | None  # None means every org orgfeed loads
     poll_seconds: int = 600
+    stream: bool | None = None  # None: as the org says
+
+    def streams_in(self, org: OrgConfig) -> bool:
+        """True when this mapping is streamed in `org` (then polling is its safety net, every poll_seconds)."""
+        return org.stream if self.stream is None else self.stream
 
 
 @dataclass(frozen=True)

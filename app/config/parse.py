@@ -179,6 +179,8 @@ def _read_org(
         delete_mode=values["delete_mode"],
         api_budget_percent=values["api_budget_percent"],
         audience=values["audience"],
+        stream=values["stream"],
+        pubsub_url=values["pubsub_url"],
         secret_envs=secret_envs,
         secrets=secrets,
     )
@@ -246,6 +248,7 @@ def _read_mapping(reader: Reader, where: str, table: dict[str, Any]) -> MappingC
         fields=fields,
         orgs=tuple(values["orgs"]) if values["orgs"] is not None else None,
         poll_seconds=values["poll_seconds"],
+        stream=values["stream"],
     )
 
 

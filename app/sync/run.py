@@ -99,9 +99,15 @@ def watch_sync(
     on_report: Callable[[SyncReport], None],
     stop: threading.Event,
 ) -> None:
-    """Syncs each mapping again every `poll_seconds` until `stop` is set; only the first round honours `full`."""
+    """Syncs each mapping again every `poll_seconds` until `stop` is set; only the first round honours `full`.
+
+    Streamed mappings (`stream = true`) also get a Change Data Capture stream (app.sync.stream) for as long.
+    """
     import time
 
+    from app.sync.stream import start_streams
+
+    streams = start_streams(settings, engine, options, on_event=on_event, stop=stop)
     last_started: dict[str, float] = {}
     while not stop.is_set():
         now = time.monotonic()
@@ -122,6 +128,8 @@ def watch_sync(
             if not options.objects or mapping.object in options.objects
         ]
         stop.wait(max(1.0, min(waits, default=60.0)))
+    for thread in streams:
+        thread.join(timeout=20)  # each commits or abandons its batch's transaction, then stops
 
 
 def mappings_for(settings: Settings, org: OrgConfig, objects: tuple[str, ...] = ()) -> list[MappingConfig]:
