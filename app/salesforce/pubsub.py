@@ -270,12 +270,14 @@ def _cancel_on_stop(call: Any, stop: threading.Event, ended: threading.Event) ->
 
 
 def _stream_error(org: str, error: grpc.RpcError) -> StreamError:
+    """A StreamError with a short error code (the sync log's column); Salesforce's own code goes in the message."""
     code = error.code()
     details = error.details() or ""
     trailers = dict(error.trailing_metadata() or ())
-    error_code = str(trailers.get("error-code") or code.name)
-    if code == grpc.StatusCode.INVALID_ARGUMENT and "replayid" in error_code.lower():
-        return ReplayIdExpired(f"org {org!r}: {details}", error_code=error_code)
+    server_code = str(trailers.get("error-code") or "")
+    detail = f"{details} ({server_code})" if server_code else details
+    if code == grpc.StatusCode.INVALID_ARGUMENT and "replayid" in server_code.lower():
+        return ReplayIdExpired(f"org {org!r}: {detail}", error_code="REPLAY_ID_INVALID")
     if code == grpc.StatusCode.UNAUTHENTICATED:
-        return StreamError(f"org {org!r}: Pub/Sub API refused the session: {details}", error_code="INVALID_SESSION_ID")
-    return StreamError(f"org {org!r}: Pub/Sub stream: {code.name}: {details}", error_code=error_code)
+        return StreamError(f"org {org!r}: Pub/Sub API refused the session: {detail}", error_code="INVALID_SESSION_ID")
+    return StreamError(f"org {org!r}: Pub/Sub stream: {code.name}: {detail}", error_code=code.name)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import MappingConfig, OrgConfig, Settings
 from app.salesforce import SalesforceError
@@ -91,7 +92,7 @@ class MappingStream:
         self._save(state="stopped")
 
     def _stream(self) -> bool:
-        """One subscription, from the stored replay id or (none stored) from the latest event; True once it delivered."""
+        """Subscribes once, after the stored replay id or (none stored) at the latest event; True once it delivered."""
         with self.engine.connect() as conn:
             mapping_state = read_mapping_state(conn, self.org.name, self.mapping.object)
             replay_id = read_stream_state(conn, self.org.name, self.mapping.object).replay_id
@@ -232,7 +233,7 @@ class MappingStream:
         try:
             with self.engine.begin() as conn:
                 save_stream_state(conn, self.org.name, self.mapping.object, self.topic, **changes)  # type: ignore[arg-type]
-        except Exception as error:  # the database being away is reported by the next transaction that needs it
+        except SQLAlchemyError as error:  # the database being away is reported by the next transaction needing it
             logging.getLogger(__name__).warning("stream state not saved: %s", error)
 
     def _log(self, status: str, message: str, error_code: str | None = None) -> None:
@@ -249,7 +250,7 @@ class MappingStream:
                         message=message,
                     ),
                 )
-        except Exception as error:
+        except SQLAlchemyError as error:
             logging.getLogger(__name__).warning("sync log not written: %s", error)
         self.on_event(SyncEvent("log", self.org.name, self.mapping.object, status=status, message=message))
 
