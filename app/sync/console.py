@@ -227,6 +227,9 @@ def print_status(objects, log, stale_views: list[str], *, as_json: bool) -> None
         "Database Rows",
         "Errored Rows",
         "Last Sync",
+        "Mode",
+        "Last Change",
+        "Lag",
     ):
         table.add_column(heading, justify="right" if "Rows" in heading or "Fields" in heading else "left")
     blank = "-"
@@ -240,6 +243,9 @@ def print_status(objects, log, stale_views: list[str], *, as_json: bool) -> None
             blank if item.database_rows is None else str(item.database_rows),
             blank if not item.errored_rows else str(item.errored_rows),
             item.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if item.last_sync_at else blank,
+            item.mode,
+            item.last_change_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if item.last_change_at else blank,
+            blank if item.lag_seconds is None else f"{item.lag_seconds:.1f} s",
         )
     console.print(table)
     if stale_views:

@@ -105,10 +105,11 @@ def watch_sync(
     """
     import time
 
-    from app.sync.stream import start_streams
+    from app.sync.stream import resumable_objects, start_streams
 
     streams = start_streams(settings, engine, options, on_event=on_event, stop=stop)
-    last_started: dict[str, float] = {}
+    # A stream that resumes from its replay id misses nothing: its safety-net poll waits a full poll_seconds.
+    last_started: dict[str, float] = dict.fromkeys(resumable_objects(settings, engine), time.monotonic())
     while not stop.is_set():
         now = time.monotonic()
         due = tuple(

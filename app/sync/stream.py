@@ -310,6 +310,25 @@ def start_streams(
     return threads
 
 
+def resumable_objects(settings: Settings, engine: Engine) -> list[str]:
+    """The mapped objects streamed in every org that maps them, each with a stored replay id and a loaded table."""
+    from app.sync.run import mappings_for
+
+    orgs = [org for org in settings.orgs if org.is_loaded]
+    objects = []
+    with engine.connect() as conn:
+        for mapping in settings.mappings:
+            pairs = [(org, mapping) for org in orgs if mapping in mappings_for(settings, org)]
+            if pairs and all(
+                item.streams_in(org)
+                and read_stream_state(conn, org.name, item.object).replay_id is not None
+                and read_mapping_state(conn, org.name, item.object).watermark is not None
+                for org, item in pairs
+            ):
+                objects.append(mapping.object)
+    return objects
+
+
 def stream_lag(last_change_at: datetime | None, now: datetime | None = None) -> float | None:
     """Seconds between the last change applied and now (None before the first change)."""
     if last_change_at is None:

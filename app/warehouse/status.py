@@ -7,13 +7,14 @@ Database Rows and Errored Rows are counted in the table now.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
 
 from app.config import Settings
 from app.warehouse.load import count_rows
 from app.warehouse.metadata import mappings, orgs, sync_log
+from app.warehouse.streams import StreamState, read_stream_states
 from app.warehouse.tables import read_columns, table_name
 
 
@@ -28,6 +29,9 @@ class ObjectStatus:
     errored_rows: int | None
     last_sync_at: datetime | None
     last_error: str | None
+    mode: str = "poll"  # stream | poll
+    last_change_at: datetime | None = None  # stream: the commit time of the last change applied; poll: the watermark
+    lag_seconds: float | None = None  # how far the mirror may be behind the org (see freshness)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ def read_status(
     """One ObjectStatus per configured (org, object) that orgfeed loads, and the newest log entries first."""
     states = {(row.org, row.sobject.lower()): row for row in conn.execute(select(mappings))}
     suspended = {row.name for row in conn.execute(select(orgs.c.name).where(orgs.c.suspended))}
+    streams = read_stream_states(conn)
+    now = datetime.now(UTC)
     objects = []
     for org in settings.orgs:
         if not org.is_loaded:
@@ -70,6 +76,9 @@ def read_status(
                     errored_rows=errored,
                     last_sync_at=state.last_sync_at if state else None,
                     last_error=state.last_error if state else None,
+                    **asdict(
+                        freshness(mapping.streams_in(org), state, streams.get((org.name, mapping.object.lower())), now)
+                    ),
                 )
             )
     rows = conn.execute(select(sync_log).order_by(sync_log.c.id.desc()).limit(log_limit))
@@ -78,6 +87,36 @@ def read_status(
         for row in rows
     ]
     return objects, log
+
+
+@dataclass(frozen=True)
+class Freshness:
+    mode: str
+    last_change_at: datetime | None
+    lag_seconds: float | None
+
+
+def freshness(streamed: bool, state, stream: StreamState | None, now: datetime) -> Freshness:
+    """Mode, last applied change and lag of one mapping.
+
+    Streaming (events flowing): the lag is how long the last change took from its commit in the org to its
+    commit here. A stream that is not running, and polling, are behind by at most the time since they last
+    caught up (the last applied batch, or the last sync).
+    """
+    lag: float | None
+    if streamed and stream is not None:
+        if stream.state == "streaming" and stream.last_change_at and stream.last_applied_at:
+            lag = max((stream.last_applied_at - stream.last_change_at).total_seconds(), 0.0)
+        else:
+            since = stream.last_applied_at or (state.last_sync_at if state else None)
+            lag = (now - since).total_seconds() if since else None
+        return Freshness("stream", stream.last_change_at, lag)
+    last_sync = state.last_sync_at if state else None
+    return Freshness(
+        "stream" if streamed else "poll",
+        state.watermark if state else None,
+        (now - last_sync).total_seconds() if last_sync else None,
+    )
 
 
 def status_record(objects: list[ObjectStatus], log: list[LogLine]) -> dict:

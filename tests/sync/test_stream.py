@@ -20,6 +20,7 @@ from app.emulator.emulator import Emulator
 from app.sync.run import run_sync
 from app.sync.stream import MappingStream
 from app.warehouse.state import recent_log
+from app.warehouse.status import read_status
 from app.warehouse.streams import read_stream_state
 
 from .conftest import assert_parity, make_settings, org_configs
@@ -128,6 +129,10 @@ def test_create_update_delete_and_undelete_events_reach_parity(emulator: Emulato
     state = streaming.state()
     assert state.replay_id != before and state.events_applied >= 5 and state.last_change_at is not None
     assert any("subscribed to /data/EmployeeChangeEvent" in message for _, message in streaming.log())
+    with streaming.engine.connect() as conn:
+        (status,), _ = read_status(conn, streaming.settings)
+    assert (status.mode, status.last_change_at) == ("stream", state.last_change_at)
+    assert status.lag_seconds is not None and 0 <= status.lag_seconds < 10
 
 
 def test_an_update_sets_exactly_the_changed_fields(emulator: Emulator, streaming: Streaming) -> None:
