@@ -54,6 +54,7 @@ class MappingStream:
     poll: Callable[[], None] | None = None
     client: OrgClient | None = None
     topic: str = field(init=False)
+    catching_up: bool = field(init=False, default=False)  # a catch-up poll is due or running: stays so when stopped
 
     def __post_init__(self) -> None:
         self.topic = topic_for(self.mapping.object)
@@ -74,6 +75,7 @@ class MappingStream:
                     f"{error}; polling from the watermark, then streaming from the latest event",
                     error.error_code,
                 )
+                self.catching_up = True
                 self._save(state="catching_up", forget_replay_id=True)
                 failures = 0
                 continue
@@ -83,23 +85,27 @@ class MappingStream:
                 if getattr(error, "error_code", None) == "INVALID_SESSION_ID" and self.client is not None:
                     self._relogin()
                 self._log("Retrying", f"{error}; reconnecting in {delay:.0f} s", getattr(error, "error_code", None))
-                self._save(state="reconnecting")
+                self._save(state="catching_up" if self.catching_up else "reconnecting")
                 self.stop.wait(delay)
             except Exception as error:  # a bug must not kill the worker's other streams
                 logging.getLogger(__name__).error("stream %s %s", self.org.name, self.topic, exc_info=error)
                 self._log("Failed", f"unexpected {type(error).__name__}: {error}", "INTERNAL_ERROR")
                 self.stop.wait(BACKOFF_SECONDS[-1])
-        self._save(state="stopped")
+        self._save(state="catching_up" if self.catching_up else "stopped")
 
     def _stream(self) -> bool:
         """Subscribes once, after the stored replay id or (none stored) at the latest event; True once it delivered."""
         with self.engine.connect() as conn:
             mapping_state = read_mapping_state(conn, self.org.name, self.mapping.object)
-            replay_id = read_stream_state(conn, self.org.name, self.mapping.object).replay_id
+            stream_state = read_stream_state(conn, self.org.name, self.mapping.object)
             columns = read_columns(conn, self.org.name, table_name(self.mapping.object))
         if mapping_state.describe_body is None or mapping_state.watermark is None or not columns:
             self.stop.wait(2.0)  # the first poll has not loaded the table yet
             return False
+        replay_id = stream_state.replay_id
+        # No replay id, or a catch-up poll that never finished (a crash, an expired replay id): poll once the
+        # subscription's starting point is committed, so nothing between the watermark and it is missed.
+        self.catching_up = replay_id is None or stream_state.state == "catching_up"
         sobject = parse_describe(mapping_state.describe_body)
         types = {item.name: item.type for item in sobject.fields}
         stored = {name: kind for name, kind in types.items() if column_name(name) in columns}
@@ -115,16 +121,15 @@ class MappingStream:
                 f"subscribed to {self.topic} "
                 + ("after the stored replay id" if replay_id else "from the latest event"),
             )
-            self._save(state="streaming" if replay_id else "catching_up")
+            self._save(state="catching_up" if self.catching_up else "streaming")
             delivered = False
             for batch in pubsub.subscribe(self.topic, replay_id, types, self.stop):
                 delivered = True
                 overflow = self.apply_batch(batch, stored)
-                if replay_id is None:
-                    # Started at the latest event: the replay id is committed, now poll what changed before it.
-                    replay_id = batch.latest_replay_id
+                if self.catching_up:
                     self._log("Succeeded", "catching up: incremental poll from the watermark")
                     self._run_poll()
+                    self.catching_up = False
                     self._save(state="streaming")
                 for event in overflow:
                     self._log(
@@ -321,7 +326,8 @@ def resumable_objects(settings: Settings, engine: Engine) -> list[str]:
             pairs = [(org, mapping) for org in orgs if mapping in mappings_for(settings, org)]
             if pairs and all(
                 item.streams_in(org)
-                and read_stream_state(conn, org.name, item.object).replay_id is not None
+                and (stream := read_stream_state(conn, org.name, item.object)).replay_id is not None
+                and stream.state != "catching_up"
                 and read_mapping_state(conn, org.name, item.object).watermark is not None
                 for org, item in pairs
             ):

@@ -214,3 +214,17 @@ def test_a_dropped_stream_reconnects_and_logs_in_again(emulator: Emulator, strea
         lambda: streaming.column(record_id, "title") == "After the drop", timeout=30, what="the reconnected stream"
     )
     assert in_parity(emulator, streaming.engine)
+
+
+def test_a_stream_stopped_while_catching_up_polls_again_when_it_resumes(
+    emulator: Emulator, streaming: Streaming
+) -> None:
+    streaming.start()
+    streaming.halt()
+    with streaming.engine.begin() as conn:  # as a crash in the middle of the catch-up poll leaves it
+        conn.execute(text("update orgfeed.streams set state = 'catching_up'"))
+    record_id = emulator.ids("amer", "Employee", 1)[0]
+    with silently(emulator):
+        emulator.update("amer", "Employee", [{"Id": record_id, "Title": "Only the poll sees this"}])
+    streaming.start()
+    wait_until(lambda: in_parity(emulator, streaming.engine), what="parity after the second catch-up")

@@ -73,7 +73,7 @@ class EventBus:
         self.condition = threading.Condition()
         self._orgs: dict[str, _OrgEvents] = {}
         self._schemas: dict[str, EventSchema] = {}  # schema id -> schema
-        self._by_sobject: dict[int, EventSchema] = {}  # id(SObjectType) -> its schema
+        self._by_sobject: dict[int, tuple[SObjectType, EventSchema]] = {}  # id(SObjectType) -> it, its schema
         self._counter = 0
 
     # -- producing ----------------------------------------------------------------------------------
@@ -155,17 +155,19 @@ class EventBus:
                 at = datetime.fromtimestamp(header["commitTimestamp"] / 1000, tz=self.clock.now().tzinfo)
                 event = StoredEvent(self._counter, org, topic, at, schema.schema_id, str(uuid.uuid4()), record)
                 event.payload = schema.encode(record)
+                event.record = {}  # encoded: only the payload is served
                 state.events.append(event)
             self.condition.notify_all()
 
     # -- schemas --------------------------------------------------------------------------------------
     def schema_for(self, sobject: SObjectType) -> EventSchema:
         with self.condition:
-            schema = self._by_sobject.get(id(sobject))
-            if schema is None or schema.sobject != sobject.name:
-                schema = build_schema(sobject)
-                self._by_sobject[id(sobject)] = schema
-                self._schemas[schema.schema_id] = schema
+            known = self._by_sobject.get(id(sobject))
+            if known is not None:
+                return known[1]
+            schema = build_schema(sobject)
+            self._by_sobject[id(sobject)] = (sobject, schema)  # holding it keeps its id from being reused
+            self._schemas[schema.schema_id] = schema
             return schema
 
     def schema(self, schema_id: str) -> EventSchema | None:
