@@ -1,4 +1,4 @@
-"""`python -m bench load|incremental|serve|emulator|freshness|all [--rows N ...]`: run benchmarks, print tables, write JSON.
+"""`python -m bench load|incremental|serve|emulator|freshness|all [--rows N ...]`: run benchmarks, write JSON.
 
 One `--rows N` above 100,000 measures 100,000 and N (how the figures grow); repeat `--rows` to
 choose the sizes exactly. `all` runs every benchmark, then prints the targets met and missed
