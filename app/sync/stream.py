@@ -131,6 +131,8 @@ class MappingStream:
                     self._run_poll()
                     self.catching_up = False
                     self._save(state="streaming")
+                if overflow:
+                    self.catching_up = True
                 for event in overflow:
                     self._log(
                         "Warning",
@@ -139,6 +141,9 @@ class MappingStream:
                         "GAP_OVERFLOW",
                     )
                     self._run_poll()
+                if overflow:
+                    self.catching_up = False
+                    self._save(state="streaming")
                 if self.stop.is_set():
                     break
             return delivered
@@ -212,6 +217,8 @@ class MappingStream:
                 self.mapping.object,
                 self.topic,
                 replay_id=batch.latest_replay_id or (events[-1].replay_id if events else None),
+                # An overflow's poll is owed from this commit on: a crash before it ends polls on restart.
+                state="catching_up" if overflow else None,
                 last_change_at=max((event.commit_timestamp for event in events), default=None),
                 events=len(events),
             )
