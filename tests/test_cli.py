@@ -64,7 +64,7 @@ def test_config_check_lists_every_problem_and_exits_2(tmp_path):
     assert result.stderr.splitlines() == [
         f"error: {path}: orgs.EMEA.foo: unknown key (known keys here: api_budget_percent, api_version, audience, "
         "auth, ca_bundle, client_id_env, client_secret_env, delete_mode, geo, instance_url, login_url, managed_by, "
-        "name, password_env, private_key_env, security_token_env, session_id_env, username_env)",
+        "name, password_env, private_key_env, pubsub_url, security_token_env, session_id_env, stream, username_env)",
         f"error: {path}: orgs.EMEA.name: 'EMEA' is not a valid schema name: use lower-case letters, digits and "
         "underscores, starting with a letter or underscore, at most 63 characters",
         f"error: {path}: orgs.EMEA.client_secret_env: environment variable E_SECRET is not set: "

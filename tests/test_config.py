@@ -101,7 +101,7 @@ BAD_CONFIGS = [
         [
             "orgs.amer.colour: unknown key (known keys here: api_budget_percent, api_version, audience, auth, "
             "ca_bundle, client_id_env, client_secret_env, delete_mode, geo, instance_url, login_url, managed_by, "
-            "name, password_env, private_key_env, security_token_env, session_id_env, username_env)"
+            "name, password_env, private_key_env, pubsub_url, security_token_env, session_id_env, stream, username_env)"
         ],
         id="unknown-key",
     ),

@@ -86,8 +86,13 @@ class MappingConfig(Table):
     fields: StarOr[str] = None  # None means every field ("*")
     orgs: StringArray[LoadedOrg] | None = None  # None means every org orgfeed loads
     poll_seconds: Annotated[int, Field(ge=10)] = 600
+    stream: bool | None = None  # None: as the org says
     hash: Annotated[Names, AfterValidator(_policy_fields)] = ()  # stored as their keyed HMAC-SHA256
     redact: Annotated[Names, AfterValidator(_policy_fields)] = ()  # stored as null
+
+    def streams_in(self, org: OrgConfig) -> bool:
+        """True when this mapping is streamed in `org` (then polling is its safety net, every poll_seconds)."""
+        return org.stream if self.stream is None else self.stream
 
 
 class JoinConfig(Table):

@@ -48,6 +48,9 @@ def _upper_cased_name(keys: dict[str, Any]) -> str:
     return str(keys.get("name", "")).upper()
 
 
+PUBSUB_URL = "api.pubsub.salesforce.com:443"  # Salesforce's Pub/Sub API endpoint (host:port)
+
+
 class _Org(Table):
     """The keys of every org."""
 
@@ -66,6 +69,8 @@ class _LoadedOrg(_Org):
     api_budget_percent: Annotated[int, Field(ge=1, le=100)] = (
         80  # stop syncing the org at this share of its daily API limit
     )
+    stream: bool = False  # stream every mapping of this org (Change Data Capture over the Pub/Sub API)
+    pubsub_url: str = Field(default=PUBSUB_URL, min_length=1)  # the Pub/Sub API endpoint, host:port
 
 
 class OrgConfig(_LoadedOrg):

@@ -43,7 +43,9 @@ def org_tables(orgs: Sequence[Mapping[str, Any]], ca_bundle: Path) -> tuple[dict
                 "client_id_env": f"{prefix}_CLIENT_ID",
                 "client_secret_env": f"{prefix}_CLIENT_SECRET",
             }
-        tables.append(table | {"api_version": API_VERSION, "ca_bundle": str(ca_bundle)})
+        tables.append(
+            table | {"api_version": API_VERSION, "ca_bundle": str(ca_bundle), "pubsub_url": org["pubsub_url"]}
+        )
     return tuple(tables)
 
 

@@ -23,6 +23,8 @@ from app.emulator.errors import ControlError, SalesforceError
 from app.emulator.faults import Fault, FaultBook
 from app.emulator.oauth import Authority
 from app.emulator.org import Org, OrgSpec
+from app.emulator.pubsub.bus import EventBus
+from app.emulator.pubsub.service import PubSubServer, PubSubService
 from app.emulator.query import CursorStore
 from app.emulator.records import (
     create_record,
@@ -59,6 +61,10 @@ class Emulator:
         self.cursors = CursorStore()
         self.jobs = BulkJobs()
         self.async_jobs = AsyncJobs()  # Bulk API 1.0
+        self.bus = EventBus(self.clock)  # Change Data Capture events of every write, served by self.pubsub
+        for org in self.orgs.values():
+            self.bus.watch(org)
+        self.pubsub: PubSubServer | None = None
         self._own_run_dir = run_dir is None
         self.run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="orgfeed-emulator-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -83,6 +89,8 @@ class Emulator:
             key_path.write_text(org.app.private_key_pem)
             key_path.chmod(0o600)
         self._server.start()
+        self.pubsub = _pubsub_server(self, host)
+        self.pubsub.start()
         return self
 
     def _key_path(self, org: Org) -> Path:
@@ -90,6 +98,9 @@ class Emulator:
 
     def stop(self) -> None:
         """Stop serving; a run directory the emulator made itself (CA bundle, keys) is removed."""
+        if self.pubsub is not None:
+            self.pubsub.stop()
+            self.pubsub = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -159,6 +170,7 @@ class Emulator:
             "locale": org.spec.locale,
             "login_url": base,
             "instance_url": base,
+            "pubsub_url": self.pubsub.url if self.pubsub else None,
             "objects": {t.sobject.name: t.size for t in org.tables.values()},
             "client_credentials": {"client_id": org.app.client_id, "client_secret": org.app.client_secret},
             "password": {
@@ -222,6 +234,23 @@ class Emulator:
     def clear_faults(self) -> None:
         self.faults.clear()
 
+    # -- change events (Pub/Sub API) -----------------------------------------------------------
+    def pubsub_fault(
+        self, kind: str, org: str, sobject: str | None = None, ids: Sequence[str] = (), change_type: str = "GAP_UPDATE"
+    ) -> int:
+        """`drop` open streams, publish a `gap` event for `ids` or an `overflow` event, `expire` replay ids."""
+        self.org(org)
+        if kind == "drop":
+            self.bus.drop_streams(org)
+            return 0
+        if kind == "expire":
+            return self.bus.expire_replay_ids(org)
+        if kind not in ("gap", "overflow") or sobject is None:
+            raise ControlError("a Pub/Sub fault is drop, expire, gap (sobject, ids) or overflow (sobject)")
+        table = self.table(org, sobject)
+        self.bus.publish_gap(org, table.sobject, ids, change_type if kind == "gap" else "GAP_OVERFLOW")
+        return 1
+
     # -- records ------------------------------------------------------------------------------
     def seed(self, org: str, sobject: str, rows: int) -> int:
         """Replace an object's records with `rows` freshly generated ones (same seed, same data)."""
@@ -243,7 +272,7 @@ class Emulator:
     def insert(self, org: str, sobject: str, records: Sequence[Mapping[str, object]]) -> list[str]:
         """Insert records (JSON-style values; system fields allowed); return their ids in order."""
         table, target, now = self.table(org, sobject), self.org(org), self.clock.now()
-        with target.lock:
+        with target.lock, self.bus.transaction(org):
             return [
                 _control(create_record, table, record, target.users[0].user_id, now, trusted=True) for record in records
             ]
@@ -251,7 +280,7 @@ class Emulator:
     def update(self, org: str, sobject: str, records: Sequence[Mapping[str, object]]) -> int:
         """Update records; each mapping carries its `Id`."""
         table, target, now = self.table(org, sobject), self.org(org), self.clock.now()
-        with target.lock:
+        with target.lock, self.bus.transaction(org):
             for record in records:
                 values = {k: v for k, v in record.items() if k != "Id"}
                 _control(
@@ -262,14 +291,14 @@ class Emulator:
     def delete(self, org: str, sobject: str, ids: Sequence[str]) -> int:
         """Move records to the recycle bin."""
         table, target, now = self.table(org, sobject), self.org(org), self.clock.now()
-        with target.lock:
+        with target.lock, self.bus.transaction(org):
             for record_id in ids:
                 _control(delete_record, table, record_id, target.users[0].user_id, now)
         return len(ids)
 
     def undelete(self, org: str, sobject: str, ids: Sequence[str]) -> int:
         table, target, now = self.table(org, sobject), self.org(org), self.clock.now()
-        with target.lock:
+        with target.lock, self.bus.transaction(org):
             for record_id in ids:
                 _control(undelete_record, table, record_id, target.users[0].user_id, now)
         return len(ids)
@@ -320,6 +349,15 @@ class Emulator:
         target = self.org(org)
         with target.lock:
             retype_field(self.table(org, sobject), name, field_type, self.clock.now(), length, precision, scale)
+
+
+def _pubsub_server(emulator: Emulator, host: str) -> PubSubServer:
+    """The Pub/Sub API on a free port, certified by the HTTPS server's CA (clients trust the one CA bundle)."""
+    assert emulator._server is not None
+    leaf = emulator._server.authority.issue_cert(host, "localhost", "127.0.0.1")
+    chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
+    service = PubSubService(emulator.bus, emulator.sessions, emulator.orgs, emulator.base_url)
+    return PubSubServer(service, host, 0, leaf.private_key_pem.bytes(), chain)
 
 
 def _control(action: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from app.emulator.changes import Change
 from app.emulator.credentials import (
     ConnectedApp,
     User,
@@ -57,6 +59,7 @@ class Org:
             private_key_pem=key_pem,
             refresh_token="5Aep861" + derived_secret(spec.seed, spec.name, "refresh_token", 80),
         )
+        self.change_listeners: list[Callable[[Org, Table, Change], None]] = []  # e.g. the Pub/Sub event bus
         counts = {"User": len(self.users), **spec.other_counts, **spec.rows}
         context = SeedContext(spec.seed, spec.name, spec.as_of, self.id_templates, counts)
         self.tables: dict[str, Table] = {}
@@ -75,7 +78,12 @@ class Org:
         if old is not None:
             old.clear_cache()
         table.cache_budget = self.cache_budget
+        table.on_change = functools.partial(self._report_change, table)
         self.tables[table.sobject.name.lower()] = table
+
+    def _report_change(self, table: Table, change: Change) -> None:
+        for listener in self.change_listeners:
+            listener(self, table, change)
 
     def table(self, name: str) -> Table | None:
         """Return the table of object `name` (case-insensitive), or None if the org has no such object."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from app.emulator.changes import Change
 from app.emulator.columns import TemplateColumn
 from app.emulator.errors import SalesforceError, not_found
 from app.emulator.formats import parse_value
@@ -49,6 +50,7 @@ def create_record(
             values[field.name] = False
     row = table.insert({**stamps, **values})
     _fill_generated_names(table, row)
+    table.report(Change("CREATE", table.record_id(row), tuple(values), now, user_id))
     return table.record_id(row)
 
 
@@ -70,6 +72,7 @@ def update_record(
     stamps = {"LastModifiedDate": now, "LastModifiedById": user_id, "SystemModstamp": now}
     table.write(row, {**stamps, **values})
     _fill_generated_names(table, row)
+    table.report(Change("UPDATE", record_id, tuple(values), now, user_id))
 
 
 def delete_record(table: Table, record_id: str, user_id: str, now: datetime) -> None:
@@ -78,6 +81,7 @@ def delete_record(table: Table, record_id: str, user_id: str, now: datetime) -> 
     table.recycle_bin[row] = now
     table.delete_log[row] = now
     table.write(row, {"IsDeleted": True, "SystemModstamp": now, "LastModifiedDate": now, "LastModifiedById": user_id})
+    table.report(Change("DELETE", record_id, (), now, user_id))
 
 
 def undelete_record(table: Table, record_id: str, user_id: str, now: datetime) -> None:
@@ -88,6 +92,7 @@ def undelete_record(table: Table, record_id: str, user_id: str, now: datetime) -
     del table.recycle_bin[row]
     table.delete_log.pop(row, None)
     table.write(row, {"IsDeleted": False, "SystemModstamp": now, "LastModifiedDate": now, "LastModifiedById": user_id})
+    table.report(Change("UNDELETE", record_id, (), now, user_id))
 
 
 def purge_records(

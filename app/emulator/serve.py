@@ -44,6 +44,7 @@ def serve_emulator(
             "base_url": emulator.base_url,
             "ca_bundle": str(emulator.ca_bundle),
             "control_url": f"{emulator.base_url}/__emulator/",
+            "pubsub_url": emulator.pubsub.url if emulator.pubsub else None,
             "orgs": orgs,
         }
         if write_config is not None:
@@ -71,6 +72,7 @@ def render_summary(summary: dict[str, Any]) -> str:
         f"orgfeed emulator serving {summary['base_url']}",
         f"  CA bundle     {summary['ca_bundle']}",
         f"  control API   {summary['control_url']}",
+        f"  Pub/Sub API   {summary.get('pubsub_url')}",
     ]
     for org in summary["orgs"]:
         client, password, jwt = org["client_credentials"], org["password"], org["jwt"]

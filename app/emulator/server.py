@@ -213,6 +213,7 @@ class HttpsServer:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         certificate.configure_cert(context)
         self.ca_bundle = run_dir / "emulator-ca.pem"
+        self.authority = authority  # also certifies the Pub/Sub gRPC server
         authority.cert_pem.write_to_path(str(self.ca_bundle))
         try:
             self._server = KeepAliveServer(host, port, app, context)

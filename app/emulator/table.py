@@ -10,12 +10,13 @@ from __future__ import annotations
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import accumulate, repeat
 from operator import add
 from typing import NamedTuple
 
+from app.emulator.changes import Change
 from app.emulator.columns import Column, ConstantColumn, CsvGroup, TemplateColumn
 from app.emulator.formats import csv_cell, json_value
 from app.emulator.ids import record_number
@@ -116,6 +117,12 @@ class Table:
         self.log_trimmed_at: datetime | None = None
         self._csv_cache: dict[BlockKey, CsvChunk] = {}
         self.cache_budget = CacheBudget()
+        self.on_change: Callable[[Change], None] | None = None  # set by the org: feeds the Pub/Sub event bus
+
+    def report(self, change: Change) -> None:
+        """Tell the org's listeners about a committed write (records.py calls this after each one)."""
+        if self.on_change is not None:
+            self.on_change(change)
 
     @property
     def sobject(self) -> SObjectType:

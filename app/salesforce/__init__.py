@@ -1,6 +1,7 @@
 """The Salesforce side: OAuth token requests, clients, describe, SOQL text, REST and Bulk API 2.0 extraction.
 
-It may import simple-salesforce, requests, PyJWT and `app.config`'s settings types.
+It may import simple-salesforce, requests, PyJWT, grpcio, fastavro, `app.eventbus` (the Pub/Sub API stubs)
+and `app.config`'s settings types.
 It must not import `app.warehouse`, `app.odata` or `app.emulator`: it knows nothing of
 PostgreSQL; `app.sync` joins the two sides.
 """

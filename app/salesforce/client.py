@@ -232,6 +232,10 @@ class OrgClient:
             exception_handler(response, name=action)
         return response
 
+    def relogin(self) -> None:
+        """Logs in again now (the Pub/Sub API refused the session), once across threads."""
+        self._relogin(self._generation)
+
     def _relogin(self, generation: int) -> None:
         """Logs in again unless another thread already did since `generation` was current."""
         with self._lock:

@@ -238,6 +238,9 @@ def print_status(objects: list[ObjectStatus], log: list[LogLine], stale_views: l
         "Database Rows",
         "Errored Rows",
         "Last Sync",
+        "Mode",
+        "Last Change",
+        "Lag",
     ):
         table.add_column(heading, justify="right" if "Rows" in heading or "Fields" in heading else "left")
     with_policies = any(item.field_policy for item in objects)
@@ -254,6 +257,9 @@ def print_status(objects: list[ObjectStatus], log: list[LogLine], stale_views: l
             blank if item.database_rows is None else str(item.database_rows),
             blank if not item.errored_rows else str(item.errored_rows),
             item.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if item.last_sync_at else blank,
+            item.mode,
+            item.last_change_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if item.last_change_at else blank,
+            blank if item.lag_seconds is None else f"{item.lag_seconds:.1f} s",
         ]
         if with_policies:
             due = " [yellow](full load due)[/]" if item.full_load_due else ""

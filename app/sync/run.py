@@ -102,10 +102,17 @@ def watch_sync(
     on_report: Callable[[SyncReport], None],
     stop: threading.Event,
 ) -> None:
-    """Syncs each mapping again every `poll_seconds` until `stop` is set; only the first round honours `full`."""
+    """Syncs each mapping again every `poll_seconds` until `stop` is set; only the first round honours `full`.
+
+    Streamed mappings (`stream = true`) also get a Change Data Capture stream (app.sync.stream) for as long.
+    """
     import time
 
-    last_started: dict[str, float] = {}
+    from app.sync.stream import resumable_objects, start_streams
+
+    streams = start_streams(settings, engine, options, on_event=on_event, stop=stop)
+    # A stream that resumes from its replay id misses nothing: its safety-net poll waits a full poll_seconds.
+    last_started: dict[str, float] = dict.fromkeys(resumable_objects(settings, engine), time.monotonic())
     last_pruned = float("-inf")
     while not stop.is_set():
         now = time.monotonic()
@@ -130,6 +137,8 @@ def watch_sync(
             if not options.objects or mapping.object in options.objects
         ]
         stop.wait(max(1.0, min(waits, default=60.0)))
+    for thread in streams:
+        thread.join(timeout=20)  # each commits or abandons its batch's transaction, then stops
 
 
 def mappings_for(settings: Settings, org: OrgConfig, objects: tuple[str, ...] = ()) -> list[MappingConfig]:

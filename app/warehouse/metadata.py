@@ -16,6 +16,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -177,4 +178,19 @@ access_log = Table(
     Column("duration_ms", Integer, nullable=False),
     Index(None, "at"),
     comment="One row per OData request.",
+)
+
+streams = Table(
+    "streams",
+    metadata,
+    Column("org", String(63), ForeignKey("orgs.name", ondelete="CASCADE"), primary_key=True),
+    Column("sobject", String(80), primary_key=True),
+    Column("topic", String(255), nullable=False, comment="the change channel, e.g. /data/AccountChangeEvent"),
+    Column("replay_id", LargeBinary, comment="opaque Pub/Sub replay id after the last committed batch"),
+    Column("state", String(32), nullable=False, server_default=text("'starting'")),
+    Column("last_change_at", DateTime(timezone=True), comment="commitTimestamp of the last change applied"),
+    Column("last_applied_at", DateTime(timezone=True), comment="when that change was committed here"),
+    Column("events_applied", BigInteger, nullable=False, server_default=text("0")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    comment="Per streamed (org, object): the Pub/Sub replay id, committed with the rows of each batch of events.",
 )

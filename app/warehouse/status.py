@@ -7,14 +7,16 @@ Database Rows and Errored Rows are counted in the table now.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 
 from app.config import MappingConfig, Settings
 from app.warehouse.load import count_rows
 from app.warehouse.metadata import mappings, orgs, sync_log
 from app.warehouse.policy import FieldPolicy
+from app.warehouse.streams import StreamState, read_stream_states
 from app.warehouse.tables import read_columns, table_name
 
 
@@ -31,6 +33,9 @@ class ObjectStatus:
     last_error: str | None
     field_policy: str = ""  # e.g. "hash Email; redact Phone"
     full_load_due: bool = False  # the policy changed since the stored rows were loaded
+    mode: str = "poll"  # stream | poll
+    last_change_at: datetime | None = None  # stream: the commit time of the last change applied; poll: the watermark
+    lag_seconds: float | None = None  # how far the mirror may be behind the org (see freshness)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ def read_status(
     """One ObjectStatus per configured (org, object) that orgfeed loads, and the newest log entries first."""
     states = {(row.org, row.sobject.lower()): row for row in conn.execute(select(mappings))}
     suspended = {row.name for row in conn.execute(select(orgs.c.name).where(orgs.c.suspended))}
+    streams = read_stream_states(conn)
+    now = datetime.now(UTC)
     objects = []
     for org in settings.orgs:
         if not org.is_loaded:
@@ -77,6 +84,9 @@ def read_status(
                     full_load_due=state is not None
                     and state.watermark is not None
                     and (state.field_policy or "") != _fingerprint(mapping, settings.hash_key),
+                    **asdict(
+                        freshness(mapping.streams_in(org), state, streams.get((org.name, mapping.object.lower())), now)
+                    ),
                 )
             )
     rows = conn.execute(select(sync_log).order_by(sync_log.c.id.desc()).limit(log_limit))
@@ -97,6 +107,36 @@ def _fingerprint(mapping: MappingConfig, hash_key: str | None) -> str | None:
     if mapping.hash and not hash_key:
         return None  # the key is unknown here: the next sync refuses to start without it
     return FieldPolicy.build(mapping.hash, mapping.redact, field_types={}, key=hash_key).fingerprint()
+
+
+@dataclass(frozen=True)
+class Freshness:
+    mode: str
+    last_change_at: datetime | None
+    lag_seconds: float | None
+
+
+def freshness(streamed: bool, state: Row[Any] | None, stream: StreamState | None, now: datetime) -> Freshness:
+    """Mode, last applied change and lag of one mapping.
+
+    Streaming (events flowing): the lag is how long the last change took from its commit in the org to its
+    commit here. A stream that is not running, and polling, are behind by at most the time since they last
+    caught up (the last applied batch, or the last sync).
+    """
+    lag: float | None
+    if streamed and stream is not None:
+        if stream.state == "streaming" and stream.last_change_at and stream.last_applied_at:
+            lag = max((stream.last_applied_at - stream.last_change_at).total_seconds(), 0.0)
+        else:
+            since = stream.last_applied_at or (state.last_sync_at if state else None)
+            lag = (now - since).total_seconds() if since else None
+        return Freshness("stream", stream.last_change_at, lag)
+    last_sync = state.last_sync_at if state else None
+    return Freshness(
+        "stream" if streamed else "poll",
+        state.watermark if state else None,
+        (now - last_sync).total_seconds() if last_sync else None,
+    )
 
 
 def status_record(objects: list[ObjectStatus], log: list[LogLine]) -> dict:

@@ -54,7 +54,7 @@ def test_the_emulator_command_prints_one_json_line_and_stops_on_sigterm(tmp_path
     )
     try:
         summary = json.loads(process.stdout.readline())
-        assert set(summary) == {"base_url", "ca_bundle", "control_url", "orgs", "config", "env"}
+        assert set(summary) == {"base_url", "ca_bundle", "control_url", "pubsub_url", "orgs", "config", "env"}
         assert [o["name"] for o in summary["orgs"]] == ["amer", "emea"]
         assert summary["orgs"][0]["objects"]["Employee"] == 40
         assert summary["config"] == str(config) and Path(summary["ca_bundle"]).is_file()

@@ -15,6 +15,7 @@ TABLES = {
     "feeds",
     "mappings",
     "orgs",
+    "streams",
     "sync_log",
     "sync_run_objects",
     "sync_runs",

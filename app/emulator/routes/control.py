@@ -146,6 +146,17 @@ def clock() -> Response:
     return json_response({"now": emulator.clock.now().isoformat(), "offset_seconds": emulator.clock.offset_seconds})
 
 
+def pubsub_fault(org: str) -> Response:
+    body = _body()
+    ids = body.get("ids", [])
+    if not isinstance(body.get("kind"), str) or not isinstance(ids, list):
+        raise ControlError("a Pub/Sub fault needs 'kind' (drop, expire, gap, overflow) and, for gap, a list 'ids'")
+    sobject = body.get("sobject")
+    kind, change_type = str(body["kind"]), str(body.get("change_type", "GAP_UPDATE"))
+    count = _emulator().pubsub_fault(kind, org, str(sobject) if sobject else None, ids, change_type)
+    return json_response({"events": count})
+
+
 _OBJECT = "/__emulator/orgs/<org>/sobjects/<sobject>"
 RULES: list[tuple[str, Callable[..., Response], list[str]]] = [
     ("/__emulator/orgs", orgs, ["GET"]),
@@ -161,4 +172,5 @@ RULES: list[tuple[str, Callable[..., Response], list[str]]] = [
     ("/__emulator/orgs/<org>/sessions", session, ["POST"]),
     ("/__emulator/orgs/<org>/limits", api_allocation, ["PUT"]),
     ("/__emulator/clock", clock, ["GET", "POST"]),
+    ("/__emulator/orgs/<org>/pubsub/faults", pubsub_fault, ["POST"]),
 ]
