@@ -44,9 +44,8 @@ class SyncConfig(Table):
     reconcile_hours: Annotated[int, Field(ge=1)] = 24
     workers: Annotated[int, Field(ge=1, le=64)] = 4
     auto_apply_views: bool = False
-    request_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = (
-        120  # read timeout of each Salesforce request; then a retry
-    )
+    # The read timeout of each Salesforce request; a slower answer is abandoned and retried.
+    request_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = 120
     hash_key_env: VariableName = "ORGFEED_HASH_KEY"  # the variable holding the key of `hash` field policies
     access_log_days: Annotated[int, Field(ge=1)] = 90  # the worker deletes older access-log entries
 
@@ -120,27 +119,34 @@ class ColumnConfig:
 COLUMN = re.compile(r"^\s*(?:(\w+)\.)?(\w+)(?:\s+as\s+(\w+))?\s*$", re.IGNORECASE)
 
 
+def _column_from_text(text: str) -> ColumnConfig:
+    match = COLUMN.match(text)
+    if not match:
+        raise problem(f'{text!r} is not a column: write "Field", "Parent.Field", optionally followed by "as alias"')
+    parent, field_name, alias = match.groups()
+    if alias and not IDENTIFIER.match(alias):
+        raise problem(f"{text!r}: alias {alias!r} must be a lower-case identifier")
+    return ColumnConfig(source=f"{parent}.{field_name}" if parent else field_name, alias=alias)
+
+
 def _column(value: Any, info: ValidationInfo) -> ColumnConfig:
-    """The column `value` writes, checked against the view's joins (when they are valid)."""
-    if isinstance(value, ColumnConfig):
-        column, text = value, value.source
-    elif isinstance(value, str):
-        match = COLUMN.match(value)
-        if not match:
-            raise problem(
-                f'{value!r} is not a column: write "Field", "Parent.Field", optionally followed by "as alias"'
-            )
-        parent, field_name, alias = match.groups()
-        if alias and not IDENTIFIER.match(alias):
-            raise problem(f"{value!r}: alias {alias!r} must be a lower-case identifier")
-        column, text = ColumnConfig(source=f"{parent}.{field_name}" if parent else field_name, alias=alias), value
+    """The column `value` writes (or is), whose parent, if it names one, must be one of the view's joins."""
+    if isinstance(value, str):
+        column = _column_from_text(value)
+    elif isinstance(value, ColumnConfig):
+        column = value
     else:
         raise PydanticKnownError("string_type")
-    parent = column.source.partition(".")[0] if "." in column.source else None
-    joins = info.data.get("joins")
-    if parent and joins is not None and parent.lower() not in {join.object.lower() for join in joins}:
+    parent, dot, _ = column.source.partition(".")
+    joins = info.data.get("joins")  # absent when the joins are wrong themselves: nothing to check against
+    if dot and joins is not None and parent.lower() not in {join.object.lower() for join in joins}:
+        text = value if isinstance(value, str) else column.source
         raise problem(f"{text!r} names {parent!r}, which is not one of this view's joins")
     return column
+
+
+# A column, written as text in orgfeed.toml.
+Column = Annotated[ColumnConfig, BeforeValidator(_column)]
 
 
 class ViewConfig(Table):
@@ -149,7 +155,7 @@ class ViewConfig(Table):
     name: ViewName = Field(description="the view's name, a lower-case identifier")
     object: str = Field(description="the base object whose rows the view holds")
     joins: TableArray[JoinConfig] = ()
-    columns: StarOr[Annotated[ColumnConfig, BeforeValidator(_column)]] = None  # None means every mapped field ("*")
+    columns: StarOr[Column] = None  # None means every mapped field ("*")
     orgs: StringArray[DefinedOrg] | None = None  # None means every org
     id_strategy: Literal["sfid", "geo_prefixed"] = "sfid"
     where: str | None = None  # an SQL condition on the view's columns

@@ -111,7 +111,8 @@ class _Auth(_LoadedOrg):
     @classmethod
     def needs(cls) -> tuple[str, ...]:
         """The keys this auth needs: those its class adds without a default, in declaration order."""
-        return tuple(key for key in cls.__annotations__ if key != "auth" and cls.model_fields[key].is_required())
+        own_keys = vars(cls).get("__annotations__", {})  # not inherited ones: login_url is not the auth's to name
+        return tuple(key for key in own_keys if key != "auth" and cls.model_fields[key].is_required())
 
     @classmethod
     def missing_key_text(cls, key: str) -> str:
