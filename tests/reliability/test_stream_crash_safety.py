@@ -18,9 +18,10 @@ import pytest
 from sqlalchemy import text
 
 from app.emulator.emulator import Emulator
-
-from ..sync.conftest import assert_parity, write_config
-from .conftest import ORGFEED, ROOT, assert_committed_state_is_consistent, start_emulator
+from tests.support.configs import write_config
+from tests.support.emulators import start_emulator
+from tests.support.parity import assert_committed_state_is_consistent, assert_parity
+from tests.support.processes import ORGFEED, ROOT
 
 ROWS = {"Employee": 400, "EmployeeCrisisAssessment": 10, "Account": 10, "Contact": 10}
 ROUNDS = 5

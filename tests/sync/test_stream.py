@@ -22,8 +22,8 @@ from app.sync.stream import MappingStream
 from app.warehouse.state import recent_log
 from app.warehouse.status import read_status
 from app.warehouse.streams import read_stream_state
-
-from .conftest import assert_parity, make_settings, org_configs
+from tests.support.configs import make_settings, org_configs
+from tests.support.parity import assert_parity
 
 pytestmark = pytest.mark.slow
 
