@@ -293,12 +293,25 @@ DEFAULT_BASE_URL = "http://localhost:8000"
 @click.option("--views", "views", help="Comma-separated views (default: the views of [[feeds]] NAME in orgfeed.toml).")
 @click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Where the web process is reachable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def feeds_create(name: str, views: str | None, base_url: str, as_json: bool) -> None:
+@click.option("--writable", is_flag=True, help="Accept OData creates, updates and deletes, written to the owning org.")
+@click.option("--default-geo", help="The geo a create without a geo property goes to (writable feeds).")
+def feeds_create(
+    name: str, views: str | None, base_url: str, as_json: bool, writable: bool, default_geo: str | None
+) -> None:
     """Create feed NAME (or update its views and grants) with a read-only database role and a credential."""
     from app.odata.commands import run_feeds_create
 
     settings = load_settings(resolve_secrets=False)
-    run_feeds_create(settings, open_database(settings), name, views, base_url=base_url, as_json=as_json)
+    run_feeds_create(
+        settings,
+        open_database(settings),
+        name,
+        views,
+        base_url=base_url,
+        as_json=as_json,
+        writable=writable,
+        default_geo=default_geo,
+    )
 
 
 @feeds.command("list")

@@ -145,6 +145,8 @@ VIEW_KEYS = {
 FEED_KEYS = {
     "name": Key("str", required=True, doc="the feed's name: its service root is /odata/v4/<name>/"),
     "views": Key("str_list", required=True, doc="the views the feed exposes"),
+    "writable": Key("bool", default=False, doc="accept OData POST, PATCH, PUT and DELETE, written to the owning org"),
+    "default_geo": Key("str", doc="the geo a create without a `geo` property goes to"),
 }
 
 
@@ -209,6 +211,8 @@ class ViewConfig:
 class FeedConfig:
     name: str
     views: tuple[str, ...]
+    writable: bool = False
+    default_geo: str | None = None
 
 
 @dataclass(frozen=True)

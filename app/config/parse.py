@@ -327,7 +327,12 @@ def _read_feed(reader: Reader, where: str, table: dict[str, Any]) -> FeedConfig:
     name = values["name"] or ""
     if name and not re.match(r"^[a-z][a-z0-9_-]{0,62}$", name):
         reader.problem(f"{where}.name", f"{name!r} is not a valid feed name: lower-case letters, digits, '-' and '_'")
-    return FeedConfig(name=name, views=tuple(values["views"] or ()))
+    return FeedConfig(
+        name=name,
+        views=tuple(values["views"] or ()),
+        writable=values["writable"],
+        default_geo=values["default_geo"],
+    )
 
 
 def _read_sync(reader: Reader, table: Any) -> SyncConfig:
@@ -366,6 +371,10 @@ def check_references(reader: Reader, parsed: ParsedConfig) -> None:
         for view in feed.views:
             if view not in view_names:
                 reader.problem(f"feeds.{feed.name}.views", f"names view {view!r}, which is not defined in [[views]]")
+        if feed.default_geo is not None and feed.default_geo not in {org.geo for org in parsed.orgs}:
+            reader.problem(
+                f"feeds.{feed.name}.default_geo", f"{feed.default_geo!r} is not the geo of an org in [[orgs]]"
+            )
 
 
 def _check_unique(reader: Reader, section: str, places: list[tuple[str, str]], what: str) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from app.odata.credentials import VerifiedCache, burn_verification
 
 _FEED_SQL = """
-select f.views, f.role_name, c.password_hash
+select f.views, f.role_name, c.password_hash, f.writable, f.default_geo
 from orgfeed.feeds f
 left join orgfeed.feed_credentials c
   on c.feed = f.name and c.username = %s and c.revoked_at is null and (c.expires_at is null or c.expires_at > now())
@@ -30,6 +30,8 @@ class Feed:
     views: tuple[str, ...]
     role_name: str | None
     username: str
+    writable: bool = False
+    default_geo: str | None = None
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -58,7 +60,7 @@ def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str,
         conn.rollback()
     finally:
         fairy.close()
-    hashes = [stored for _, _, stored in rows if stored]
+    hashes = [row[2] for row in rows if row[2]]
     if not hashes:
         burn_verification(password)
         return None
@@ -69,5 +71,5 @@ def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str,
         or any(cache.verify(password, stored) for stored in hashes)
     ):
         return None
-    views, role_name, _ = rows[0]
-    return Feed(feed, tuple(views), role_name, username)
+    views, role_name, _, writable, default_geo = rows[0]
+    return Feed(feed, tuple(views), role_name, username, writable, default_geo)

@@ -39,10 +39,18 @@ def _exits_on_feed_error(function: Callable) -> Callable:
 
 @_exits_on_feed_error
 def run_feeds_create(
-    settings: Settings, engine: Engine, name: str, views: str | None, *, base_url: str, as_json: bool
+    settings: Settings,
+    engine: Engine,
+    name: str,
+    views: str | None,
+    *,
+    base_url: str,
+    as_json: bool,
+    writable: bool = False,
+    default_geo: str | None = None,
 ) -> None:
+    configured = next((feed for feed in settings.feeds if feed.name == name), None)
     if views is None:
-        configured = next((feed for feed in settings.feeds if feed.name == name), None)
         if configured is None:
             raise FeedError(
                 f"feed {name!r} is not in {settings.config_path} ([[feeds]]): name its views with --views A,B"
@@ -50,7 +58,14 @@ def run_feeds_create(
         view_names = list(configured.views)
     else:
         view_names = views.split(",")
-    created = feed_store.create_feed(engine, name, view_names, base_url=base_url)
+    writable = writable or (configured is not None and configured.writable)
+    default_geo = default_geo or (configured.default_geo if configured else None)
+    geos = {org.geo for org in settings.orgs}
+    if default_geo is not None and geos and default_geo not in geos:
+        raise FeedError(f"--default-geo {default_geo!r} is not the geo of an org in {settings.config_path}")
+    created = feed_store.create_feed(
+        engine, name, view_names, base_url=base_url, writable=writable, default_geo=default_geo
+    )
     if as_json:
         credential = created.credential
         click.echo(
@@ -61,6 +76,8 @@ def run_feeds_create(
                     "missing_views": list(created.missing_views),
                     "role": created.role_name,
                     "role_problem": created.role_problem,
+                    "writable": created.writable,
+                    "default_geo": created.default_geo,
                     "user": credential.username if credential else None,
                     "password": credential.password if credential else None,
                     "url": feed_store.service_url(base_url, name),
@@ -76,6 +93,9 @@ def run_feeds_create(
     else:
         click.echo(f"  warning: no read role: {created.role_problem}.")
         click.echo("  The feed reads in READ ONLY transactions with a statement timeout instead.")
+    if created.writable:
+        default = f"; creates without geo go to {created.default_geo}" if created.default_geo else ""
+        click.echo(f"  writable: POST, PATCH, PUT and DELETE are written to the org that owns the row{default}")
     if created.credential:
         _echo_credential(created.credential)
     else:

@@ -1,26 +1,35 @@
 """The service document and the metadata document (CSDL XML 4.0, CSDL JSON 4.01) for a feed's entity sets.
 
-Pure functions: entity sets in, bytes or dicts out. The schema is read-only and says so with
-Capabilities annotations (clients such as the NLstn compliance suite read them).
+Pure functions: entity sets in, bytes or dicts out. Each set says whether writes may change it with
+Capabilities annotations (clients such as the NLstn compliance suite read them); in a writable set
+the properties no write may set are `Core.Computed`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from xml.sax.saxutils import quoteattr
 
 from app.odata.catalog import EntitySet
 
 NAMESPACE = "orgfeed"
 CONTAINER = "Container"
-_READ_ONLY_ANNOTATIONS = (
-    '<Annotation Term="Org.OData.Capabilities.V1.InsertRestrictions"><Record>'
-    '<PropertyValue Property="Insertable" Bool="false"/></Record></Annotation>'
-    '<Annotation Term="Org.OData.Capabilities.V1.UpdateRestrictions"><Record>'
-    '<PropertyValue Property="Updatable" Bool="false"/></Record></Annotation>'
-    '<Annotation Term="Org.OData.Capabilities.V1.DeleteRestrictions"><Record>'
-    '<PropertyValue Property="Deletable" Bool="false"/></Record></Annotation>'
+CAPABILITIES = "Org.OData.Capabilities.V1"
+COMPUTED = "Org.OData.Core.V1.Computed"
+_RESTRICTIONS = (
+    ("InsertRestrictions", "Insertable"),
+    ("UpdateRestrictions", "Updatable"),
+    ("DeleteRestrictions", "Deletable"),
 )
+
+
+def _restrictions_xml(allowed: bool) -> str:
+    value = "true" if allowed else "false"
+    return "".join(
+        f'<Annotation Term="{CAPABILITIES}.{term}"><Record><PropertyValue Property="{prop}" Bool="{value}"/>'
+        "</Record></Annotation>"
+        for term, prop in _RESTRICTIONS
+    )
 
 
 def render_service_document(sets: Sequence[EntitySet], service_root: str) -> dict:
@@ -31,13 +40,19 @@ def render_service_document(sets: Sequence[EntitySet], service_root: str) -> dic
     }
 
 
-def render_csdl_xml(sets: Sequence[EntitySet]) -> bytes:
-    """$metadata as CSDL XML 4.0: an EntityType (Key `id`) and an EntitySet per view."""
+def render_csdl_xml(sets: Sequence[EntitySet], writable: Mapping[str, frozenset[str]] | None = None) -> bytes:
+    """$metadata as CSDL XML 4.0: an EntityType (Key `id`) and an EntitySet per view.
+
+    `writable`: entity set name -> its read-only properties, for the sets writes may change.
+    """
+    writable = writable or {}
     parts = [
         '<?xml version="1.0" encoding="utf-8"?>\n',
         '<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">',
         '<edmx:Reference Uri="https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Capabilities.V1.xml">',
         '<edmx:Include Namespace="Org.OData.Capabilities.V1"/></edmx:Reference>',
+        '<edmx:Reference Uri="https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Core.V1.xml">',
+        '<edmx:Include Namespace="Org.OData.Core.V1"/></edmx:Reference>',
         f'<edmx:DataServices><Schema Namespace="{NAMESPACE}" xmlns="http://docs.oasis-open.org/odata/ns/edm">',
     ]
     for entity_set in sets:
@@ -45,21 +60,26 @@ def render_csdl_xml(sets: Sequence[EntitySet]) -> bytes:
         parts.append(f"<Key><PropertyRef Name={quoteattr(entity_set.key.property)}/></Key>")
         for column in entity_set.columns:
             facets = "".join(f" {name}={quoteattr(str(value))}" for name, value in _facets(column).items())
-            parts.append(f"<Property Name={quoteattr(column.property)} Type={quoteattr(column.edm_type)}{facets}/>")
+            head = f"<Property Name={quoteattr(column.property)} Type={quoteattr(column.edm_type)}{facets}"
+            if column.property in writable.get(entity_set.name, ()):
+                parts.append(f'{head}><Annotation Term="{COMPUTED}" Bool="true"/></Property>')
+            else:
+                parts.append(head + "/>")
         parts.append("</EntityType>")
     parts.append(f'<EntityContainer Name="{CONTAINER}">')
     for entity_set in sets:
         parts.append(
             f"<EntitySet Name={quoteattr(entity_set.name)} EntityType={quoteattr(NAMESPACE + '.' + entity_set.name)}>"
         )
-        parts.append(_READ_ONLY_ANNOTATIONS)
+        parts.append(_restrictions_xml(entity_set.name in writable))
         parts.append("</EntitySet>")
     parts.append("</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>\n")
     return "".join(parts).encode()
 
 
-def render_csdl_json(sets: Sequence[EntitySet]) -> dict:
-    """$metadata as CSDL JSON (OData CSDL JSON 4.01), the same model as the XML."""
+def render_csdl_json(sets: Sequence[EntitySet], writable: Mapping[str, frozenset[str]] | None = None) -> dict:
+    """$metadata as CSDL JSON (OData CSDL JSON 4.01), the same model and annotations as the XML."""
+    writable = writable or {}
     schema: dict = {}
     for entity_set in sets:
         entity_type: dict = {"$Kind": "EntityType", "$Key": [entity_set.key.property]}
@@ -73,11 +93,20 @@ def render_csdl_json(sets: Sequence[EntitySet]) -> dict:
                         prop["$Nullable"] = True
                 else:
                     prop[f"${name}"] = value
+            if column.property in writable.get(entity_set.name, ()):
+                prop[f"@{COMPUTED}"] = True
             entity_type[column.property] = prop
         schema[entity_set.name] = entity_type
     schema[CONTAINER] = {
         "$Kind": "EntityContainer",
-        **{s.name: {"$Collection": True, "$Type": f"{NAMESPACE}.{s.name}"} for s in sets},
+        **{
+            s.name: {
+                "$Collection": True,
+                "$Type": f"{NAMESPACE}.{s.name}",
+                **{f"@{CAPABILITIES}.{term}": {prop: s.name in writable} for term, prop in _RESTRICTIONS},
+            }
+            for s in sets
+        },
     }
     return {"$Version": "4.01", "$EntityContainer": f"{NAMESPACE}.{CONTAINER}", NAMESPACE: schema}
 

@@ -47,6 +47,8 @@ class FeedCreated:
     role_name: str | None
     role_problem: str | None  # why there is no read role
     credential: Credential | None  # None when the feed already existed (its credentials are unchanged)
+    writable: bool = False
+    default_geo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,19 @@ def role_name_for(feed: str) -> str:
     return ROLE_PREFIX + feed
 
 
-def create_feed(engine: Engine, name: str, views: Sequence[str], *, base_url: str) -> FeedCreated:
-    """Creates feed `name` (or updates its views and grants), its read role and, when new, a credential."""
+def create_feed(
+    engine: Engine,
+    name: str,
+    views: Sequence[str],
+    *,
+    base_url: str,
+    writable: bool = False,
+    default_geo: str | None = None,
+) -> FeedCreated:
+    """Creates feed `name` (or updates its views, grants and writability), its read role and, when new, a credential.
+
+    A writable feed's role stays read-only: writes go to the orgs, and the mirror rows through the app's engine.
+    """
     if not FEED_NAME.match(name):
         raise FeedError(
             f"feed name {name!r}: use 1-50 lower-case letters, digits, '-' and '_', starting with a letter or digit"
@@ -85,12 +98,14 @@ def create_feed(engine: Engine, name: str, views: Sequence[str], *, base_url: st
         existing = conn.execute(select(feeds.c.name).where(feeds.c.name == name)).first()
         present = _present_views(conn, views)
         role, problem = _set_up_role(conn, role_name_for(name), [view for view in views if view in present])
+        values = {"views": list(views), "role_name": role, "writable": writable, "default_geo": default_geo}
         if existing:
-            conn.execute(update(feeds).where(feeds.c.name == name).values(views=list(views), role_name=role))
+            conn.execute(update(feeds).where(feeds.c.name == name).values(**values))
         else:
-            conn.execute(insert(feeds).values(name=name, views=list(views), role_name=role))
+            conn.execute(insert(feeds).values(name=name, **values))
         credential = None if existing else _add_credential(conn, name, generate_username(name), base_url)
-    return FeedCreated(name, views, tuple(view for view in views if view not in present), role, problem, credential)
+    missing = tuple(view for view in views if view not in present)
+    return FeedCreated(name, views, missing, role, problem, credential, writable, default_geo)
 
 
 def refresh_grants(engine: Engine) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,15 +118,24 @@ def service_document(engine: Engine, catalog: Catalog, call: Call) -> Response:
     return json_response(orjson.dumps(render_service_document(sets, call.service_root)))
 
 
-def metadata_document(engine: Engine, catalog: Catalog, call: Call, *, as_json: bool) -> Response:
+def metadata_document(
+    engine: Engine,
+    catalog: Catalog,
+    call: Call,
+    *,
+    as_json: bool,
+    writable: Callable[[Sequence[EntitySet]], dict[str, frozenset[str]]] | None = None,
+) -> Response:
+    """$metadata; `writable` (a writable feed) gives the sets writes may change and their read-only properties."""
     session = open_session(engine, call)
     try:
         sets = catalog.entity_sets(session, call.feed.views)
     finally:
         session.close()
+    read_only = writable(sets) if writable else {}
     if as_json:
-        return Response(orjson.dumps(render_csdl_json(sets)), content_type="application/json")
-    return Response(render_csdl_xml(sets), content_type="application/xml")
+        return Response(orjson.dumps(render_csdl_json(sets, read_only)), content_type="application/json")
+    return Response(render_csdl_xml(sets, read_only), content_type="application/xml")
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,8 @@ feeds = Table(
     Column("name", String(63), primary_key=True),
     Column("views", ARRAY(Text), nullable=False),
     Column("role_name", String(63), comment="the database role the feed reads through"),
+    Column("writable", Boolean, nullable=False, server_default=text("false"), comment="accepts OData writes"),
+    Column("default_geo", String(63), comment="the geo a create without a geo property goes to"),
     _now(),
     comment="OData service roots /odata/v4/<name>/.",
 )
