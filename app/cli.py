@@ -373,8 +373,9 @@ def credentials_revoke(feed: str, as_json: bool) -> None:
 def serve(host: str, port: int) -> None:
     """Serve the OData feeds (development server; production runs gunicorn from the Procfile)."""
     from app.odata.serve import serve as serve_feeds
+    from app.odata.wsgi import load_web_settings
 
-    settings = load_settings(resolve_secrets=False)
+    settings = load_web_settings()
     open_database(settings).dispose()
     serve_feeds(settings, host=host, port=port)
 

@@ -169,6 +169,8 @@ def write_view(feed: str, path: str) -> Response:
     call = _read_call(feed, methods=ALL_METHODS)
     if not call.feed.writable:
         raise ODataError(f"{request.method} is not allowed: the feed is read-only", status=405, code="MethodNotAllowed")
+    if (request.content_length or 0) > MAX_REQUEST_BODY:
+        raise ODataError("the request body is larger than 8 MB", status=413, code="PayloadTooLarge")
     extension = _extension()
     resource_path = parse_resource_path(path)
     session = ReadSession(extension.engine, call.feed.role_name, started=call.started)

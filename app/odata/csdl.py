@@ -15,7 +15,7 @@ from app.odata.catalog import EntitySet
 NAMESPACE = "orgfeed"
 CONTAINER = "Container"
 CAPABILITIES = "Org.OData.Capabilities.V1"
-COMPUTED = "Org.OData.Core.V1.Computed"
+CORE = "Org.OData.Core.V1"
 _RESTRICTIONS = (
     ("InsertRestrictions", "Insertable"),
     ("UpdateRestrictions", "Updatable"),
@@ -40,10 +40,11 @@ def render_service_document(sets: Sequence[EntitySet], service_root: str) -> dic
     }
 
 
-def render_csdl_xml(sets: Sequence[EntitySet], writable: Mapping[str, frozenset[str]] | None = None) -> bytes:
+def render_csdl_xml(sets: Sequence[EntitySet], writable: Mapping[str, Mapping[str, str]] | None = None) -> bytes:
     """$metadata as CSDL XML 4.0: an EntityType (Key `id`) and an EntitySet per view.
 
-    `writable`: entity set name -> its read-only properties, for the sets writes may change.
+    `writable`: for the sets writes may change, entity set name -> {read-only property: its Core term}
+    (`Computed`: never set by a client; `Immutable`: set on insert only, as `geo`).
     """
     writable = writable or {}
     parts = [
@@ -61,8 +62,9 @@ def render_csdl_xml(sets: Sequence[EntitySet], writable: Mapping[str, frozenset[
         for column in entity_set.columns:
             facets = "".join(f" {name}={quoteattr(str(value))}" for name, value in _facets(column).items())
             head = f"<Property Name={quoteattr(column.property)} Type={quoteattr(column.edm_type)}{facets}"
-            if column.property in writable.get(entity_set.name, ()):
-                parts.append(f'{head}><Annotation Term="{COMPUTED}" Bool="true"/></Property>')
+            term = writable.get(entity_set.name, {}).get(column.property)
+            if term:
+                parts.append(f'{head}><Annotation Term="{CORE}.{term}" Bool="true"/></Property>')
             else:
                 parts.append(head + "/>")
         parts.append("</EntityType>")
@@ -77,7 +79,7 @@ def render_csdl_xml(sets: Sequence[EntitySet], writable: Mapping[str, frozenset[
     return "".join(parts).encode()
 
 
-def render_csdl_json(sets: Sequence[EntitySet], writable: Mapping[str, frozenset[str]] | None = None) -> dict:
+def render_csdl_json(sets: Sequence[EntitySet], writable: Mapping[str, Mapping[str, str]] | None = None) -> dict:
     """$metadata as CSDL JSON (OData CSDL JSON 4.01), the same model and annotations as the XML."""
     writable = writable or {}
     schema: dict = {}
@@ -93,8 +95,9 @@ def render_csdl_json(sets: Sequence[EntitySet], writable: Mapping[str, frozenset
                         prop["$Nullable"] = True
                 else:
                     prop[f"${name}"] = value
-            if column.property in writable.get(entity_set.name, ()):
-                prop[f"@{COMPUTED}"] = True
+            term = writable.get(entity_set.name, {}).get(column.property)
+            if term:
+                prop[f"@{CORE}.{term}"] = True
             entity_type[column.property] = prop
         schema[entity_set.name] = entity_type
     schema[CONTAINER] = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +124,7 @@ def metadata_document(
     call: Call,
     *,
     as_json: bool,
-    writable: Callable[[Sequence[EntitySet]], dict[str, frozenset[str]]] | None = None,
+    writable: Callable[[Sequence[EntitySet]], Mapping[str, Mapping[str, str]]] | None = None,
 ) -> Response:
     """$metadata; `writable` (a writable feed) gives the sets writes may change and their read-only properties."""
     session = open_session(engine, call)

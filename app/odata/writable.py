@@ -1,7 +1,8 @@
 """What a write to a view may set, and the Salesforce field values an OData request body becomes. Pure.
 
 A view's columns map back to fields of its base object through its [[views]] spec; `id`, `geo`,
-columns read through a join and system columns are read-only (`Core.Computed` in $metadata).
+columns read through a join and system columns are read-only (`Core.Computed` in $metadata, but
+`geo` is `Core.Immutable`: a create names the org with it, an update cannot move a row).
 Values convert from OData JSON by the column's Edm type; annotations (`@odata.type`, ...) are ignored.
 """
 
@@ -80,9 +81,13 @@ def _target(view: ViewConfig, orgs: tuple[OrgConfig, ...]) -> WriteTarget:
     return WriteTarget(view.name, view.object, view.id_strategy, chosen, fields)
 
 
-def read_only_properties(entity_set: EntitySet, target: WriteTarget) -> frozenset[str]:
-    """The properties of `entity_set` no write may set."""
-    return frozenset(column.property for column in entity_set.columns if target.field_of(column.name) is None)
+def read_only_properties(entity_set: EntitySet, target: WriteTarget) -> dict[str, str]:
+    """{property no update may set: its Core term}: `Immutable` for geo (a create names its org), else `Computed`."""
+    return {
+        column.property: "Immutable" if column.name == GEO else "Computed"
+        for column in entity_set.columns
+        if target.field_of(column.name) is None
+    }
 
 
 def field_values(

@@ -60,8 +60,8 @@ class WriteRouter:
         self.clients = WriteClients({org.name: org for org in settings.orgs if org.is_loaded})
         self.delete_modes = {org.name: org.delete_mode for org in settings.orgs}
 
-    def read_only(self, sets: Sequence[EntitySet]) -> dict[str, frozenset[str]]:
-        """entity set name -> its read-only properties, for the sets writes may change (for $metadata)."""
+    def read_only(self, sets: Sequence[EntitySet]) -> dict[str, dict[str, str]]:
+        """entity set name -> {read-only property: Core term}, for the sets writes may change (for $metadata)."""
         return {s.name: read_only_properties(s, self.targets[s.view]) for s in sets if s.view in self.targets}
 
     def target(self, entity_set: EntitySet) -> WriteTarget:

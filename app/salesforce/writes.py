@@ -58,6 +58,9 @@ class WriteClients:
             client = self._clients.get(org)
             if client is None:
                 config = self._orgs[org]
+                if not config.secrets and config.auth != "session":
+                    names = ", ".join(config.secret_envs.values())
+                    raise OrgUnreachable(f"org {org!r}: its credentials ({names}) are not set in the web process")
                 try:
                     client = OrgClient(config, retry=RetryPolicy(attempts=1, read_timeout=WRITE_TIMEOUT_SECONDS))
                 except SalesforceError as error:

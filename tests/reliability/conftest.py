@@ -163,9 +163,18 @@ def procfile_web_command() -> str:
 
 @contextlib.contextmanager
 def web_server(
-    database_url: str, config: Path, *, odata_database_url: str | None = None, workers: int = 1
+    database_url: str,
+    config: Path,
+    *,
+    odata_database_url: str | None = None,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    on_start=None,
 ) -> Iterator[str]:
-    """The Procfile's gunicorn command on a free port of 127.0.0.1; yields its base URL and stops it afterwards."""
+    """The Procfile's gunicorn command on a free port of 127.0.0.1; yields its base URL and stops it afterwards.
+
+    `extra_env` adds variables (e.g. the orgs' secrets); `on_start(process)` receives gunicorn's master process.
+    """
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in ("ODATA_DATABASE_URL",)}
     env.update(
@@ -177,6 +186,7 @@ def web_server(
     )
     if odata_database_url:
         env["ODATA_DATABASE_URL"] = odata_database_url
+    env.update(extra_env or {})
     command = procfile_web_command().replace("0.0.0.0", "127.0.0.1").replace("--access-logfile -", "")
     process = subprocess.Popen(
         [shutil.which("bash") or "/bin/bash", "-c", f"exec {command}"],
@@ -197,6 +207,8 @@ def web_server(
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(f"gunicorn did not start: {process.stderr.read().decode()[-2000:]}") from None
                 time.sleep(0.2)
+        if on_start is not None:
+            on_start(process)
         yield url
     finally:
         with contextlib.suppress(
