@@ -257,3 +257,15 @@ def test_a_malformed_dotenv_line_is_reported_with_its_number(tmp_path):
     assert problems_of(tmp_path, GOOD_ORG, {"AMER_SECRET": "s"}) == [
         f"{tmp_path / '.env'}: line 2: expected KEY=value, got 'not a pair'"
     ]
+
+
+def test_a_feed_may_be_writable_with_a_default_geo(tmp_path):
+    views = '[[views]]\nname = "v"\nobject = "Contact"\n'
+    settings = load(
+        tmp_path, GOOD_ORG + views + '[[feeds]]\nname = "f"\nviews = ["v"]\nwritable = true\ndefault_geo = "AMER"\n'
+    )
+    assert (settings.feeds[0].writable, settings.feeds[0].default_geo) == (True, "AMER")
+    plain = load(tmp_path, GOOD_ORG + views + '[[feeds]]\nname = "f"\nviews = ["v"]\n')
+    assert (plain.feeds[0].writable, plain.feeds[0].default_geo) == (False, None)
+    problems = problems_of(tmp_path, GOOD_ORG + views + '[[feeds]]\nname = "f"\nviews = ["v"]\ndefault_geo = "APAC"\n')
+    assert problems == ["feeds.f.default_geo: 'APAC' is not the geo of an org in [[orgs]]"]

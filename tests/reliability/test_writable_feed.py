@@ -386,6 +386,15 @@ def test_request_limit_exceeded_is_503_with_retry_after(site: Site) -> None:
     assert error_of(response)["code"] == "REQUEST_LIMIT_EXCEEDED"
 
 
+def test_a_create_whose_answer_never_came_is_504_and_not_retried(site: Site) -> None:
+    before = len(site.emu.ids("emea", "Contact"))
+    site.emu.inject_fault("drop", path="*/sobjects/Contact*", method="POST")
+    response = create_contact(site, geo="EMEA", lastname="Unknown")
+    assert response.status_code == 504 and error_of(response)["code"] == "OutcomeUnknown"
+    assert "may or may not" in error_of(response)["message"]
+    assert len(site.emu.ids("emea", "Contact")) == before  # one attempt, which the org never answered
+
+
 def test_unknown_key_is_404(site: Site) -> None:
     response = patch(site, "003000000000000AAA", {"phone": "1"})
     assert response.status_code == 404 and error_of(response)["code"] == "NotFound"
