@@ -156,6 +156,8 @@ def resource_view(feed: str, path: str) -> Response:
         return write_view(feed, path)
     call = _read_call(feed)
     resource_path = parse_resource_path(path)
+    if call.feed.writable:
+        call.etag = lambda entity_set, key: extension.writes.etag_of(call, entity_set, key)
     try:
         return resource(extension.odata_engine, extension.catalog, call, resource_path)
     except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable):

@@ -61,6 +61,7 @@ class Call:
     ieee754: bool = False
     page_size: int | None = None  # from Prefer: odata.maxpagesize
     log: dict = field(default_factory=dict)  # access-log fields filled in as the request proceeds
+    etag: Callable[[EntitySet, Any], str | None] | None = None  # a writable feed's entity ETag, by key
 
 
 class Catalog:
@@ -264,6 +265,12 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
     return response
 
 
+def with_etag(entity: bytes, tag: str) -> bytes:
+    """`entity` (JSON) with `@odata.etag` after its `@odata.context`."""
+    context, _, rest = entity.partition(b",")
+    return context + b',"@odata.etag":' + orjson.dumps(tag) + (b"," + rest if rest else b"")
+
+
 def _context(call: Call, entity_set: EntitySet, query: ODataQuery) -> str:
     if query.select is None:
         return f"{call.service_root}$metadata#{entity_set.name}"
@@ -311,7 +318,13 @@ def _entity(session: ReadSession, entity_set: EntitySet, query: ODataQuery, call
     key_literal = "'" + str(value).replace("'", "''") + "'" if isinstance(value, str) else str(value)
     if not path.segments:
         context = f"{call.service_root}$metadata#{entity_set.name}/$entity"
-        return json_response(encode_entity(context, columns, row), ieee754=call.ieee754)
+        body = encode_entity(context, columns, row)
+        tag = call.etag(entity_set, value) if call.etag else None
+        if tag is None:
+            return json_response(body, ieee754=call.ieee754)
+        response = json_response(with_etag(body, tag), ieee754=call.ieee754)
+        response.headers["ETag"] = tag
+        return response
     column = columns[0]
     if len(path.segments) == 2:
         if row[0] is None:

@@ -40,7 +40,7 @@ from app.salesforce.writes import (
     read_record,
     update_record,
 )
-from app.warehouse.record import lock_record, mark_record_deleted, refresh_record_row
+from app.warehouse.record import lock_record, mark_record_deleted, read_systemmodstamp, refresh_record_row
 from app.warehouse.state import LogEntry, write_log
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,19 @@ class WriteRouter:
     def read_only(self, sets: Sequence[EntitySet]) -> dict[str, dict[str, str]]:
         """entity set name -> {read-only property: Core term}, for the sets writes may change (for $metadata)."""
         return {s.name: read_only_properties(s, self.targets[s.view]) for s in sets if s.view in self.targets}
+
+    def etag_of(self, call: Any, entity_set: EntitySet, key: Any) -> str | None:
+        """The entity's ETag from its mirror row's systemmodstamp; None for a set writes cannot change."""
+        target = self.targets.get(entity_set.view)
+        if target is None:
+            return None
+        row = _read_row(self.engine, call, entity_set, str(key))
+        org = target.orgs.get(str(row[GEO])) if row else None
+        if row is None or org is None:
+            return None
+        with self.engine.connect() as conn:
+            stamp = read_systemmodstamp(conn, org.name, target.sobject, target.record_id(str(key), org.geo))
+        return etag(stamp) if stamp else None
 
     def target(self, entity_set: EntitySet) -> WriteTarget:
         target = self.targets.get(entity_set.view)

@@ -424,12 +424,24 @@ def test_a_read_only_feed_answers_405(site: Site) -> None:
 
 def test_etag_of_a_stale_read_is_412(site: Site) -> None:
     key = some_contact(site, "emea", 10)
-    read = patch(site, key, {"phone": "555-0110"}, Prefer="return=representation")
+    read = site.get(key)
     tag = read.headers["ETag"]
-    assert patch(site, key, {"fax": "555-0111"}, **{"If-Match": tag}).status_code == 204  # still current: accepted
+    assert read.json()["@odata.etag"] == tag and tag.startswith('W/"')
+    written = patch(site, key, {"phone": "555-0110"}, **{"If-Match": tag})  # current: accepted
+    assert written.status_code == 204 and written.headers["ETag"] != tag
+    assert site.get(key).headers["ETag"] == written.headers["ETag"]
     stale = patch(site, key, {"phone": "555-0112"}, **{"If-Match": tag})
     assert stale.status_code == 412 and error_of(stale)["code"] == "PreconditionFailed"
     assert site.sf("emea").Contact.get(key)["Phone"] == "555-0110"
+
+
+def test_etag_read_before_a_change_made_in_the_org_is_412(site: Site) -> None:
+    key = some_contact(site, "amer", 13)
+    tag = site.get(key).headers["ETag"]
+    site.emu.update("amer", "Contact", [{"Id": key, "Phone": "555-0113"}])  # not synced to the mirror yet
+    stale = patch(site, key, {"fax": "555-0114"}, **{"If-Match": tag})
+    assert stale.status_code == 412
+    assert patch(site, key, {"fax": "555-0114"}).status_code == 204  # If-Match is optional
 
 
 def test_eight_concurrent_clients_leave_one_value_in_org_and_mirror(site: Site) -> None:
