@@ -115,6 +115,7 @@ def run_feeds_list(engine: Engine, *, base_url: str, as_json: bool) -> None:
                         "role": info.role_name,
                         "protection": info.protection,
                         "active_credentials": info.active_credentials,
+                        "writable": info.writable,
                         "url": info.service_url,
                     }
                     for info in infos
@@ -127,7 +128,7 @@ def run_feeds_list(engine: Engine, *, base_url: str, as_json: bool) -> None:
     for info in infos:
         click.echo(
             f"{info.name}\t{info.service_url}\tviews: {', '.join(info.views)}\tprotection: {info.protection}"
-            f"\tactive credentials: {info.active_credentials}"
+            f"\tactive credentials: {info.active_credentials}" + ("\twritable" if info.writable else "")
         )
 
 

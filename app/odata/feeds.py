@@ -59,6 +59,7 @@ class FeedInfo:
     active_credentials: int
     created_at: datetime
     service_url: str
+    writable: bool = False
 
     @property
     def protection(self) -> str:
@@ -181,11 +182,13 @@ def list_feeds(engine: Engine, *, base_url: str) -> list[FeedInfo]:
     active = select(func.count()).where(usable).scalar_subquery()
     with engine.connect() as conn:
         rows = conn.execute(
-            select(feeds.c.name, feeds.c.views, feeds.c.role_name, active, feeds.c.created_at).order_by(feeds.c.name)
+            select(
+                feeds.c.name, feeds.c.views, feeds.c.role_name, active, feeds.c.created_at, feeds.c.writable
+            ).order_by(feeds.c.name)
         ).all()
     return [
-        FeedInfo(name, tuple(views), role, count, created, service_url(base_url, name))
-        for name, views, role, count, created in rows
+        FeedInfo(name, tuple(views), role, count, created, service_url(base_url, name), writable)
+        for name, views, role, count, created, writable in rows
     ]
 
 

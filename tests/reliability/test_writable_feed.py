@@ -47,6 +47,8 @@ class Site:
     database_url: str
     env: dict[str, str]
     master: list  # [gunicorn's master process]
+    no_default_root: str  # a writable feed without default_geo
+    no_default_auth: tuple[str, str]
 
     def contacts(self) -> str:
         return self.root + "global_contact"
@@ -87,13 +89,14 @@ def site(server_url: str, migrated_template: str, tmp_path_factory) -> Iterator[
     database_url = create_database(server_url, name, template=migrated_template)
     engine = create_database_engine(database_url, pool_size=2)
     emu = start_emulator(ROWS)
-    feeds = [unique_name("w").replace("_", ""), unique_name("r").replace("_", "")]
+    feeds = [unique_name("w").replace("_", ""), unique_name("r").replace("_", ""), unique_name("n").replace("_", "")]
     try:
         config, env = write_full_config(emu, directory, database_url)
         result = run_orgfeed(env, "sync")
         assert result.returncode == 0, result.stderr[-3000:]
         writable = _feed(env, feeds[0], "--writable", "--default-geo", "AMER")
         read_only = _feed(env, feeds[1])
+        no_default = _feed(env, feeds[2], "--writable")
         secrets = {key: value for key, value in env.items() if key.startswith(("AMER_", "EMEA_"))}
         master: list = []
         with web_server(database_url, config, extra_env=secrets, on_start=master.append) as url:
@@ -109,6 +112,8 @@ def site(server_url: str, migrated_template: str, tmp_path_factory) -> Iterator[
                 database_url,
                 env,
                 master,
+                f"{url}/odata/v4/{feeds[2]}/",
+                no_default,
             )
     finally:
         from app.odata.feeds import delete_feed
@@ -321,6 +326,14 @@ def test_create_refusals_are_400_naming_the_property(site: Site, body: dict, tar
     assert response.status_code == 400, response.text
     assert error_of(response)["target"] == target
     assert len(site.emu.ids("amer", "Contact")) == before
+
+
+def test_create_without_geo_in_a_feed_without_default_geo_is_400(site: Site) -> None:
+    response = requests.post(
+        site.no_default_root + "global_contact", json={"lastname": "Nowhere"}, auth=site.no_default_auth, timeout=30
+    )
+    assert response.status_code == 400
+    assert error_of(response)["target"] == "geo" and "default_geo" in error_of(response)["message"]
 
 
 def test_changing_a_read_only_column_is_400_naming_it(site: Site) -> None:
@@ -567,3 +580,13 @@ def test_every_write_is_in_the_sync_log_and_the_access_log(site: Site) -> None:
     assert logged == [("Create", "Succeeded"), ("Update", "Succeeded"), ("Delete", "Succeeded")]
     assert tuple(refused) == ("Failed", "REQUIRED_FIELD_MISSING")
     assert [tuple(row) for row in access] == [("PATCH", 204), ("DELETE", 204)]
+
+
+def test_feeds_list_says_which_feeds_are_writable(site: Site) -> None:
+    import json
+
+    result = run_orgfeed(site.env, "feeds", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    writable = {feed["feed"]: feed["writable"] for feed in json.loads(result.stdout)}
+    assert writable[site.feed] is True
+    assert writable[site.read_only_root.rstrip("/").rsplit("/", 1)[1]] is False
