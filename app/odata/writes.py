@@ -153,9 +153,9 @@ def write_entity(
                 refresh_record_row(conn, org.name, target.sobject, record)
                 stamp = record.get("SystemModstamp")
         except SalesforceError as error:
-            _log_write(conn, org.name, target.sobject, record_id, action, error)
+            _log_write(conn, call, org.name, target.sobject, record_id, action, error)
             return _salesforce_error(error, entity_set, call)
-        _log_write(conn, org.name, target.sobject, record_id, action, None)
+        _log_write(conn, call, org.name, target.sobject, record_id, action, None)
     if method == "DELETE" or "return=representation" not in ",".join(request.headers.getlist("Prefer")).lower():
         response = Response(status=204)
         if stamp:
@@ -186,7 +186,7 @@ def _create(
         record_id = create_record(client, target.sobject, values)
     except SalesforceError as error:
         with router.engine.begin() as conn:
-            _log_write(conn, org.name, target.sobject, None, "Create", error)
+            _log_write(conn, call, org.name, target.sobject, None, "Create", error)
         return _salesforce_error(error, entity_set, call)
     stamp = None
     try:
@@ -195,7 +195,7 @@ def _create(
         with router.engine.begin() as conn:
             _lock(conn, org.name, record_id)
             refresh_record_row(conn, org.name, target.sobject, record)
-            _log_write(conn, org.name, target.sobject, record_id, "Create", None)
+            _log_write(conn, call, org.name, target.sobject, record_id, "Create", None)
     except SalesforceError as error:
         # Created, but not re-read: the next sync brings the row; the client still gets its key.
         log.warning(
@@ -321,8 +321,16 @@ def _check_etag(client: Any, target: WriteTarget, record_id: str, if_match: str)
 
 
 def _log_write(
-    conn: Connection, org: str, sobject: str, record_id: str | None, action: str, error: SalesforceError | None
+    conn: Connection,
+    call: Any,
+    org: str,
+    sobject: str,
+    record_id: str | None,
+    action: str,
+    error: SalesforceError | None,
 ) -> None:
+    """A sync log entry for one write, naming the feed and user it came through."""
+    through = f"through feed {call.feed.name} (user {call.feed.username})"
     write_log(
         conn,
         LogEntry(
@@ -332,7 +340,7 @@ def _log_write(
             action=action,
             status="Failed" if error else "Succeeded",
             error_code=error.error_code if error else None,
-            message=str(error)[:2000] if error else "written through the feed",
+            message=f"{error} ({through})"[:2000] if error else f"{action} {through}",
         ),
     )
 

@@ -564,7 +564,9 @@ def test_every_write_is_in_the_sync_log_and_the_access_log(site: Site) -> None:
     time.sleep(0.5)  # the access log is written when the response closes
     with site.engine.connect() as conn:
         logged = conn.execute(
-            text("select action, status from orgfeed.sync_log where org = 'emea' and record_id = :k order by id"),
+            text(
+                "select action, status, message from orgfeed.sync_log where org = 'emea' and record_id = :k order by id"
+            ),
             {"k": key},
         ).all()
         refused = conn.execute(
@@ -577,7 +579,12 @@ def test_every_write_is_in_the_sync_log_and_the_access_log(site: Site) -> None:
             text("select method, status from orgfeed.access_log where feed = :f and path like :p order by id"),
             {"f": site.feed, "p": f"%('{key}')%"},
         ).all()
-    assert logged == [("Create", "Succeeded"), ("Update", "Succeeded"), ("Delete", "Succeeded")]
+    assert [(action, status) for action, status, _ in logged] == [
+        ("Create", "Succeeded"),
+        ("Update", "Succeeded"),
+        ("Delete", "Succeeded"),
+    ]
+    assert all(f"through feed {site.feed} (user {site.auth[0]})" in message for _, _, message in logged)
     assert tuple(refused) == ("Failed", "REQUIRED_FIELD_MISSING")
     assert [tuple(row) for row in access] == [("PATCH", 204), ("DELETE", 204)]
 
