@@ -314,7 +314,7 @@ def finish_odata_request(response: Response) -> Response:
 def add_common_headers(response: Response) -> Response:
     response.headers["OData-Version"] = "4.0"
     if request.headers.get("X-CSRF-Token", "").lower() == "fetch":
-        # Salesforce Connect may fetch a CSRF token before writes; the feed is read-only and requires none.
+        # Salesforce Connect may fetch a CSRF token before writes; orgfeed requires none (writes use Basic auth).
         response.headers["X-CSRF-Token"] = "unused"
     if response.status_code == 401:
         response.headers.setdefault("WWW-Authenticate", REALM)

@@ -295,6 +295,18 @@ def test_put_replaces_every_writable_field(site: Site) -> None:
     assert (record["LastName"], record["Phone"], record["Fax"], record["FirstName"]) == ("Put", None, None, None)
 
 
+def test_merge_and_tunnelled_patch_are_updates(site: Site) -> None:
+    key = some_contact(site, "amer", 14)
+    merged = requests.request("MERGE", site.entity(key), json={"fax": "555-0115"}, auth=site.auth, timeout=30)
+    assert merged.status_code == 204
+    tunnelled = requests.post(
+        site.entity(key), json={"phone": "555-0116"}, auth=site.auth, headers={"X-HTTP-Method": "PATCH"}, timeout=30
+    )
+    assert tunnelled.status_code == 204
+    record = site.sf("amer").Contact.get(key)
+    assert (record["Fax"], record["Phone"]) == ("555-0115", "555-0116")
+
+
 def test_delete_then_second_delete_is_404(site: Site) -> None:
     key = create_contact(site, geo="EMEA", lastname="Doomed").json()["id"]
     first = requests.delete(site.entity(key), auth=site.auth, timeout=30)
