@@ -145,7 +145,9 @@ def _checked_values(table: Table, raw: Mapping[str, object], *, creating: bool, 
         if not allowed and not (trusted and field.name != "Id"):
             readonly.append(field.name)
             continue
-        values[field.name] = parse_value(field, raw_value)
+        value = parse_value(field, raw_value)
+        # Salesforce keeps no empty strings: "" is stored as null (and so leaves a required field missing).
+        values[field.name] = None if value == "" else value
     if readonly:
         raise SalesforceError(
             400,

@@ -609,3 +609,33 @@ def test_feeds_list_says_which_feeds_are_writable(site: Site) -> None:
     writable = {feed["feed"]: feed["writable"] for feed in json.loads(result.stdout)}
     assert writable[site.feed] is True
     assert writable[site.read_only_root.rstrip("/").rsplit("/", 1)[1]] is False
+
+
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("POST", "global_contact", b"\xff\xfe not json"),
+        ("POST", "global_contact", b"[1, 2]"),
+        ("POST", "global_contact", b'{"geo": 5, "lastname": "x"}'),
+        ("POST", "global_contact", b'{"geo": "AMER", "lastname": {"nested": true}}'),
+        ("POST", "global_contact", b'{"geo": "AMER", "lastname": "x", "phone": 1e999}'),
+        ("POST", "global_contact('003x')", b'{"lastname": "x"}'),
+        ("PATCH", "global_contact", b'{"lastname": "x"}'),
+        ("PATCH", "global_contact('it''s')", b'{"lastname": "x"}'),
+        ("PATCH", "global_contact('unclosed", b'{"lastname": "x"}'),
+        ("PATCH", "global_contact('{amer0}')/lastname", b'{"lastname": "x"}'),
+        ("PATCH", "global_contact('{amer0}')", b'{"id": "other", "lastname": "x"}'),
+        ("PATCH", "global_contact('{amer0}')", b'{"lastname": ""}'),
+        ("PUT", "global_contact('{amer0}')", b"{}"),
+        ("DELETE", "no_such_set('x')", b""),
+        ("PATCH", "global_assessment('{amer0}')", b'{"lastname": "x"}'),
+    ],
+)
+def test_hostile_writes_get_an_odata_error_never_a_5xx(site: Site, method: str, path: str, body: bytes) -> None:
+    path = path.replace("{amer0}", some_contact(site, "amer", 15))
+    response = requests.request(
+        method, site.root + path, data=body, auth=site.auth, headers={"Content-Type": "application/json"}, timeout=30
+    )
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    error = error_of(response)
+    assert isinstance(error["code"], str) and error["message"]
