@@ -320,14 +320,23 @@ DEFAULT_BASE_URL = "http://localhost:8000"
 @click.option("--hide", help="Comma-separated view.column entries not to serve (default: [[feeds]] NAME's hide).")
 @click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Where the web process is reachable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--writable", is_flag=True, help="Accept OData creates, updates and deletes, written to the owning org.")
+@click.option("--default-geo", help="The geo a create without a geo property goes to (writable feeds).")
 def feeds_create(
-    name: str, views: str | None, geos: str | None, hide: str | None, base_url: str, as_json: bool
+    name: str,
+    views: str | None,
+    geos: str | None,
+    hide: str | None,
+    base_url: str,
+    as_json: bool,
+    writable: bool,
+    default_geo: str | None,
 ) -> None:
-    """Create feed NAME (or update its views, scope and grants) with a read-only database role and a credential."""
+    """Create feed NAME (or update its views, scope, writability and grants) with a read-only role and a credential."""
     from app.odata.commands import FeedOptions, run_feeds_create
 
     settings = load_settings(resolve_secrets=False)
-    options = FeedOptions(views=views, geos=geos, hide=hide)
+    options = FeedOptions(views=views, geos=geos, hide=hide, writable=writable, default_geo=default_geo)
     run_feeds_create(settings, open_database(settings), name, options, base_url=base_url, as_json=as_json)
 
 
@@ -390,8 +399,9 @@ def credentials_revoke(feed: str, as_json: bool) -> None:
 def serve(host: str, port: int) -> None:
     """Serve the OData feeds (development server; production runs gunicorn from the Procfile)."""
     from app.odata.serve import serve as serve_feeds
+    from app.odata.wsgi import load_web_settings
 
-    settings = load_settings(resolve_secrets=False)
+    settings = load_web_settings()
     open_database(settings).dispose()
     serve_feeds(settings, host=host, port=port)
 

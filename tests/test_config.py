@@ -382,3 +382,15 @@ MORE_BAD_CONFIGS = [
 @pytest.mark.parametrize(("text", "expected"), MORE_BAD_CONFIGS)
 def test_more_configuration_mistakes_each_get_their_own_line(tmp_path, text, expected):
     assert problems_of(tmp_path, text) == expected
+
+
+def test_a_feed_may_be_writable_with_a_default_geo(tmp_path):
+    views = '[[views]]\nname = "v"\nobject = "Contact"\n'
+    settings = load(
+        tmp_path, GOOD_ORG + views + '[[feeds]]\nname = "f"\nviews = ["v"]\nwritable = true\ndefault_geo = "AMER"\n'
+    )
+    assert (settings.feeds[0].writable, settings.feeds[0].default_geo) == (True, "AMER")
+    plain = load(tmp_path, GOOD_ORG + views + '[[feeds]]\nname = "f"\nviews = ["v"]\n')
+    assert (plain.feeds[0].writable, plain.feeds[0].default_geo) == (False, None)
+    problems = problems_of(tmp_path, GOOD_ORG + views + '[[feeds]]\nname = "f"\nviews = ["v"]\ndefault_geo = "APAC"\n')
+    assert problems == ["feeds.f.default_geo: 'APAC' is not the geo of an org in [[orgs]]"]

@@ -190,6 +190,8 @@ class FeedConfig(Table):
     views: StringArray[DefinedView] = Field(description="the views the feed exposes")
     geos: Annotated[StringArray[KnownGeo], AfterValidator(_not_empty_geos)] | None = None  # None: every geo
     hide: Annotated[Names, AfterValidator(_hidden_columns)] = ()  # "view.column" entries not served
+    writable: bool = False  # accept OData POST, PATCH, PUT and DELETE, written to the org owning each row
+    default_geo: KnownGeo | None = None  # the geo a create without a `geo` property goes to
 
     @property
     def is_scoped(self) -> bool:

@@ -39,6 +39,7 @@ from app.emulator.seed import SeedContext, seed_table
 from app.emulator.server import HttpsServer
 from app.emulator.sessions import SessionStore
 from app.emulator.table import CacheBudget, Table
+from app.emulator.validation import ValidationRule
 from app.emulator.warmup import warm_bulk_cache
 
 P = ParamSpec("P")
@@ -65,6 +66,7 @@ class Emulator:
         for org in self.orgs.values():
             self.bus.watch(org)
         self.pubsub: PubSubServer | None = None
+        self.validation_rules: dict[tuple[str, str], list[ValidationRule]] = {}
         self._own_run_dir = run_dir is None
         self.run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="orgfeed-emulator-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -315,6 +317,19 @@ class Emulator:
         with target.lock:
             rows = table.rows(include_deleted=False)[:limit]
             return [table.record_id(row) for row in rows]
+
+    def add_validation_rule(self, org: str, sobject: str, field: str, equals: object, message: str) -> ValidationRule:
+        """REST API writes leaving `field` equal to `equals` (None: blank) fail FIELD_CUSTOM_VALIDATION_EXCEPTION."""
+        table = self.table(org, sobject)
+        described = table.sobject.field(field)
+        if described is None:
+            raise ControlError(f"{sobject} has no field {field!r}")
+        rule = ValidationRule(described.name, equals, message)
+        self.validation_rules.setdefault((org, table.sobject.name), []).append(rule)
+        return rule
+
+    def clear_validation_rules(self) -> None:
+        self.validation_rules.clear()
 
     # -- fields -------------------------------------------------------------------------------
     def add_field(self, org: str, sobject: str, name: str, field_type: str, **attributes: Any) -> Field:

@@ -6,7 +6,7 @@ Every write moves SystemModstamp and LastModifiedDate to the emulator's now, as 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from app.emulator.changes import Change
@@ -14,6 +14,7 @@ from app.emulator.columns import TemplateColumn
 from app.emulator.errors import SalesforceError, not_found
 from app.emulator.formats import parse_value
 from app.emulator.table import Table
+from app.emulator.validation import ValidationRule, check_rules
 
 
 def find_row(table: Table, record_id: str, *, allow_deleted: bool = False) -> int:
@@ -27,7 +28,13 @@ def find_row(table: Table, record_id: str, *, allow_deleted: bool = False) -> in
 
 
 def create_record(
-    table: Table, raw: Mapping[str, object], user_id: str, now: datetime, *, trusted: bool = False
+    table: Table,
+    raw: Mapping[str, object],
+    user_id: str,
+    now: datetime,
+    *,
+    trusted: bool = False,
+    rules: Sequence[ValidationRule] = (),
 ) -> str:
     """Insert a record from JSON values; return its id. Raises SalesforceError 400 on bad input."""
     values = _checked_values(table, raw, creating=True, trusted=trusted)
@@ -36,6 +43,7 @@ def create_record(
         raise SalesforceError(
             400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
         )
+    check_rules(rules, values.get)
     stamps: dict[str, object] = {
         "IsDeleted": False,
         "CreatedDate": now,
@@ -55,7 +63,14 @@ def create_record(
 
 
 def update_record(
-    table: Table, record_id: str, raw: Mapping[str, object], user_id: str, now: datetime, *, trusted: bool = False
+    table: Table,
+    record_id: str,
+    raw: Mapping[str, object],
+    user_id: str,
+    now: datetime,
+    *,
+    trusted: bool = False,
+    rules: Sequence[ValidationRule] = (),
 ) -> None:
     """Apply JSON values to a record (PATCH). Raises SalesforceError 400/404."""
     row = find_row(table, record_id)
@@ -69,6 +84,7 @@ def update_record(
         raise SalesforceError(
             400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(cleared)}]", cleared
         )
+    check_rules(rules, lambda name: values[name] if name in values else table.value(row, name))
     stamps = {"LastModifiedDate": now, "LastModifiedById": user_id, "SystemModstamp": now}
     table.write(row, {**stamps, **values})
     _fill_generated_names(table, row)
@@ -134,7 +150,9 @@ def _checked_values(table: Table, raw: Mapping[str, object], *, creating: bool, 
         if not allowed and not (trusted and field.name != "Id"):
             readonly.append(field.name)
             continue
-        values[field.name] = parse_value(field, raw_value)
+        value = parse_value(field, raw_value)
+        # Salesforce keeps no empty strings: "" is stored as null (and so leaves a required field missing).
+        values[field.name] = None if value == "" else value
     if readonly:
         raise SalesforceError(
             400,

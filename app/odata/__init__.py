@@ -2,7 +2,8 @@
 
 It may import Flask, psycopg, SQLAlchemy (engines only), orjson, `app.config` and
 `app.warehouse` (engines, identifier quoting, the `orgfeed` metadata tables).
-It must not import `app.salesforce`, `app.sync` or `app.emulator`: the feed only reads views.
+It must not import `app.sync` or `app.emulator`, nor `app.salesforce` except in `app.odata.writes`, the one
+module that routes a writable feed's writes to the org that owns the row: the rest of the feed only reads views.
 Only the web app factory (`app.odata.app.create_app`) imports `app.dashboard`, to register its blueprint.
 """
 

@@ -25,21 +25,24 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings
-from app.odata import BadQuery, NotImplementedFeature, ODataError
+from app.odata import BadQuery, NotFound, NotImplementedFeature, ODataError
 from app.odata.accesslog import AccessLog
 from app.odata.auth import authenticate, basic_credentials
+from app.odata.catalog import find_entity_set
 from app.odata.credentials import FailureThrottle, ThrottlePolicy, VerifiedCache
 from app.odata.paging import preferred_page_size
 from app.odata.query import split_query_string
 from app.odata.resources import (
     Call,
     Catalog,
+    key_value,
     metadata_document,
     parse_resource_path,
     resource,
     service_document,
 )
-from app.odata.session import QueryTimeout
+from app.odata.session import QueryTimeout, ReadSession
+from app.odata.writes import WriteRouter, write_entity
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -64,8 +67,11 @@ class Unauthorized(ODataError):
 class ODataExtension:
     """What the routes share: engines, the catalog cache, verified-password cache and failure throttle."""
 
-    def __init__(self, engine: Engine, odata_engine: Engine, throttle: FailureThrottle, catalog_ttl: float):
+    def __init__(
+        self, engine: Engine, odata_engine: Engine, throttle: FailureThrottle, catalog_ttl: float, writes: WriteRouter
+    ):
         self.engine = engine
+        self.writes = writes
         self.odata_engine = odata_engine
         self.throttle = throttle
         self.verified = VerifiedCache()
@@ -98,7 +104,7 @@ def create_app(
         )
     app = Flask(__name__)
     app.extensions["orgfeed.odata"] = ODataExtension(
-        engine, odata_engine, FailureThrottle(throttle_policy), catalog_ttl
+        engine, odata_engine, FailureThrottle(throttle_policy), catalog_ttl, WriteRouter(settings, engine)
     )
 
     odata = Blueprint("odata", __name__, url_prefix="/odata/v4")
@@ -138,7 +144,10 @@ def service_root_view(feed: str) -> Response:
 
 def metadata_view(feed: str) -> Response:
     call = _read_call(feed)
-    return metadata_document(_extension().odata_engine, _extension().catalog, call, as_json=_wants_csdl_json())
+    writable = _extension().writes.read_only if call.feed.writable else None
+    return metadata_document(
+        _extension().odata_engine, _extension().catalog, call, as_json=_wants_csdl_json(), writable=writable
+    )
 
 
 def batch_view(feed: str) -> Response:
@@ -147,15 +156,41 @@ def batch_view(feed: str) -> Response:
 
 
 def resource_view(feed: str, path: str) -> Response:
-    call = _read_call(feed)
     extension = _extension()
+    if request.method not in READ_METHODS:
+        return write_view(feed, path)
+    call = _read_call(feed)
     resource_path = parse_resource_path(path)
+    if call.feed.writable:
+        call.etag = lambda entity_set, key: extension.writes.etag_of(call, entity_set, key)
     try:
         return resource(extension.odata_engine, extension.catalog, call, resource_path)
     except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable):
         # A view was rebuilt with other columns (`views apply`) after the catalog was cached: read it again, once.
         extension.catalog.forget(call.feed.views, call.feed.schema)
         return resource(extension.odata_engine, extension.catalog, call, resource_path)
+
+
+def write_view(feed: str, path: str) -> Response:
+    """POST, PATCH, PUT, DELETE (and MERGE) on a writable feed's entity set or entity; 405 on a read-only feed."""
+    call = _read_call(feed, methods=ALL_METHODS)
+    if not call.feed.writable:
+        raise ODataError(f"{request.method} is not allowed: the feed is read-only", status=405, code="MethodNotAllowed")
+    if (request.content_length or 0) > MAX_REQUEST_BODY:
+        raise ODataError("the request body is larger than 8 MB", status=413, code="PayloadTooLarge")
+    extension = _extension()
+    resource_path = parse_resource_path(path)
+    session = ReadSession(extension.engine, call.feed.role_name, started=call.started)
+    try:
+        entity_set = find_entity_set(extension.catalog.entity_sets(session, call.feed.views), resource_path.entity_set)
+    finally:
+        session.close()
+    if entity_set is None:
+        raise NotFound(f"the feed {call.feed.name!r} has no entity set {resource_path.entity_set!r}")
+    call.log["entity_set"] = entity_set.name
+    return write_entity(
+        extension.writes, call, entity_set, resource_path.key, resource_path.segments, request, key_value
+    )
 
 
 # -- request handling --------------------------------------------------------------------------
@@ -284,7 +319,7 @@ def finish_odata_request(response: Response) -> Response:
 def add_common_headers(response: Response) -> Response:
     response.headers["OData-Version"] = "4.0"
     if request.headers.get("X-CSRF-Token", "").lower() == "fetch":
-        # Salesforce Connect may fetch a CSRF token before writes; the feed is read-only and requires none.
+        # Salesforce Connect may fetch a CSRF token before writes; orgfeed requires none (writes use Basic auth).
         response.headers["X-CSRF-Token"] = "unused"
     if response.status_code == 401:
         response.headers.setdefault("WWW-Authenticate", REALM)

@@ -20,7 +20,8 @@ from app.odata.credentials import VerifiedCache, burn_verification
 from app.views.scopes import scope_schema
 
 _FEED_SQL = """
-select f.views, f.role_name, c.password_hash, (f.geos is not null or cardinality(f.hidden) > 0)
+select f.views, f.role_name, c.password_hash, (f.geos is not null or cardinality(f.hidden) > 0), f.writable,
+       f.default_geo, f.geos
 from orgfeed.feeds f
 left join orgfeed.feed_credentials c
   on c.feed = f.name and c.username = %s and c.revoked_at is null and (c.expires_at is null or c.expires_at > now())
@@ -35,6 +36,9 @@ class Feed:
     role_name: str | None
     username: str
     schema: str = VIEW_SCHEMA  # where its views are read: a scoped feed's own schema (app.views.scopes)
+    writable: bool = False
+    default_geo: str | None = None
+    geos: tuple[str, ...] | None = None  # a scoped feed's geos: it reads and writes only their rows
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -63,7 +67,7 @@ def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str,
         conn.rollback()
     finally:
         fairy.close()
-    hashes = [stored for _, _, stored, _ in rows if stored]
+    hashes = [row[2] for row in rows if row[2]]
     if not hashes:
         burn_verification(password)
         return None
@@ -74,5 +78,7 @@ def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str,
         or any(cache.verify(password, stored) for stored in hashes)
     ):
         return None
-    views, role_name, _, scoped = rows[0]
-    return Feed(feed, tuple(views), role_name, username, scope_schema(feed) if scoped else VIEW_SCHEMA)
+    views, role_name, _, scoped, writable, default_geo, geos = rows[0]
+    schema = scope_schema(feed) if scoped else VIEW_SCHEMA
+    scope = tuple(geos) if geos is not None else None
+    return Feed(feed, tuple(views), role_name, username, schema, writable, default_geo, scope)

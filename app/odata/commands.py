@@ -49,6 +49,8 @@ class FeedOptions:
     views: str | None = None
     geos: str | None = None
     hide: str | None = None
+    writable: bool = False  # or [[feeds]] NAME's `writable`
+    default_geo: str | None = None
 
 
 def _split(text: str) -> list[str]:
@@ -68,7 +70,21 @@ def run_feeds_create(
         raise FeedError(f"feed {name!r} is not in {settings.config_path} ([[feeds]]): name its views with --views A,B")
     geos = _split(options.geos) if options.geos is not None else (configured.geos if configured else None)
     hide = _split(options.hide) if options.hide is not None else list(configured.hide if configured else ())
-    created = feed_store.create_feed(engine, name, view_names, base_url=base_url, geos=geos, hide=hide)
+    writable = options.writable or (configured is not None and configured.writable)
+    default_geo = options.default_geo or (configured.default_geo if configured else None)
+    known_geos = {org.geo for org in settings.orgs}
+    if default_geo is not None and known_geos and default_geo not in known_geos:
+        raise FeedError(f"--default-geo {default_geo!r} is not the geo of an org in {settings.config_path}")
+    created = feed_store.create_feed(
+        engine,
+        name,
+        view_names,
+        base_url=base_url,
+        geos=geos,
+        hide=hide,
+        writable=writable,
+        default_geo=default_geo,
+    )
     if as_json:
         credential = created.credential
         click.echo(
@@ -81,6 +97,8 @@ def run_feeds_create(
                     "role_problem": created.role_problem,
                     "geos": list(created.geos) if created.geos is not None else None,
                     "hide": list(created.hidden),
+                    "writable": created.writable,
+                    "default_geo": created.default_geo,
                     "user": credential.username if credential else None,
                     "password": credential.password if credential else None,
                     "url": feed_store.service_url(base_url, name),
@@ -101,6 +119,9 @@ def run_feeds_create(
     else:
         click.echo(f"  warning: no read role: {created.role_problem}.")
         click.echo("  The feed reads in READ ONLY transactions with a statement timeout instead.")
+    if created.writable:
+        default = f"; creates without geo go to {created.default_geo}" if created.default_geo else ""
+        click.echo(f"  writable: POST, PATCH, PUT and DELETE are written to the org that owns the row{default}")
     if created.credential:
         _echo_credential(created.credential)
     else:
@@ -120,6 +141,7 @@ def run_feeds_list(engine: Engine, *, base_url: str, as_json: bool) -> None:
                         "role": info.role_name,
                         "protection": info.protection,
                         "active_credentials": info.active_credentials,
+                        "writable": info.writable,
                         "url": info.service_url,
                     }
                     for info in infos
@@ -132,7 +154,7 @@ def run_feeds_list(engine: Engine, *, base_url: str, as_json: bool) -> None:
     for info in infos:
         click.echo(
             f"{info.name}\t{info.service_url}\tviews: {', '.join(info.views)}\tprotection: {info.protection}"
-            f"\tactive credentials: {info.active_credentials}"
+            f"\tactive credentials: {info.active_credentials}" + ("\twritable" if info.writable else "")
         )
 
 

@@ -53,6 +53,8 @@ class FeedCreated:
     credential: Credential | None  # None when the feed already existed (its credentials are unchanged)
     geos: tuple[str, ...] | None = None  # a scoped feed's geos (None: every geo)
     hidden: tuple[str, ...] = ()
+    writable: bool = False
+    default_geo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class FeedInfo:
     active_credentials: int
     created_at: datetime
     service_url: str
+    writable: bool = False
 
     @property
     def protection(self) -> str:
@@ -86,11 +89,14 @@ def create_feed(
     base_url: str,
     geos: Sequence[str] | None = None,
     hide: Sequence[str] = (),
+    writable: bool = False,
+    default_geo: str | None = None,
 ) -> FeedCreated:
-    """Creates feed `name` (or updates its views, scope and grants), its read role and, when new, a credential.
+    """Creates feed `name` (or updates its views, scope, writability and grants), its read role and a new credential.
 
     With `geos` or `hide` the feed is scoped: it reads views of its own schema holding only those geos'
-    rows and without the hidden "view.column"s, and its role is granted those views alone.
+    rows and without the hidden "view.column"s, and its role is granted those views alone. A writable
+    feed's role stays read-only: writes go to the orgs, and the mirror rows through the app's engine.
     """
     if not FEED_NAME.match(name):
         raise FeedError(
@@ -110,6 +116,8 @@ def create_feed(
             "role_name": role,
             "geos": list(geos) if geos is not None else None,
             "hidden": list(hide),
+            "writable": writable,
+            "default_geo": default_geo,
         }
         if existing:
             conn.execute(update(feeds).where(feeds.c.name == name).values(**values))
@@ -124,9 +132,8 @@ def create_feed(
             drop_scope(conn, name)
         credential = None if existing else _add_credential(conn, name, generate_username(name), base_url)
     missing = tuple(view for view in views if view not in present)
-    return FeedCreated(
-        name, views, missing, role, problem, credential, tuple(geos) if geos is not None else None, tuple(hide)
-    )
+    scope = tuple(geos) if geos is not None else None
+    return FeedCreated(name, views, missing, role, problem, credential, scope, tuple(hide), writable, default_geo)
 
 
 def refresh_grants(engine: Engine) -> list[str]:
@@ -205,11 +212,13 @@ def list_feeds(engine: Engine, *, base_url: str) -> list[FeedInfo]:
     active = select(func.count()).where(usable).scalar_subquery()
     with engine.connect() as conn:
         rows = conn.execute(
-            select(feeds.c.name, feeds.c.views, feeds.c.role_name, active, feeds.c.created_at).order_by(feeds.c.name)
+            select(
+                feeds.c.name, feeds.c.views, feeds.c.role_name, active, feeds.c.created_at, feeds.c.writable
+            ).order_by(feeds.c.name)
         ).all()
     return [
-        FeedInfo(name, tuple(views), role, count, created, service_url(base_url, name))
-        for name, views, role, count, created in rows
+        FeedInfo(name, tuple(views), role, count, created, service_url(base_url, name), writable)
+        for name, views, role, count, created, writable in rows
     ]
 
 

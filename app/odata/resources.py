@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,7 @@ class Call:
     ieee754: bool = False
     page_size: int | None = None  # from Prefer: odata.maxpagesize
     log: dict = field(default_factory=dict)  # access-log fields filled in as the request proceeds
+    etag: Callable[[EntitySet, Any], str | None] | None = None  # a writable feed's entity ETag, by key
 
 
 class Catalog:
@@ -120,15 +121,24 @@ def service_document(engine: Engine, catalog: Catalog, call: Call) -> Response:
     return json_response(orjson.dumps(render_service_document(sets, call.service_root)))
 
 
-def metadata_document(engine: Engine, catalog: Catalog, call: Call, *, as_json: bool) -> Response:
+def metadata_document(
+    engine: Engine,
+    catalog: Catalog,
+    call: Call,
+    *,
+    as_json: bool,
+    writable: Callable[[Sequence[EntitySet]], Mapping[str, Mapping[str, str]]] | None = None,
+) -> Response:
+    """$metadata; `writable` (a writable feed) gives the sets writes may change and their read-only properties."""
     session = open_session(engine, call)
     try:
         sets = catalog.entity_sets(session, call.feed.views, call.feed.schema)
     finally:
         session.close()
+    read_only = writable(sets) if writable else {}
     if as_json:
-        return Response(orjson.dumps(render_csdl_json(sets)), content_type="application/json")
-    return Response(render_csdl_xml(sets), content_type="application/xml")
+        return Response(orjson.dumps(render_csdl_json(sets, read_only)), content_type="application/json")
+    return Response(render_csdl_xml(sets, read_only), content_type="application/xml")
 
 
 @dataclass(frozen=True)
@@ -262,6 +272,12 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
     return response
 
 
+def with_etag(entity: bytes, tag: str) -> bytes:
+    """`entity` (JSON) with `@odata.etag` after its `@odata.context`."""
+    context, _, rest = entity.partition(b",")
+    return context + b',"@odata.etag":' + orjson.dumps(tag) + (b"," + rest if rest else b"")
+
+
 def _context(call: Call, entity_set: EntitySet, query: ODataQuery) -> str:
     if query.select is None:
         return f"{call.service_root}$metadata#{entity_set.name}"
@@ -309,7 +325,13 @@ def _entity(session: ReadSession, entity_set: EntitySet, query: ODataQuery, call
     key_literal = "'" + str(value).replace("'", "''") + "'" if isinstance(value, str) else str(value)
     if not path.segments:
         context = f"{call.service_root}$metadata#{entity_set.name}/$entity"
-        return json_response(encode_entity(context, columns, row), ieee754=call.ieee754)
+        body = encode_entity(context, columns, row)
+        tag = call.etag(entity_set, value) if call.etag else None
+        if tag is None:
+            return json_response(body, ieee754=call.ieee754)
+        response = json_response(with_etag(body, tag), ieee754=call.ieee754)
+        response.headers["ETag"] = tag
+        return response
     column = columns[0]
     if len(path.segments) == 2:
         if row[0] is None:

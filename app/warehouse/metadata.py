@@ -144,6 +144,8 @@ feeds = Table(
     Column(
         "hidden", ARRAY(Text), nullable=False, server_default=text("'{}'"), comment="view.column entries not served"
     ),
+    Column("writable", Boolean, nullable=False, server_default=text("false"), comment="accepts OData writes"),
+    Column("default_geo", String(63), comment="the geo a create without a geo property goes to"),
     _now(),
     comment="OData service roots /odata/v4/<name>/.",
 )

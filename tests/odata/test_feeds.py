@@ -89,6 +89,7 @@ def test_feeds_list_shows_the_protection(run):
         "role": f"orgfeed_feed_{name}",
         "protection": f"read role orgfeed_feed_{name}",
         "active_credentials": 1,
+        "writable": False,
         "url": f"http://localhost:8000/odata/v4/{name}/",
     }
     plain = run("feeds", "list").stdout

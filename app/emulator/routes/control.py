@@ -103,6 +103,19 @@ def change_field(org: str, sobject: str, name: str) -> Response:
     return json_response({"name": name, "type": field_type})
 
 
+def validation_rules(org: str, sobject: str) -> Response:
+    emulator = _emulator()
+    if request.method == "DELETE":
+        emulator.clear_validation_rules()
+        return json_response({"rules": []})
+    body = _body()
+    field, message = body.get("field"), body.get("message", "The record does not pass a validation rule.")
+    if not isinstance(field, str) or not isinstance(message, str):
+        raise ControlError("a validation rule needs a 'field' (and optionally 'equals' and 'message')")
+    rule = emulator.add_validation_rule(org, sobject, field, body.get("equals"), message)
+    return json_response({"field": rule.field, "equals": rule.equals, "message": rule.message}, 201)
+
+
 def faults() -> Response:
     emulator = _emulator()
     if request.method == "DELETE":
@@ -167,6 +180,7 @@ RULES: list[tuple[str, Callable[..., Response], list[str]]] = [
     (f"{_OBJECT}/purge", purge, ["POST"]),
     (f"{_OBJECT}/fields", add_field, ["POST"]),
     (f"{_OBJECT}/fields/<name>", change_field, ["PATCH", "DELETE"]),
+    (f"{_OBJECT}/validation-rules", validation_rules, ["POST", "DELETE"]),
     ("/__emulator/faults", faults, ["GET", "POST", "DELETE"]),
     ("/__emulator/sessions/expire", expire_sessions, ["POST"]),
     ("/__emulator/orgs/<org>/sessions", session, ["POST"]),

@@ -35,6 +35,10 @@ def _table(sobject: str) -> Table:
     return table
 
 
+def _rules(table: Table) -> list:
+    return _emulator().validation_rules.get((g.org.name, table.sobject.name), [])
+
+
 def _json_body() -> dict[str, object]:
     try:
         body = orjson.loads(request.get_data() or b"{}")
@@ -84,7 +88,7 @@ def describe(version: str, sobject: str) -> Response:
 def create(version: str, sobject: str) -> Response:
     table = _table(sobject)
     with g.org.lock:
-        record_id = create_record(table, _json_body(), g.session.user_id, _emulator().clock.now())
+        record_id = create_record(table, _json_body(), g.session.user_id, _emulator().clock.now(), rules=_rules(table))
     return json_response({"id": record_id, "success": True, "errors": []}, 201)
 
 
@@ -93,7 +97,7 @@ def record(version: str, sobject: str, record_id: str) -> Response:
     emulator = _emulator()
     with g.org.lock:
         if request.method == "PATCH":
-            update_record(table, record_id, _json_body(), g.session.user_id, emulator.clock.now())
+            update_record(table, record_id, _json_body(), g.session.user_id, emulator.clock.now(), rules=_rules(table))
             return no_content()
         if request.method == "DELETE":
             delete_record(table, record_id, g.session.user_id, emulator.clock.now())
