@@ -182,7 +182,9 @@ def write_view(feed: str, path: str) -> Response:
     resource_path = parse_resource_path(path)
     session = ReadSession(extension.engine, call.feed.role_name, started=call.started)
     try:
-        entity_set = find_entity_set(extension.catalog.entity_sets(session, call.feed.views), resource_path.entity_set)
+        entity_set = find_entity_set(
+            extension.catalog.entity_sets(session, call.feed.views, call.feed.schema), resource_path.entity_set
+        )
     finally:
         session.close()
     if entity_set is None:
