@@ -20,7 +20,7 @@ ORGS = (
 CONTACT_VIEW = ViewConfig(
     name="global_contact",
     object="Contact",
-    joins=(JoinConfig("AccountId", "Account"),),
+    joins=(JoinConfig(lookup="AccountId", object="Account"),),
     columns=(ColumnConfig("Account.Industry", "industry"), ColumnConfig("LastName"), ColumnConfig("Email", "mail")),
 )
 SETTINGS = Settings(
