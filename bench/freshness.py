@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import text
@@ -66,7 +65,7 @@ def measure(rows: int) -> dict[str, object]:
             try:
                 run_sync(settings, engine)
                 stop = threading.Event()
-                stream = MappingStream(settings, engine, replace(org), settings.mappings[0], stop)
+                stream = MappingStream(settings, engine, org, settings.mappings[0], stop)
                 thread = threading.Thread(target=stream.run, daemon=True)
                 thread.start()
                 _wait(lambda: _state(engine) == "streaming", 60)

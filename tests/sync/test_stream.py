@@ -11,7 +11,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
@@ -61,7 +60,8 @@ class Streaming:
         assert emu.pubsub is not None
         emu.pubsub.service.keepalive_seconds = 0.5
         orgs = tuple(
-            replace(org, stream=True, pubsub_url=emu.pubsub.url, delete_mode=delete_mode) for org in org_configs(emu)
+            org.model_copy(update={"stream": True, "pubsub_url": emu.pubsub.url, "delete_mode": delete_mode})
+            for org in org_configs(emu)
         )
         self.settings = make_settings(emu, database_url, objects=("Employee",), orgs=orgs[:1])
         self.engine = engine
