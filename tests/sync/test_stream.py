@@ -8,6 +8,7 @@ changes the org: the mirror must reach exact parity with the emulator, through e
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -56,14 +57,18 @@ def silently(emu: Emulator) -> Iterator[None]:
 
 
 class Streaming:
-    def __init__(self, emu: Emulator, database_url: str, engine, delete_mode: str = "soft") -> None:
+    def __init__(
+        self, emu: Emulator, database_url: str, engine, delete_mode: str = "soft", hash_key: str | None = None, **policy
+    ) -> None:
         assert emu.pubsub is not None
         emu.pubsub.service.keepalive_seconds = 0.5
         orgs = tuple(
             org.model_copy(update={"stream": True, "pubsub_url": emu.pubsub.url, "delete_mode": delete_mode})
             for org in org_configs(emu)
         )
-        self.settings = make_settings(emu, database_url, objects=("Employee",), orgs=orgs[:1])
+        settings = make_settings(emu, database_url, objects=("Employee",), orgs=orgs[:1])
+        mappings = tuple(mapping.model_copy(update=policy) for mapping in settings.mappings)
+        self.settings = dataclasses.replace(settings, mappings=mappings, hash_key=hash_key)
         self.engine = engine
         self.emu = emu
         report = run_sync(self.settings, engine)
@@ -133,6 +138,26 @@ def test_create_update_delete_and_undelete_events_reach_parity(emulator: Emulato
         (status,), _ = read_status(conn, streaming.settings)
     assert (status.mode, status.last_change_at) == ("stream", state.last_change_at)
     assert status.lag_seconds is not None and 0 <= status.lag_seconds < 10
+
+
+def test_change_events_are_stored_under_the_mappings_field_policies(emulator: Emulator, database_url, engine) -> None:
+    import hashlib
+    import hmac
+
+    key = "stream-policy-key-" + "0" * 32
+    harness = Streaming(emulator, database_url, engine, hash_key=key, hash=("Email",), redact=("Title",))
+    try:
+        harness.start()
+        record_id = emulator.ids("amer", "Employee", 1)[0]
+        emulator.update("amer", "Employee", [{"Id": record_id, "Email": " New.Address@Example.com", "Title": "Chief"}])
+        expected = hmac.new(key.encode(), b"new.address@example.com", hashlib.sha256).hexdigest()
+        wait_until(lambda: harness.column(record_id, "email") == expected, what="the hashed email")
+        assert harness.column(record_id, "title") is None
+        with engine.connect() as conn:
+            stored = "\n".join(conn.execute(text("select t::text from amer.employee t")).scalars())
+        assert "new.address@example.com" not in stored.lower() and "Chief" not in stored
+    finally:
+        harness.halt()
 
 
 def test_an_update_sets_exactly_the_changed_fields(emulator: Emulator, streaming: Streaming) -> None:
