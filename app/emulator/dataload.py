@@ -10,7 +10,7 @@ CSV, a JSON array of records or an XML queryResult, as the job's contentType say
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
@@ -198,8 +198,8 @@ def json_record(table: Table, row: int, fields: Sequence[str], api_version: str)
         value = table.value(row, name)
         if kind == "datetime" and isinstance(value, datetime):
             record[name] = int(value.timestamp() * 1000)
-        elif kind == "date" and value is not None:
-            record[name] = int(datetime.combine(value, datetime.min.time(), UTC).timestamp() * 1000)  # type: ignore[arg-type]
+        elif kind == "date" and isinstance(value, date):
+            record[name] = int(datetime.combine(value, datetime.min.time(), UTC).timestamp() * 1000)
         else:
             record[name] = json_value(kind, value)
     return record

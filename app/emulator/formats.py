@@ -41,7 +41,7 @@ def json_value(field_type: str, value: object) -> object:
 def text_value(field_type: str, value: object) -> str:
     """Return a non-null `value` as Bulk results write it: datetimes in UTC with Z, booleans lower-case."""
     if field_type == "datetime":
-        return format_datetime(value)[:-5] + "Z"  # type: ignore[arg-type]
+        return format_datetime(cast(datetime, value))[:-5] + "Z"
     if field_type == "boolean":
         return "true" if value else "false"
     if field_type in ("date", "time"):

@@ -187,7 +187,13 @@ def to_salesforce(column: Column, value: Any) -> Any:
             raise bad("a number") from None
         if not number.is_finite():
             raise bad("a finite number")
-        if kind == "decimal" and isinstance(column.scale, int) and -number.as_tuple().exponent > column.scale:  # type: ignore[operator]
+        exponent = number.as_tuple().exponent  # an int: the number is finite
+        if (
+            kind == "decimal"
+            and isinstance(column.scale, int)
+            and isinstance(exponent, int)
+            and -exponent > column.scale
+        ):
             raise BadQuery(f"{prop}: at most {column.scale} digits after the point, got {value!r}", target=prop)
         as_float = float(number)
         if Decimal(repr(as_float)) != number:

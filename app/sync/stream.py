@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import Engine
@@ -250,10 +251,10 @@ class MappingStream:
         return documents
 
     # -- bookkeeping ----------------------------------------------------------------------------------
-    def _save(self, **changes: object) -> None:
+    def _save(self, **changes: Any) -> None:
         try:
             with self.engine.begin() as conn:
-                save_stream_state(conn, self.org.name, self.mapping.object, self.topic, **changes)  # type: ignore[arg-type]
+                save_stream_state(conn, self.org.name, self.mapping.object, self.topic, **changes)
         except SQLAlchemyError as error:  # the database being away is reported by the next transaction needing it
             logging.getLogger(__name__).warning("stream state not saved: %s", error)
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from app.emulator.changes import Change
 from app.emulator.clock import Clock
@@ -100,12 +101,12 @@ class EventBus:
         finally:
             with self.condition:
                 pending, state.pending = state.pending or [], None
-            merged: list[tuple[str, dict[str, object]]] = []
+            merged: list[tuple[str, dict[str, Any]]] = []
             for table, change in pending:
                 topic, record = self._change_record(table, change)
                 previous = merged[-1][1] if merged and merged[-1][0] == topic else None
                 if previous is not None and _same_change(previous, record):
-                    previous["ChangeEventHeader"]["recordIds"].append(change.record_id)  # type: ignore[index]
+                    previous["ChangeEventHeader"]["recordIds"].append(change.record_id)
                 else:
                     merged.append((topic, record))
             self._publish(org, merged)
@@ -119,7 +120,7 @@ class EventBus:
         body = {name: None for name, _ in schema.fields}
         self._publish(org, [(_topic(sobject), {"ChangeEventHeader": header, **body, "_schema": schema})])
 
-    def _change_record(self, table: Table, change: Change) -> tuple[str, dict[str, object]]:
+    def _change_record(self, table: Table, change: Change) -> tuple[str, dict[str, Any]]:
         schema = self.schema_for(table.sobject)
         row = table.row_of(change.record_id)
         values: dict[str, object] = {name: None for name, _ in schema.fields}
@@ -141,16 +142,16 @@ class EventBus:
         header["changedFields"], header["nulledFields"] = field_bitmap(changed), field_bitmap(nulled)
         return _topic(table.sobject), {"ChangeEventHeader": header, **values, "_schema": schema}
 
-    def _publish(self, org: str, records: Sequence[tuple[str, dict[str, object]]]) -> None:
+    def _publish(self, org: str, records: Sequence[tuple[str, dict[str, Any]]]) -> None:
         if not records:
             return
         with self.condition:
             state = self._state(org)
             self._purge(state)
             for topic, record in records:
-                schema: EventSchema = record.pop("_schema")  # type: ignore[assignment]
+                schema: EventSchema = record.pop("_schema")
                 self._counter += 1
-                header: dict = record["ChangeEventHeader"]  # type: ignore[assignment]
+                header: dict[str, Any] = record["ChangeEventHeader"]
                 header["commitNumber"] = self._counter
                 at = datetime.fromtimestamp(header["commitTimestamp"] / 1000, tz=self.clock.now().tzinfo)
                 event = StoredEvent(self._counter, org, topic, at, schema.schema_id, str(uuid.uuid4()), record)
@@ -259,10 +260,10 @@ def _header(entity: str, ids: list[str], change_type: str, at: datetime, user_id
     }
 
 
-def _same_change(previous: dict[str, object], record: dict[str, object]) -> bool:
+def _same_change(previous: dict[str, Any], record: dict[str, Any]) -> bool:
     """Same change type, time, user, changed fields and values: Salesforce sends one event for all the ids."""
     a, b = previous["ChangeEventHeader"], record["ChangeEventHeader"]
     keys = ("changeType", "commitTimestamp", "commitUser", "changedFields", "nulledFields")
-    if any(a[key] != b[key] for key in keys) or a["changeType"] == "CREATE":  # type: ignore[index]
+    if any(a[key] != b[key] for key in keys) or a["changeType"] == "CREATE":
         return False
     return all(previous[name] == record[name] for name in record if name not in ("ChangeEventHeader", "_schema"))

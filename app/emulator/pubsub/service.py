@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent import futures
+from typing import NoReturn
 
 import grpc
 
@@ -55,14 +56,13 @@ class PubSubService(pb2_grpc.PubSubServicer):
             _abort(
                 context, grpc.StatusCode.UNAUTHENTICATED, AUTH_ERROR, "instanceurl does not name this org's instance"
             )
-        return org  # type: ignore[return-value]  # _abort raised otherwise
+        return org
 
     def _sobject(self, org: Org, topic: str, context: grpc.ServicerContext) -> SObjectType:
         for table in org.tables.values():
             if topic == f"/data/{event_name(table.sobject.name)}":
                 return table.sobject
         _abort(context, grpc.StatusCode.NOT_FOUND, TOPIC_ERROR, f"topic {topic!r} does not exist or is not selected")
-        raise AssertionError("unreachable: abort raises")
 
     # -- unary calls ---------------------------------------------------------------------------------
     def GetTopic(self, request: pb2.TopicRequest, context: grpc.ServicerContext) -> pb2.TopicInfo:
@@ -84,7 +84,6 @@ class PubSubService(pb2_grpc.PubSubServicer):
         schema = self.bus.schema(request.schema_id)
         if schema is None:
             _abort(context, grpc.StatusCode.NOT_FOUND, "sfdc.platform.eventbus.grpc.schema.not.found", "no such schema")
-            raise AssertionError("unreachable: abort raises")
         return pb2.SchemaInfo(schema_json=schema.schema_json, schema_id=schema.schema_id, rpc_id=str(uuid.uuid4()))
 
     # -- Subscribe -----------------------------------------------------------------------------------
@@ -175,9 +174,10 @@ def _drain(credits: queue.SimpleQueue[int]) -> int:
             return total
 
 
-def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, error_code: str, message: str) -> None:
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, error_code: str, message: str) -> NoReturn:
     context.set_trailing_metadata((("error-code", error_code),))
     context.abort(code, message)
+    raise AssertionError("unreachable: ServicerContext.abort raises")
 
 
 class PubSubServer:

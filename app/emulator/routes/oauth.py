@@ -25,7 +25,7 @@ def token() -> Response:
 
 def authorize() -> Response:
     # A 302 to the redirect URI, as Salesforce answers once the user has approved the app.
-    return redirect(approve(_emulator().authority(), request.args), code=302)  # type: ignore[return-value]
+    return redirect(approve(_emulator().authority(), request.args), code=302)  # type: ignore[return-value]  # flask.redirect is typed as werkzeug's BaseResponse
 
 
 def revoke() -> Response:
