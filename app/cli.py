@@ -149,7 +149,10 @@ def _unknown_names(kind: str, given: tuple[str, ...], known: list[str]) -> list[
 def sync(
     orgs: tuple[str, ...], objects: tuple[str, ...], full: bool, since, reconcile: bool, watch: bool, json_lines: bool
 ) -> None:
-    """Mirror the configured orgs into their schemas (exit status 1 when anything failed)."""
+    """Mirror the configured orgs into their schemas.
+
+    Exit status 1 when anything failed, 75 when the only objects not synced were held by another sync.
+    """
     from datetime import UTC
 
     from app.sync.console import run_sync_in_console
@@ -165,8 +168,9 @@ def sync(
     options = SyncOptions(
         orgs=orgs, objects=objects, full=full, reconcile=reconcile, since=since.replace(tzinfo=UTC) if since else None
     )
-    if not run_sync_in_console(settings, open_database(settings), options, watch=watch, json_lines=json_lines):
-        raise SystemExit(1)
+    exit_status = run_sync_in_console(settings, open_database(settings), options, watch=watch, json_lines=json_lines)
+    if exit_status:
+        raise SystemExit(exit_status)
 
 
 @cli.command(short_help="Show sync status per org and object, and the sync log.")

@@ -12,9 +12,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.sync.report import SyncEvent, SyncReport
+from app.sync.report import EXIT_LOCKED, SyncEvent, SyncReport
 
-STATUS_STYLE = {"succeeded": "green", "failed": "red", "throttled": "yellow", "interrupted": "yellow", "skipped": "dim"}
+STATUS_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "throttled": "yellow",
+    "interrupted": "yellow",
+    "locked": "yellow",
+    "skipped": "dim",
+}
 
 
 class JsonLines:
@@ -156,8 +163,10 @@ def summary_record(report: SyncReport) -> dict:
     }
 
 
-def run_sync_in_console(settings, engine, options, *, watch: bool, json_lines: bool) -> bool:
-    """Runs `orgfeed sync` with progress output and SIGTERM/SIGINT handling; True when nothing failed.
+def run_sync_in_console(settings, engine, options, *, watch: bool, json_lines: bool) -> int:
+    """Runs `orgfeed sync` with progress output and SIGTERM/SIGINT handling; the exit status (SyncReport.exit_status).
+
+    With `watch`, the worst exit status of all its rounds.
 
     The first SIGTERM or Ctrl-C asks the run to stop after the current transaction (well within
     25 s); a second one exits at once.
@@ -169,7 +178,7 @@ def run_sync_in_console(settings, engine, options, *, watch: bool, json_lines: b
     stop = threading.Event()
     console = Console(stderr=False)
     interactive = console.is_terminal and not json_lines
-    outcome = {"ok": True}
+    outcome = {"exit_status": 0}
 
     def request_stop(signum, frame) -> None:
         if stop.is_set():
@@ -185,7 +194,7 @@ def run_sync_in_console(settings, engine, options, *, watch: bool, json_lines: b
     sink = ProgressBars(console) if interactive else JsonLines()
 
     def show(report: SyncReport) -> None:
-        outcome["ok"] = outcome["ok"] and report.ok
+        outcome["exit_status"] = max(outcome["exit_status"], report.exit_status, key=_severity)
         if interactive:
             console.print(summary_table(report))
         else:
@@ -203,7 +212,12 @@ def run_sync_in_console(settings, engine, options, *, watch: bool, json_lines: b
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return outcome["ok"]
+    return outcome["exit_status"]
+
+
+def _severity(exit_status: int) -> int:
+    """Orders exit statuses: success, then an object held by another sync (EXIT_LOCKED), then a failure."""
+    return {0: 0, EXIT_LOCKED: 1}.get(exit_status, 2)
 
 
 def print_status(objects, log, stale_views: list[str], *, as_json: bool) -> None:
