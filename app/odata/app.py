@@ -47,6 +47,7 @@ READ_METHODS = ("GET", "HEAD")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "MERGE"]
 MAX_REQUEST_BODY = 8 * 1024 * 1024  # Salesforce Connect's request limit
 GZIP_MIN_BYTES = 1024
+RETRY_AFTER_SECONDS = 5  # a 503 while the database restarts or fails over: PostgreSQL restarts take seconds
 DEFAULT_THROTTLE = ThrottlePolicy()
 # PostgreSQL errors caused by what a client wrote (bad values, impossible comparisons): 400, not 500.
 _CLIENT_SQLSTATES = ("22", "42883", "42804", "42725", "2201B")
@@ -333,7 +334,9 @@ def database_error_response(error: psycopg.Error) -> Response:
         )
     if isinstance(error, psycopg.OperationalError):
         log.error("database unavailable: %s", first_line)
-        return error_body(503, "DatabaseUnavailable", "the database is unavailable; try again shortly")
+        response = error_body(503, "DatabaseUnavailable", "the database is unavailable; try again shortly")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     log.exception("database error")
     return error_body(500, "InternalError", "the server could not run the query")
 
