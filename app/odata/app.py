@@ -20,6 +20,7 @@ import orjson
 import psycopg
 from flask import Blueprint, Flask, Response, g, request
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -111,6 +112,7 @@ def create_app(
     app.register_error_handler(ODataError, odata_error_response)
     app.register_error_handler(HTTPException, http_error_response)
     app.register_error_handler(psycopg.Error, database_error_response)
+    app.register_error_handler(DBAPIError, lambda error: database_error_response(error.orig))  # via SQLAlchemy
     app.register_error_handler(Exception, internal_error_response)
     app.after_request(add_common_headers)
     app.wsgi_app = GzipRequestBody(app.wsgi_app)

@@ -18,8 +18,9 @@ locks (`pg_try_advisory_lock` / `pg_advisory_unlock`, one per mapping). Why this
 - Hangs: a holder that stops answering without closing its connection is cut off by the server:
   the transaction sets `idle_in_transaction_session_timeout` (IDLE_TIMEOUT_SECONDS) and a heartbeat
   thread runs `select 1` every HEARTBEAT_SECONDS to stay under it. A failed heartbeat marks every
-  lock of the session lost; the sync checks `MappingLock.check()` between pages and stops the object,
-  so it never works on an object another worker may have taken since.
+  lock of the session lost. Between pages the sync calls `MappingLock.check()`, which asks the
+  server the same way, and stops the object when its session has gone (a database restart), so it
+  never works on an object another worker may have taken since.
 
 The transaction writes nothing, so it holds no transaction id and does not hold back vacuum. Its
 application_name names the holder's host and pid, for pg_stat_activity and for the message of a
@@ -89,7 +90,8 @@ class MappingLock:
         return self._session.lost is not None
 
     def check(self) -> None:
-        """Raises MappingLockLost when the lock's session has ended since it was taken."""
+        """Raises MappingLockLost unless the lock's session is still alive (one round trip to the server)."""
+        self._locks._probe(self._session)
         if self._session.lost is not None:
             raise MappingLockLost(
                 f"lost the lock of {self.org}.{self.sobject} ({self._session.lost}): stopped this object so that it "
@@ -175,14 +177,18 @@ class LockSession:
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat_seconds):
-            with self._mutex:
-                session = self._session
-                if session is None or session.lost is not None:
-                    continue
-                try:
-                    session.conn.execute(text("select 1"))
-                except SQLAlchemyError as error:
-                    self._abandon(session, error)
+            if self._session is not None:
+                self._probe(self._session)
+
+    def _probe(self, session: _Session) -> None:
+        """Runs `select 1` in `session`'s transaction, marking it lost when that fails."""
+        with self._mutex:
+            if session.lost is not None:
+                return
+            try:
+                session.conn.execute(text("select 1"))
+            except SQLAlchemyError as error:
+                self._abandon(session, error)
 
     def _abandon(self, session: _Session, error: BaseException) -> None:
         """Marks `session` lost; closes its connection without ending the transaction, so the server drops the locks."""

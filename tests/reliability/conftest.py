@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pytest
 import requests
 from sqlalchemy import text
 
@@ -29,6 +29,7 @@ from app.emulator.emulator import Emulator
 from app.odata.feeds import Credential
 
 from ..sync.conftest import OBJECTS, assert_parity, write_config
+from .servers import Pooler, free_port, pgbouncer
 
 ROOT = Path(__file__).resolve().parents[2]
 ORGFEED = [sys.executable, "-m", "app"]
@@ -150,12 +151,6 @@ def view_columns(engine, view: str) -> list[str]:
         )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def procfile_web_command() -> str:
     [line] = [line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")]
     return line.removeprefix("web:").strip()
@@ -163,7 +158,12 @@ def procfile_web_command() -> str:
 
 @contextlib.contextmanager
 def web_server(
-    database_url: str, config: Path, *, odata_database_url: str | None = None, workers: int = 1
+    database_url: str,
+    config: Path,
+    *,
+    odata_database_url: str | None = None,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """The Procfile's gunicorn command on a free port of 127.0.0.1; yields its base URL and stops it afterwards."""
     port = free_port()
@@ -177,6 +177,7 @@ def web_server(
     )
     if odata_database_url:
         env["ODATA_DATABASE_URL"] = odata_database_url
+    env.update(extra_env or {})
     command = procfile_web_command().replace("0.0.0.0", "127.0.0.1").replace("--access-logfile -", "")
     process = subprocess.Popen(
         [shutil.which("bash") or "/bin/bash", "-c", f"exec {command}"],
@@ -209,6 +210,13 @@ def web_server(
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         process.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def pooler(server_url: str) -> Iterator[Pooler]:
+    """PgBouncer in transaction mode in front of the test server, for the whole session."""
+    with pgbouncer(server_url) as running:
+        yield running
 
 
 # -- a feed site for hostile input, auth and the role's privileges ---------------------------------
