@@ -49,6 +49,8 @@ _KEY = "hashtextextended(:key, 0)"
 class MappingLockLost(WarehouseError):
     """The lock session of a mapping ended under the sync (connection lost, server restarted, timed out)."""
 
+    error_code = "LOCK_LOST"
+
 
 @dataclass(frozen=True)
 class LockHolder:
