@@ -1,7 +1,8 @@
 """The `orgfeed` command line: every command is here, each parsing its options and calling one function.
 
 Errors a user can fix end the command with one line each on stderr: exit status 2 for
-configuration and connection problems, 1 for everything else that failed.
+configuration and connection problems, 1 for everything else that failed (and 75 for a sync
+whose only gaps are objects another sync held).
 """
 
 from __future__ import annotations
