@@ -1,7 +1,8 @@
 """The `orgfeed` command line: every command is here, each parsing its options and calling one function.
 
 Errors a user can fix end the command with one line each on stderr: exit status 2 for
-configuration and connection problems, 1 for everything else that failed.
+configuration and connection problems, 1 for everything else that failed (and 75 for a sync
+whose only gaps are objects another sync held).
 """
 
 from __future__ import annotations
@@ -159,7 +160,10 @@ def sync(
     watch: bool,
     json_lines: bool,
 ) -> None:
-    """Mirror the configured orgs into their schemas (exit status 1 when anything failed)."""
+    """Mirror the configured orgs into their schemas.
+
+    Exit status 1 when anything failed, 75 when the only objects not synced were held by another sync.
+    """
     from datetime import UTC
 
     from app.sync.console import run_sync_in_console
@@ -175,8 +179,9 @@ def sync(
     options = SyncOptions(
         orgs=orgs, objects=objects, full=full, reconcile=reconcile, since=since.replace(tzinfo=UTC) if since else None
     )
-    if not run_sync_in_console(settings, open_database(settings), options, watch=watch, json_lines=json_lines):
-        raise SystemExit(1)
+    exit_status = run_sync_in_console(settings, open_database(settings), options, watch=watch, json_lines=json_lines)
+    if exit_status:
+        raise SystemExit(exit_status)
 
 
 @cli.command(short_help="Show sync status per org and object, and the sync log.")

@@ -47,27 +47,26 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
+    """Runs every pending migration in one transaction that first takes MIGRATION_LOCK.
+
+    A transaction-level lock, not a session one: behind PgBouncer in transaction mode a session lock
+    stays on whichever server connection took it, and its unlock runs on another.
+    """
     engine = create_database_engine(database_url(), application_name="orgfeed-migrate", pool_size=1)
     try:
-        with engine.connect() as connection:
-            connection.execute(text("select pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
-            try:
-                connection.execute(text(f"create schema if not exists {SCHEMA}"))
-                connection.commit()
-                context.configure(
-                    connection=connection,
-                    target_metadata=metadata,
-                    include_schemas=True,
-                    include_name=include_name,
-                    version_table_schema=SCHEMA,
-                    compare_type=True,
-                )
-                with context.begin_transaction():
-                    context.run_migrations()
-                connection.commit()
-            finally:
-                connection.execute(text("select pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
-                connection.commit()
+        with engine.connect() as connection, connection.begin():
+            connection.execute(text("select pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            connection.execute(text(f"create schema if not exists {SCHEMA}"))
+            context.configure(
+                connection=connection,
+                target_metadata=metadata,
+                include_schemas=True,
+                include_name=include_name,
+                version_table_schema=SCHEMA,
+                compare_type=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
     finally:
         engine.dispose()
 

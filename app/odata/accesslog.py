@@ -10,6 +10,7 @@ import time
 
 from sqlalchemy import Engine, insert
 
+from app.warehouse.database import database_unavailable
 from app.warehouse.metadata import access_log
 
 log = logging.getLogger(__name__)
@@ -18,10 +19,12 @@ log = logging.getLogger(__name__)
 class AccessLog:
     """Writes access-log rows in the background, in batches, so no request waits for the log's commit.
 
-    `flush()` waits until everything recorded so far is written (tests, shutdown).
+    `flush()` waits until everything recorded so far is written (tests, shutdown). While the database
+    is unavailable (a restart, a failover) the batch in hand is retried, so those requests are logged too.
     """
 
     BATCH = 500
+    RETRY_SECONDS = 60.0  # requests keep queueing meanwhile, and are written once the database is back
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -52,10 +55,23 @@ class AccessLog:
                 except queue.Empty:
                     break
             try:
-                with self.engine.begin() as conn:
-                    conn.execute(insert(access_log), batch)
+                self._write(batch)
             except Exception:  # the responses have gone out: losing log lines must not stop the server
                 log.exception("could not write %d access log entries", len(batch))
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    def _write(self, batch: list[dict]) -> None:
+        """Inserts `batch`, waiting out a database restart or failover for up to RETRY_SECONDS."""
+        deadline, delay = time.monotonic() + self.RETRY_SECONDS, 0.5
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(access_log), batch)
+                return
+            except Exception as error:
+                if not database_unavailable(error) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)

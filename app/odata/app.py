@@ -21,6 +21,7 @@ import orjson
 import psycopg
 from flask import Blueprint, Flask, Response, g, request
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -54,6 +55,7 @@ READ_METHODS = ("GET", "HEAD")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "MERGE"]
 MAX_REQUEST_BODY = 8 * 1024 * 1024  # Salesforce Connect's request limit
 GZIP_MIN_BYTES = 1024
+RETRY_AFTER_SECONDS = 5  # a 503 while the database restarts or fails over: PostgreSQL restarts take seconds
 DEFAULT_THROTTLE = ThrottlePolicy()
 # PostgreSQL errors caused by what a client wrote (bad values, impossible comparisons): 400, not 500.
 _CLIENT_SQLSTATES = ("22", "42883", "42804", "42725", "2201B")
@@ -120,6 +122,7 @@ def create_app(
     app.register_error_handler(ODataError, odata_error_response)
     app.register_error_handler(HTTPException, http_error_response)
     app.register_error_handler(psycopg.Error, database_error_response)
+    app.register_error_handler(DBAPIError, lambda error: database_error_response(error.orig))  # via SQLAlchemy
     app.register_error_handler(Exception, internal_error_response)
     app.after_request(add_common_headers)
     wsgi_app: GzipRequestBody | ProxyFix = GzipRequestBody(app.wsgi_app)
@@ -375,7 +378,9 @@ def database_error_response(error: psycopg.Error) -> Response:
         )
     if isinstance(error, psycopg.OperationalError):
         log.error("database unavailable: %s", first_line)
-        return error_body(503, "DatabaseUnavailable", "the database is unavailable; try again shortly")
+        response = error_body(503, "DatabaseUnavailable", "the database is unavailable; try again shortly")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     log.exception("database error")
     return error_body(500, "InternalError", "the server could not run the query")
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.sync.report import SyncEvent, SyncReport
+from app.sync.report import EXIT_LOCKED, SyncEvent, SyncReport
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from app.sync.report import SyncOptions
     from app.warehouse.status import LogLine, ObjectStatus
 
-STATUS_STYLE = {"succeeded": "green", "failed": "red", "throttled": "yellow", "interrupted": "yellow", "skipped": "dim"}
+STATUS_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "throttled": "yellow",
+    "interrupted": "yellow",
+    "locked": "yellow",
+    "skipped": "dim",
+}
 
 
 class JsonLines:
@@ -167,8 +174,10 @@ def summary_record(report: SyncReport) -> dict:
 
 def run_sync_in_console(
     settings: Settings, engine: Engine, options: SyncOptions, *, watch: bool, json_lines: bool
-) -> bool:
-    """Runs `orgfeed sync` with progress output and SIGTERM/SIGINT handling; True when nothing failed.
+) -> int:
+    """Runs `orgfeed sync` with progress output and SIGTERM/SIGINT handling; the exit status (SyncReport.exit_status).
+
+    With `watch`, the worst exit status of all its rounds.
 
     The first SIGTERM or Ctrl-C asks the run to stop after the current transaction (well within
     25 s); a second one exits at once.
@@ -180,7 +189,7 @@ def run_sync_in_console(
     stop = threading.Event()
     console = Console(stderr=False)
     interactive = console.is_terminal and not json_lines
-    outcome = {"ok": True}
+    outcome = {"exit_status": 0}
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
@@ -196,7 +205,7 @@ def run_sync_in_console(
     sink = ProgressBars(console) if interactive else JsonLines()
 
     def show(report: SyncReport) -> None:
-        outcome["ok"] = outcome["ok"] and report.ok
+        outcome["exit_status"] = max(outcome["exit_status"], report.exit_status, key=_severity)
         if interactive:
             console.print(summary_table(report))
         else:
@@ -214,7 +223,12 @@ def run_sync_in_console(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return outcome["ok"]
+    return outcome["exit_status"]
+
+
+def _severity(exit_status: int) -> int:
+    """Orders exit statuses: success, then an object held by another sync (EXIT_LOCKED), then a failure."""
+    return {0: 0, EXIT_LOCKED: 1}.get(exit_status, 2)
 
 
 def print_status(objects: list[ObjectStatus], log: list[LogLine], stale_views: list[str], *, as_json: bool) -> None:

@@ -36,7 +36,7 @@ class SyncEvent:
 class ObjectReport:
     org: str
     sobject: str
-    status: str = "running"  # succeeded | failed | skipped | throttled | interrupted
+    status: str = "running"  # succeeded | failed | skipped | throttled | interrupted | locked (by another sync)
     mode: str = ""  # full | incremental
     upserted: int = 0
     deleted: int = 0
@@ -54,6 +54,19 @@ class SyncReport:
     @property
     def ok(self) -> bool:
         return all(report.status in ("succeeded", "skipped") for report in self.objects)
+
+    @property
+    def exit_status(self) -> int:
+        """0 when every object synced (or its org is suspended), EXIT_LOCKED when the only gaps are objects
+        another sync held, else 1."""
+        if self.ok:
+            return 0
+        return EXIT_LOCKED if all(report.status in ("succeeded", "skipped", "locked") for report in self.objects) else 1
+
+
+# An object another sync holds was not synced by this run: not a success, but not a failure either
+# (the holder syncs it). EX_TEMPFAIL from sysexits.h: "temporary failure, try again later".
+EXIT_LOCKED = 75
 
 
 EventSink = Callable[[SyncEvent], None]

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import Connection
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import MappingConfig, OrgConfig, Settings
 from app.salesforce import ApiLimitReached, BulkJobFailed, DownloadInterrupted, SalesforceError
@@ -25,9 +29,11 @@ from app.salesforce.describe import SYSTEM_FIELDS, Field, describe_sobject, sele
 from app.salesforce.extract import count_records, deleted_ids, ids_from_csv_pages, iter_query_pages
 from app.salesforce.soql import build_count, build_select
 from app.sync.report import EventSink, ObjectReport, SyncEvent, SyncOptions, SyncReport, mapping_status, run_status
-from app.warehouse import WarehouseError
+from app.warehouse import DatabaseUnreachable, WarehouseError
 from app.warehouse.audit import prune_access_log
+from app.warehouse.database import database_unavailable, describe_connection_error
 from app.warehouse.load import LoadResult, RowError, copy_csv_into, count_rows, find_missing, tombstone, upsert_csv
+from app.warehouse.locks import IDLE_TIMEOUT_SECONDS, LockSession, find_lock_holder
 from app.warehouse.policy import HASHED_TYPE, FieldPolicy, mapping_policy, policy_comment
 from app.warehouse.shadow import create_shadow, swap_shadow
 from app.warehouse.state import (
@@ -40,8 +46,6 @@ from app.warehouse.state import (
     save_mapping_state,
     start_run,
     start_run_object,
-    try_lock_mapping,
-    unlock_mapping,
     write_log,
 )
 from app.warehouse.tables import ensure_org_schema, ensure_table, set_column_comments
@@ -51,6 +55,9 @@ MAX_ROW_ERRORS_LOGGED = 100  # per object and run; the rest are counted in one s
 PAGE_ATTEMPTS = 3  # a result page whose download breaks off is fetched again from its locator
 DELETED_RETENTION = timedelta(days=29)  # the `deleted` endpoint looks back at most 30 days
 PRUNE_SECONDS = 3600  # how often the worker deletes access-log entries past `[sync] access_log_days`
+T = TypeVar("T")
+DATABASE_WAIT_SECONDS = 30.0  # how long a run's bookkeeping waits out a database restart before giving up
+WATCH_RETRY_SECONDS = 10.0  # `sync --watch` tries again this soon after a round the database was down for
 
 
 def run_sync(
@@ -64,11 +71,16 @@ def run_sync(
     """Syncs the selected orgs and objects once; `stop` ends the run after the current transaction."""
     stop = stop or threading.Event()
     orgs = [org for org in settings.orgs if org.is_loaded and (not options.orgs or org.name in options.orgs)]
-    with engine.begin() as conn:
+
+    def begin_run(conn: Connection) -> int:
         run_id = start_run(conn, full=options.full)
         for org in orgs:
             record_org(conn, org.name)
-    run = _Run(settings, engine, options, on_event, stop, run_id)
+        return run_id
+
+    run_id = commit_when_available(engine, stop, begin_run)
+    locks = LockSession(engine)
+    run = _Run(settings, engine, options, on_event, stop, run_id, locks)
     report = SyncReport(run_id)
     status = "interrupted"  # what the run row says if something escapes below (a second Ctrl-C, a lost database)
     try:
@@ -81,16 +93,38 @@ def run_sync(
         status = "failed"
         raise
     finally:
-        with engine.begin() as conn:
-            finish_run(
-                conn,
-                run_id,
-                status,
-                rows_upserted=sum(item.upserted for item in report.objects),
-                rows_tombstoned=sum(item.deleted for item in report.objects),
-                api_calls=sum(item.api_calls for item in report.objects),
-            )
+        locks.close()
+        counts = {
+            "rows_upserted": sum(item.upserted for item in report.objects),
+            "rows_tombstoned": sum(item.deleted for item in report.objects),
+            "api_calls": sum(item.api_calls for item in report.objects),
+        }
+        try:
+            commit_when_available(engine, stop, lambda conn: finish_run(conn, run_id, status, **counts))
+        except DatabaseUnreachable as error:  # the report still says what happened; the run row stays "running"
+            logging.getLogger(__name__).warning("sync run %s: its end could not be recorded: %s", run_id, error)
     return report
+
+
+def commit_when_available(engine: Engine, stop: threading.Event, write: Callable[[Connection], T]) -> T:
+    """What `write` returns, run in a transaction of its own, retried while the database restarts.
+
+    Waits out an unavailable database (down, restarting, failing over) for DATABASE_WAIT_SECONDS,
+    not at all once `stop` is set; then raises DatabaseUnreachable. Other errors propagate.
+    """
+    deadline, delay = time.monotonic() + DATABASE_WAIT_SECONDS, 0.5
+    while True:
+        try:
+            with engine.begin() as conn:
+                return write(conn)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            if stop.is_set() or time.monotonic() + delay > deadline:
+                reason = describe_connection_error(getattr(error, "orig", None) or error)
+                raise DatabaseUnreachable(f"the database is unavailable: {reason}") from error
+        stop.wait(delay)
+        delay = min(delay * 2, 5.0)
 
 
 def watch_sync(
@@ -105,9 +139,9 @@ def watch_sync(
     """Syncs each mapping again every `poll_seconds` until `stop` is set; only the first round honours `full`.
 
     Streamed mappings (`stream = true`) also get a Change Data Capture stream (app.sync.stream) for as long.
+    A round the database is unavailable for is reported as a "Retrying" log event and tried again
+    after WATCH_RETRY_SECONDS: the worker outlives database restarts and failovers.
     """
-    import time
-
     from app.sync.stream import resumable_objects, start_streams
 
     streams = start_streams(settings, engine, options, on_event=on_event, stop=stop)
@@ -118,18 +152,29 @@ def watch_sync(
         now = time.monotonic()
         if now - last_pruned >= PRUNE_SECONDS:
             last_pruned = now
-            with engine.begin() as conn:
-                prune_access_log(conn, timedelta(days=settings.sync.access_log_days))
-        due = tuple(
-            mapping.object
+            _prune_access_log(settings, engine)
+        due = [
+            mapping
             for mapping in settings.mappings
             if (not options.objects or mapping.object in options.objects)
             and now - last_started.get(mapping.object, float("-inf")) >= mapping.poll_seconds
-        )
+        ]
         if due:
-            for name in due:
-                last_started[name] = now
-            on_report(run_sync(settings, engine, replace(options, objects=due), on_event=on_event, stop=stop))
+            for mapping in due:
+                last_started[mapping.object] = now
+            objects = tuple(mapping.object for mapping in due)
+            try:
+                on_report(run_sync(settings, engine, replace(options, objects=objects), on_event=on_event, stop=stop))
+            except DatabaseUnreachable as error:
+                on_event(
+                    SyncEvent(
+                        "log", "-", status="Retrying", message=f"{error}; next try in {WATCH_RETRY_SECONDS:.0f} s"
+                    )
+                )
+                for mapping in due:  # due again after the retry delay, not after a whole poll interval
+                    last_started[mapping.object] = now - mapping.poll_seconds + WATCH_RETRY_SECONDS
+                stop.wait(WATCH_RETRY_SECONDS)
+                continue
             options = replace(options, full=False, since=None, reconcile=False)
         waits = [
             last_started.get(mapping.object, now) + mapping.poll_seconds - time.monotonic()
@@ -139,6 +184,15 @@ def watch_sync(
         stop.wait(max(1.0, min(waits, default=60.0)))
     for thread in streams:
         thread.join(timeout=20)  # each commits or abandons its batch's transaction, then stops
+
+
+def _prune_access_log(settings: Settings, engine: Engine) -> None:
+    """Deletes access-log entries past `[sync] access_log_days`; a database that is away is tried next time."""
+    try:
+        with engine.begin() as conn:
+            prune_access_log(conn, timedelta(days=settings.sync.access_log_days))
+    except SQLAlchemyError as error:
+        logging.getLogger(__name__).warning("access log not pruned: %s", error)
 
 
 def mappings_for(settings: Settings, org: OrgConfig, objects: tuple[str, ...] = ()) -> list[MappingConfig]:
@@ -159,6 +213,7 @@ class _Run:
     on_event: EventSink
     stop: threading.Event
     run_id: int
+    locks: LockSession
 
     schema_changed: bool = False
     current: threading.local = field(default_factory=threading.local)  # the object this thread syncs
@@ -167,7 +222,13 @@ class _Run:
         """Keeps the views in step with the tables: auto-apply or report stale ones, refresh materialized ones."""
         from app.views.lifecycle import update_views_after_sync
 
-        outcome = update_views_after_sync(self.engine, self.settings)
+        try:
+            outcome = update_views_after_sync(self.engine, self.settings)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            self.log("*", None, "Views", "Failed", _unavailable(error, "views not updated"), error_code=UNAVAILABLE)
+            return
         if outcome.applied:
             self.log("*", None, "Views", "Succeeded", f"applied changed views: {', '.join(outcome.applied)}")
         if outcome.stale and self.schema_changed:
@@ -194,28 +255,39 @@ class _Run:
         error_code: str | None = None,
         record_id: str | None = None,
     ) -> None:
-        """Writes one sync-log entry in its own transaction (it survives a rolled-back load)."""
-        with self.engine.begin() as conn:
-            write_log(
-                conn,
-                LogEntry(
-                    org=org,
-                    sobject=sobject,
-                    record_id=record_id,
-                    action=action,
-                    status=status,
-                    error_code=error_code,
-                    message=message,
-                    run_id=self.run_id,
-                ),
-            )
+        """Writes one sync-log entry in its own transaction (it survives a rolled-back load).
+
+        While the database is unavailable the entry waits (commit_when_available), then goes to the
+        process log only: the event and the run's report still carry it.
+        """
+        entry = LogEntry(
+            org=org,
+            sobject=sobject,
+            record_id=record_id,
+            action=action,
+            status=status,
+            error_code=error_code,
+            message=message,
+            run_id=self.run_id,
+        )
+        try:
+            commit_when_available(self.engine, self.stop, lambda conn: write_log(conn, entry))
+        except DatabaseUnreachable as error:
+            logging.getLogger(__name__).warning("sync log entry not written (%s): %s", error, entry)
         self.on_event(SyncEvent("log", org, sobject, status=status, message=message))
 
     def sync_org(self, org: OrgConfig) -> list[ObjectReport]:
         mappings = mappings_for(self.settings, org, self.options.objects)
         reports = [ObjectReport(org.name, mapping.object) for mapping in mappings]
-        with self.engine.connect() as conn:
-            state = read_org_state(conn, org.name)
+        try:
+            with self.engine.connect() as conn:
+                state = read_org_state(conn, org.name)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            message = _unavailable(error, "the org was not synced")
+            self.log(org.name, None, "Login", "Failed", message, error_code=UNAVAILABLE)
+            return [replace(report, status="failed", message=message) for report in reports]
         if state.suspended:
             return [replace(report, status="skipped", message="org suspended") for report in reports]
         now = datetime.now(UTC)
@@ -246,9 +318,14 @@ class _Run:
         except (SalesforceError, WarehouseError) as error:
             self.log(org.name, None, "Login", "Failed", str(error), error_code=getattr(error, "error_code", None))
             return [replace(report, status="failed", message=str(error)) for report in reports]
-        except Exception as error:  # noqa: BLE001 - one org's surprise must not stop the others; logged
-            message = _unexpected(error, f"org {org.name}")
-            self.log(org.name, None, "Login", "Failed", message, error_code="INTERNAL_ERROR")
+        except Exception as error:  # noqa: BLE001 - one org's surprise must not stop the other orgs; logged
+            unavailable = database_unavailable(error)
+            message = (
+                _unavailable(error, "the org was not synced") if unavailable else _unexpected(error, f"org {org.name}")
+            )
+            self.log(
+                org.name, None, "Login", "Failed", message, error_code=UNAVAILABLE if unavailable else "INTERNAL_ERROR"
+            )
             return [replace(report, status="failed", message=message) for report in reports]
         workers = max(1, min(self.settings.sync.workers, len(mappings)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{org.name}-object") as pool:
@@ -265,18 +342,22 @@ class _Run:
         calls_before = client.calls_in_this_thread()
         self.on_event(SyncEvent("start", org.name, mapping.object))
         run_object_started = False
-        with self.engine.connect() as lock_conn:
-            locked = try_lock_mapping(lock_conn, org.name, mapping.object)
-            lock_conn.commit()  # the session-level lock outlives the transaction; don't sit idle in one
-            if not locked:
-                report.status, report.message = "skipped", "another sync process holds this object"
-                self.on_event(
-                    SyncEvent("finish", org.name, mapping.object, status=report.status, message=report.message)
-                )
-                return report
+        try:
+            lock = self.locks.acquire(org.name, mapping.object)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            report.status, report.message = "failed", _unavailable(error, "the object was not synced")
+            self.log(org.name, mapping.object, "Sync", "Failed", report.message, error_code=UNAVAILABLE)
+            return self._finish_event(report)
+        if lock is None:
+            return self._locked_elsewhere(report)
+        with lock:
+            self.current.lock = lock
             try:
-                with self.engine.begin() as conn:
-                    start_run_object(conn, self.run_id, org.name, mapping.object)
+                commit_when_available(
+                    self.engine, self.stop, lambda conn: start_run_object(conn, self.run_id, org.name, mapping.object)
+                )
                 run_object_started = True
                 self._load_object(org, client, mapping, report)
                 report.status = "interrupted" if self.stop.is_set() else "succeeded"
@@ -296,38 +377,86 @@ class _Run:
                     error_code=getattr(error, "error_code", None),
                 )
             except Exception as error:  # noqa: BLE001 - one object's surprise must not stop the others; logged
-                report.status, report.message = "failed", _unexpected(error, f"org {org.name}, object {mapping.object}")
-                self.log(org.name, mapping.object, "Sync", "Failed", report.message, error_code="INTERNAL_ERROR")
+                if database_unavailable(error):  # a restart or failover: the next run starts over from the watermark
+                    report.status, report.message = "failed", _unavailable(error, "the next run retries this object")
+                    self.log(org.name, mapping.object, "Sync", "Failed", report.message, error_code=UNAVAILABLE)
+                else:
+                    report.status = "failed"
+                    report.message = _unexpected(error, f"org {org.name}, object {mapping.object}")
+                    self.log(org.name, mapping.object, "Sync", "Failed", report.message, error_code="INTERNAL_ERROR")
             finally:
+                self.current.lock = None
                 report.api_calls = client.calls_in_this_thread() - calls_before
                 report.seconds = (datetime.now(UTC) - started).total_seconds()
-                with self.engine.begin() as conn:
-                    if run_object_started:
-                        finish_run_object(
-                            conn,
-                            self.run_id,
-                            org.name,
-                            mapping.object,
-                            run_status(report.status),
-                            rows_upserted=report.upserted,
-                            rows_tombstoned=report.deleted,
-                            api_calls=report.api_calls,
-                            error=report.message or None,
-                        )
-                    save_mapping_state(
-                        conn,
-                        org.name,
-                        mapping.object,
-                        status=mapping_status(report.status),
-                        last_error=report.message or None,
+                try:
+                    commit_when_available(
+                        self.engine, self.stop, lambda conn: self._record_object(conn, report, run_object_started)
                     )
-                unlock_mapping(lock_conn, org.name, mapping.object)
+                except DatabaseUnreachable as error:  # the report says how the object ended; the next run redoes it
+                    logging.getLogger(__name__).warning(
+                        "%s.%s: state not recorded: %s", org.name, mapping.object, error
+                    )
+        return self._finish_event(report)
+
+    def _record_object(self, conn: Connection, report: ObjectReport, run_object_started: bool) -> None:
+        """Records how `report`'s object ended: its sync_run_objects row (when it was started) and its mapping state."""
+        if run_object_started:
+            finish_run_object(
+                conn,
+                self.run_id,
+                report.org,
+                report.sobject,
+                run_status(report.status),
+                rows_upserted=report.upserted,
+                rows_tombstoned=report.deleted,
+                api_calls=report.api_calls,
+                error=report.message or None,
+            )
+        save_mapping_state(
+            conn, report.org, report.sobject, status=mapping_status(report.status), last_error=report.message or None
+        )
+
+    def _locked_elsewhere(self, report: ObjectReport) -> ObjectReport:
+        """Reports and logs an object another sync holds: not synced by this run, and not a success.
+
+        The holder (a second worker dyno, a sync started by hand) syncs it, so nothing is lost; the
+        mapping's state is the holder's to write. The run's exit status says so (EXIT_LOCKED).
+        """
+        try:
+            with self.engine.connect() as conn:
+                holder = find_lock_holder(conn, report.org, report.sobject)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            holder = None
+        who = (
+            f"{holder.application_name}, since {holder.since.astimezone(UTC):%H:%M:%S} UTC"
+            if holder and holder.since
+            else "a sync whose session this database user cannot see"
+        )
+        report.status = "locked"
+        report.message = (
+            f"not synced by this run: another sync holds this object ({who}). If another worker or "
+            "`orgfeed sync` is running, it syncs the object and nothing is lost; otherwise its lock ends with its "
+            f"database session (at once when its process exits, within {IDLE_TIMEOUT_SECONDS:.0f} s when it hangs): "
+            "run the sync again"
+        )
+        self.log(report.org, report.sobject, "Sync", "Warning", report.message, error_code="LOCKED_BY_ANOTHER_SYNC")
+        return self._finish_event(report)
+
+    def _finish_event(self, report: ObjectReport) -> ObjectReport:
         self.on_event(
             SyncEvent(
-                "finish", org.name, mapping.object, rows=report.upserted, status=report.status, message=report.message
+                "finish", report.org, report.sobject, rows=report.upserted, status=report.status, message=report.message
             )
         )
         return report
+
+    def _check_lock(self) -> None:
+        """Raises MappingLockLost when this thread's object lost its lock (checked between pages)."""
+        lock = getattr(self.current, "lock", None)
+        if lock is not None:
+            lock.check()
 
     def _load_object(self, org: OrgConfig, client: OrgClient, mapping: MappingConfig, report: ObjectReport) -> None:
         client.check_budget()
@@ -492,6 +621,8 @@ class _Run:
                 self.on_event(SyncEvent("rows", org.name, sobject, rows=loaded, total=total))
                 if self.stop.is_set():
                     raise _Interrupted()
+                self._check_lock()
+            self._check_lock()
             swap_shadow(conn, org.name, sobject, hard_delete=org.delete_mode == "hard")
             set_column_comments(
                 conn,
@@ -593,6 +724,7 @@ class _Run:
         soql = build_select(sobject, names, modified_since=since, order_by_modstamp=True)
         errors: list[RowError] = []
         for page in iter_query_pages(client, soql, names, include_deleted=True):
+            self._check_lock()
             with self.engine.begin() as conn:
                 chunks = policy.protect_csv([page.csv])
                 result = upsert_csv(conn, org.name, sobject, chunks, hard_delete=org.delete_mode == "hard")
@@ -680,6 +812,15 @@ class _Interrupted(WarehouseError):
 
     def __init__(self) -> None:
         super().__init__("interrupted by a stop request; the full load will start over next run")
+
+
+UNAVAILABLE = "DATABASE_UNAVAILABLE"
+
+
+def _unavailable(error: Exception, consequence: str) -> str:
+    """The sync-log message for a database that went away (restart, failover, network): not a bug, retried next run."""
+    reason = describe_connection_error(getattr(error, "orig", None) or error)
+    return f"the database is unavailable ({reason}): {consequence}"
 
 
 def _unexpected(error: Exception, where: str) -> str:

@@ -195,7 +195,12 @@ def stage_text(conn: Connection, types: dict[str, str], spool: IO[bytes], label:
     stage = qualified_name("pg_temp", TEXT_STAGE)
     conn.execute(text(f"drop table if exists {stage}"))
     text_columns = ", ".join(f"{quote_identifier(column)} text" for column in types)
-    conn.execute(text(f"create temp table {quote_identifier(TEXT_STAGE)} (_line serial primary key, {text_columns})"))
+    conn.execute(
+        text(
+            f"create temp table {quote_identifier(TEXT_STAGE)} (_line serial primary key, {text_columns}) "
+            "on commit drop"
+        )
+    )
     savepoint = conn.begin_nested()
     try:
         stream_copy(conn, copy_statement("pg_temp", TEXT_STAGE, list(types)), iter(lambda: spool.read(1 << 20), b""))

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import sqlalchemy
+import sqlalchemy.exc
 from sqlalchemy.engine import Engine, make_url
 
 from app.config import DatabaseSettings
@@ -36,13 +37,40 @@ def sqlalchemy_url(url: str) -> sqlalchemy.URL:
 
 
 def create_database_engine(url: str, *, application_name: str = "orgfeed", pool_size: int = 5) -> Engine:
-    """An engine on `url` with psycopg 3; connections carry `application_name` for pg_stat_activity."""
+    """An engine on `url` with psycopg 3; connections carry `application_name` for pg_stat_activity.
+
+    Any URL may be PgBouncer in transaction mode (Heroku's connection pooling), where consecutive
+    transactions of one connection run on different server connections. So psycopg never prepares
+    statements on the server (`prepare_threshold=None`: a statement prepared on one server
+    connection "does not exist" on the next), and nothing here keeps session state.
+    """
     return sqlalchemy.create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         pool_pre_ping=True,
-        connect_args={"application_name": application_name},
+        connect_args={"application_name": application_name, "prepare_threshold": None},
     )
+
+
+# SQLSTATE classes of a server going away or not accepting connections yet: 08 connection exception,
+# 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now (starting up or shutting down).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True when `error` (psycopg's or SQLAlchemy's) means the server is down, restarting or unreachable.
+
+    Such errors are worth waiting out and retrying; any other database error is a real failure.
+    """
+    cause: BaseException | None = error
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        cause = error.orig
+    if not isinstance(cause, psycopg.OperationalError):
+        return False
+    sqlstate = cause.sqlstate or ""
+    return not sqlstate or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
 
 
 def check_database(url: str, *, timeout_seconds: int = 10) -> None:

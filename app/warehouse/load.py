@@ -104,7 +104,10 @@ def create_stage(conn: Connection, types: dict[str, str], columns: list[str]) ->
         required = " not null" if column in ("sfid", "systemmodstamp", "isdeleted") else ""
         default = " default false" if column == "isdeleted" else ""
         definitions.append(f"{quote_identifier(column)} {types[column]}{required}{default}")
-    conn.execute(text(f"create temp table {quote_identifier(STAGE)} ({', '.join(definitions)}, _hc_err text)"))
+    # on commit drop: behind a transaction pooler a temp table must not outlive its transaction
+    conn.execute(
+        text(f"create temp table {quote_identifier(STAGE)} ({', '.join(definitions)}, _hc_err text) on commit drop")
+    )
 
 
 def upsert_csv(
@@ -171,7 +174,9 @@ def stage_ids(conn: Connection, sfids: Iterable[str]) -> str:
     """COPYs `sfids` into a fresh temporary table (one text column, sfid) and returns its quoted name."""
     stage = qualified_name("pg_temp", IDS_STAGE)
     conn.execute(text(f"drop table if exists {stage}"))
-    conn.execute(text(f'create temp table {quote_identifier(IDS_STAGE)} (sfid varchar(18) collate "C" not null)'))
+    conn.execute(
+        text(f'create temp table {quote_identifier(IDS_STAGE)} (sfid varchar(18) collate "C" not null) on commit drop')
+    )
     driver = cast(psycopg.Connection, conn.connection.driver_connection)  # SQLAlchemy types it Any: any driver's
     with driver.cursor() as cursor, cursor.copy(f"copy {stage} (sfid) from stdin") as copy:
         for sfid in sfids:

@@ -1,7 +1,6 @@
-"""orgfeed's own state in the `orgfeed` schema: orgs, per-mapping watermarks, sync runs, the sync log, mapping locks.
+"""orgfeed's own state in the `orgfeed` schema: orgs, per-mapping watermarks, sync runs, the sync log.
 
-Every function runs in the caller's transaction, except the advisory locks, which belong to the
-session (the connection) and outlive transactions until unlocked or disconnected.
+Every function runs in the caller's transaction (mapping locks are in `app.warehouse.locks`).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as upsert
 
 from app.warehouse import WarehouseError
@@ -165,29 +164,6 @@ def recent_log(conn: Connection, limit: int = 20) -> list[LogEntry]:
         .limit(limit)
     ).mappings()
     return [LogEntry(**row) for row in rows]
-
-
-def mapping_lock_key(org: str, sobject: str) -> str:
-    """The text hashed into the advisory lock key of mapping (`org`, `sobject`)."""
-    return f"orgfeed/mapping/{org}/{sobject}"
-
-
-def try_lock_mapping(conn: Connection, org: str, sobject: str) -> bool:
-    """Takes the session-level advisory lock of mapping (`org`, `sobject`) if free; True when taken.
-
-    Held by `conn`'s session until unlock_mapping on the same connection or disconnection, so
-    two workers never sync one mapping at once. Re-entrant: each success needs one unlock.
-    """
-    return conn.execute(
-        text("select pg_try_advisory_lock(hashtextextended(:key, 0))"), {"key": mapping_lock_key(org, sobject)}
-    ).scalar_one()
-
-
-def unlock_mapping(conn: Connection, org: str, sobject: str) -> bool:
-    """Releases the advisory lock of mapping (`org`, `sobject`) held by `conn`; False when it held none."""
-    return conn.execute(
-        text("select pg_advisory_unlock(hashtextextended(:key, 0))"), {"key": mapping_lock_key(org, sobject)}
-    ).scalar_one()
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,14 @@
 """The feed served from a real streaming replica (ODATA_DATABASE_URL) while the loader writes to the primary.
 
-The test makes its own pair of throw-away PostgreSQL clusters on 127.0.0.1 (the machine's cluster is
-never touched): a primary from initdb with wal_level=replica, and a standby cloned from it by
-`pg_basebackup -R`. Both are stopped, and their directories removed, whatever happens.
+The test makes its own pair of throw-away PostgreSQL clusters on 127.0.0.1 (tests/support/clusters.py;
+the machine's cluster is never touched): a primary from initdb with wal_level=replica, and a standby
+cloned from it by `pg_basebackup -R`. Both are stopped, and their directories removed, whatever happens.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -25,83 +18,16 @@ from sqlalchemy import text
 from app.odata.feeds import create_feed
 from app.warehouse.database import create_database_engine
 from app.warehouse.migrate import upgrade_database
+from tests.support.clusters import BIN, primary_and_standby
 from tests.support.configs import write_full_config
 from tests.support.emulators import start_emulator
 from tests.support.processes import run_orgfeed
-from tests.support.servers import free_port, web_server
+from tests.support.servers import web_server
 
-BIN = Path("/usr/lib/postgresql/15/bin")
-pytestmark = pytest.mark.skipif(not (BIN / "pg_basebackup").exists(), reason=f"needs PostgreSQL 15 binaries in {BIN}")
-
-
-def as_postgres(*command: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Runs a PostgreSQL binary, as the `postgres` OS user when we are root (the server refuses to run as root)."""
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    result = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{command[0]} failed: {result.stdout[-2000:]} {result.stderr[-2000:]}"
-    return result
-
-
-@contextlib.contextmanager
-def primary_and_standby() -> Iterator[tuple[str, str]]:
-    """(primary URL, standby URL) of two new clusters; stops both and removes their files on exit."""
-    base = Path(tempfile.mkdtemp(prefix="orgfeed-replica-"))
-    base.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-    primary, standby = base / "primary", base / "standby"
-    ports = free_port(), free_port()
-    started: list[Path] = []
-    try:
-        as_postgres(str(BIN / "initdb"), "-D", str(primary), "-U", "postgres", "--auth=trust", "--no-sync")
-        with (primary / "postgresql.conf").open("a") as conf:
-            conf.write(
-                f"\nport = {ports[0]}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{base}'\n"
-                "wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\nfsync = off\n"
-                "synchronous_commit = off\nfull_page_writes = off\n"
-            )
-        with (primary / "pg_hba.conf").open("a") as hba:
-            hba.write("host replication postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 trust\n")
-        as_postgres(str(BIN / "pg_ctl"), "-D", str(primary), "-l", str(base / "primary.log"), "-w", "start")
-        started.append(primary)
-        as_postgres(
-            str(BIN / "pg_basebackup"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(ports[0]),
-            "-U",
-            "postgres",
-            "-D",
-            str(standby),
-            "-R",
-            "-X",
-            "stream",
-            "--checkpoint=fast",
-            "--no-sync",
-        )
-        with (standby / "postgresql.conf").open("a") as conf:
-            conf.write(f"\nport = {ports[1]}\n")
-        as_postgres(str(BIN / "pg_ctl"), "-D", str(standby), "-l", str(base / "standby.log"), "-w", "start")
-        started.append(standby)
-        yield f"postgresql://postgres@127.0.0.1:{ports[0]}", f"postgresql://postgres@127.0.0.1:{ports[1]}"
-    finally:
-        for cluster in reversed(started):
-            subprocess.run(
-                [
-                    *(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []),
-                    str(BIN / "pg_ctl"),
-                    "-D",
-                    str(cluster),
-                    "-m",
-                    "fast",
-                    "-w",
-                    "stop",
-                ],
-                capture_output=True,
-                timeout=120,
-            )
-        shutil.rmtree(base, ignore_errors=True)
+pytestmark = pytest.mark.skipif(
+    not (BIN / "pg_basebackup").exists(),
+    reason=f"needs the PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) in {BIN}",
+)
 
 
 def feed_count(session: requests.Session, root: str, view: str, filter_: str = "") -> int:
@@ -112,7 +38,8 @@ def feed_count(session: requests.Session, root: str, view: str, filter_: str = "
 
 @pytest.mark.slow
 def test_the_feed_reads_a_streaming_replica_keeps_answering_while_the_primary_loads_and_catches_up(tmp_path):
-    with primary_and_standby() as (primary_server, standby_server):
+    with primary_and_standby() as (primary_cluster, standby_cluster):
+        primary_server, standby_server = primary_cluster.url, standby_cluster.url
         with psycopg.connect(f"{primary_server}/postgres", autocommit=True) as conn:
             conn.execute("create database orgfeed")
         primary, standby = f"{primary_server}/orgfeed", f"{standby_server}/orgfeed"

@@ -61,9 +61,17 @@ def test_two_concurrent_syncs_reach_the_same_end_state_as_one(big_emulator, engi
     first = subprocess.Popen(SYNC, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = subprocess.Popen(SYNC, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     outputs = [process.communicate(timeout=300) for process in (first, second)]
-    assert [process.returncode for process in (first, second)] == [0, 0], [err for _, err in outputs]
-    assert_every_object_in_parity(big_emulator, engine)
     summaries = [json.loads(out.splitlines()[-1]) for out, _ in outputs]
+    locked = [{(o["org"], o["object"]) for o in summary["objects"] if o["status"] == "locked"} for summary in summaries]
+    # A run that found objects held by the other says so: exit status 75, never 0.
+    assert [process.returncode for process in (first, second)] == [75 if held else 0 for held in locked], [
+        err for _, err in outputs
+    ]
+    for summary in summaries:
+        assert {o["status"] for o in summary["objects"]} <= {"succeeded", "locked"}, summary
+    for held, other in ((locked[0], summaries[1]), (locked[1], summaries[0])):  # each held object: synced by the other
+        assert held <= {(o["org"], o["object"]) for o in other["objects"] if o["status"] == "succeeded"}
+    assert_every_object_in_parity(big_emulator, engine)
     done = [
         (item["org"], item["object"])
         for summary in summaries

@@ -4,7 +4,6 @@ import pytest
 from sqlalchemy import text
 
 from app.warehouse import WarehouseError
-from app.warehouse.database import create_database_engine
 from app.warehouse.state import (
     LogEntry,
     MappingState,
@@ -17,8 +16,6 @@ from app.warehouse.state import (
     set_suspended,
     start_run,
     start_run_object,
-    try_lock_mapping,
-    unlock_mapping,
     write_log,
 )
 
@@ -110,21 +107,3 @@ def test_recent_log_returns_newest_first_with_times(conn):
     ]
     with pytest.raises(WarehouseError, match="'Oops' is not a sync log status"):
         write_log(conn, LogEntry("emea", "Upsert", "Oops"))
-
-
-def test_a_mapping_lock_is_held_by_one_session_at_a_time(shared_database_url):
-    engine = create_database_engine(shared_database_url, pool_size=2)
-    try:
-        with engine.connect() as first, engine.connect() as second:
-            assert try_lock_mapping(first, "emea", "Employee") is True
-            assert try_lock_mapping(second, "emea", "Employee") is False
-            assert try_lock_mapping(second, "emea", "Account") is True
-            first.commit()  # a session lock outlives transactions
-            assert try_lock_mapping(second, "emea", "Employee") is False
-            assert unlock_mapping(first, "emea", "Employee") is True
-            assert try_lock_mapping(second, "emea", "Employee") is True
-            assert unlock_mapping(second, "emea", "Employee") is True
-            assert unlock_mapping(second, "emea", "Account") is True
-            second.commit()
-    finally:
-        engine.dispose()
