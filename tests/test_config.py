@@ -393,4 +393,4 @@ def test_a_feed_may_be_writable_with_a_default_geo(tmp_path):
     plain = load(tmp_path, GOOD_ORG + views + '[[feeds]]\nname = "f"\nviews = ["v"]\n')
     assert (plain.feeds[0].writable, plain.feeds[0].default_geo) == (False, None)
     problems = problems_of(tmp_path, GOOD_ORG + views + '[[feeds]]\nname = "f"\nviews = ["v"]\ndefault_geo = "APAC"\n')
-    assert problems == ["feeds.f.default_geo: 'APAC' is not the geo of an org in [[orgs]]"]
+    assert problems == ["feeds.f.default_geo: names geo 'APAC', which no org has (geos: AMER)"]
