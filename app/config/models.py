@@ -140,6 +140,7 @@ VIEW_KEYS = {
     "where": Key("str"),
     "materialized": Key("bool", default=False),
     "indexed": Key("str_list"),
+    "searchable": Key("str_list"),
 }
 
 FEED_KEYS = {
@@ -203,6 +204,7 @@ class ViewConfig:
     where: str | None = None
     materialized: bool = False
     indexed: tuple[str, ...] = ()
+    searchable: tuple[str, ...] = ()  # text columns given trigram indexes for contains/startswith/endswith/$search
 
 
 @dataclass(frozen=True)

@@ -297,6 +297,7 @@ def _read_view(reader: Reader, where: str, table: dict[str, Any]) -> ViewConfig:
         where=values["where"],
         materialized=values["materialized"],
         indexed=tuple(values["indexed"] or ()),
+        searchable=tuple(values["searchable"] or ()),
     )
 
 

@@ -17,7 +17,7 @@ from urllib.parse import unquote, unquote_plus
 from app.odata import BadQuery, NotImplementedFeature
 from app.odata.catalog import EntitySet
 from app.odata.compiler import Params, compile_filter, compile_search
-from app.odata.filter import Node, parse_filter
+from app.odata.filter import Node, Property, parse_filter
 from app.odata.ordering import OrderItem, compile_keyset, compile_order, complete_order
 
 SYSTEM_OPTIONS = frozenset(
@@ -214,11 +214,38 @@ def order_items(query: ODataQuery, entity_set: EntitySet) -> tuple[OrderItem, ..
 
 
 def count_statement(query: ODataQuery, entity_set: EntitySet) -> Statement:
-    """`select count(*)` over the filtered set ($top and $skip ignored, as @odata.count requires)."""
+    """The count of the filtered set ($top and $skip ignored, as @odata.count requires).
+
+    Unfiltered, or filtered on `geo` alone, it is the sum of the live-row counts of the branches whose geo
+    passes the filter, read from `orgfeed.view_live_rows` (kept by triggers in the writers' transactions:
+    one statement, one snapshot, no scan). When that view cannot vouch for every branch (a view with a
+    `where`, a table not tracked, triggers altered) the same statement falls back to `count(*)`: CASE runs
+    only the arm it needs.
+    """
     params = Params()
     where = conditions(query, entity_set, params)
-    sql = f"select count(*) from {entity_set.sql_name}" + (f" where {' and '.join(where)}" if where else "")
+    condition = f" where {' and '.join(where)}" if where else ""
+    scan = f"select count(*) from {entity_set.sql_name}{condition}"
+    if query.search is not None or (query.filter is not None and not _only_geo(query.filter, entity_set)):
+        return Statement(scan, params.values)
+    view = params.bind(entity_set.sql_name)
+    sql = (
+        "with branches as materialized "
+        f"(select geo, live from orgfeed.view_live_rows where view = to_regclass({view})) "
+        "select case when (select count(*) > 0 and count(*) = count(live) from branches) "
+        f"then (select coalesce(sum(live), 0) from branches{condition})::bigint "
+        f"else ({scan}) end"
+    )
     return Statement(sql, params.values)
+
+
+def _only_geo(node: Node, entity_set: EntitySet) -> bool:
+    """True when the only property `node` reads is the view's `geo` (constant within each branch)."""
+    if isinstance(node, Property):
+        return entity_set.column(node.name, target="$filter").name == "geo"
+    children = [getattr(node, name) for name in ("left", "right", "operand", "items", "args") if hasattr(node, name)]
+    flat = [item for child in children for item in (child if isinstance(child, tuple) else (child,))]
+    return all(_only_geo(child, entity_set) for child in flat)
 
 
 def page_statement(

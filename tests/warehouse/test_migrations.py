@@ -11,11 +11,14 @@ TABLES = {
     "alembic_version",
     "feed_credentials",
     "feeds",
+    "live_row_tables",
+    "live_rows",
     "mappings",
     "orgs",
     "sync_log",
     "sync_run_objects",
     "sync_runs",
+    "view_counts",
 }
 
 
