@@ -1,21 +1,24 @@
 """HTTP Basic authentication of a request against a feed's credentials.
 
-One query reads the feed (views, read role) and the username's usable credentials; the
-password is checked against each in constant time. Unknown feeds and users cost the same
-scrypt as a wrong password, and every failure is answered alike (401).
+One query reads the feed (views, read role) and the username's usable credentials, as the first
+statement of the request's read session; the password is checked against each in constant time.
+Unknown feeds and users cost the same scrypt as a wrong password, and every failure is answered
+alike (401).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
 from app.odata.credentials import VerifiedCache, burn_verification
+from app.odata.session import driver_connection
 
-_FEED_SQL = """
+FEED_SQL = """
 select f.views, f.role_name, c.password_hash
 from orgfeed.feeds f
 left join orgfeed.feed_credentials c
@@ -46,18 +49,18 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (username, password) if sep else None
 
 
-def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str, password: str) -> Feed | None:
-    """The feed when `username`/`password` is one of its usable credentials; None otherwise."""
+def authenticate(
+    fetch: Callable[[str, tuple], list], cache: VerifiedCache, feed: str, username: str, password: str
+) -> Feed | None:
+    """The feed when `username`/`password` is one of its usable credentials; None otherwise.
+
+    `fetch(sql, params)` runs the credential query: on the request's read session (one round trip), or on
+    the primary when the feed reads a follower.
+    """
     if len(username) > 63 or len(password) > 1024:
         burn_verification(password[:1024])
         return None
-    fairy = engine.raw_connection()
-    try:
-        conn = fairy.driver_connection
-        rows = conn.execute(_FEED_SQL, (username, feed)).fetchall()
-        conn.rollback()
-    finally:
-        fairy.close()
+    rows = fetch(FEED_SQL, (username, feed))
     hashes = [stored for _, _, stored in rows if stored]
     if not hashes:
         burn_verification(password)
@@ -71,3 +74,21 @@ def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str,
         return None
     views, role_name, _ = rows[0]
     return Feed(feed, tuple(views), role_name, username)
+
+
+def fetch_on(engine: Engine) -> Callable[[str, tuple], list]:
+    """A `fetch` for `authenticate` on its own pooled connection: the query and its rollback in one round trip."""
+
+    def fetch(sql: str, params: tuple) -> list:
+        fairy = engine.raw_connection()
+        try:
+            conn = driver_connection(fairy)
+            with conn.cursor() as cursor:
+                with conn.pipeline():
+                    cursor.execute(sql, params)
+                    conn.rollback()
+                return cursor.fetchall()
+        finally:
+            fairy.close()
+
+    return fetch

@@ -214,7 +214,13 @@ def order_items(query: ODataQuery, entity_set: EntitySet) -> tuple[OrderItem, ..
 
 
 def count_statement(query: ODataQuery, entity_set: EntitySet) -> Statement:
-    """The count of the filtered set ($top and $skip ignored, as @odata.count requires).
+    """The count of the filtered set ($top and $skip ignored, as @odata.count requires); see count_sql."""
+    params = Params()
+    return Statement(count_sql(query, entity_set, params), params.values)
+
+
+def count_sql(query: ODataQuery, entity_set: EntitySet, params: Params) -> str:
+    """A statement (or scalar subquery) counting the filtered set, binding its values into `params`.
 
     Unfiltered, or filtered on `geo` alone, it is the sum of the live-row counts of the branches whose geo
     passes the filter, read from `orgfeed.view_live_rows` (kept by triggers in the writers' transactions:
@@ -222,21 +228,19 @@ def count_statement(query: ODataQuery, entity_set: EntitySet) -> Statement:
     `where`, a table not tracked, triggers altered) the same statement falls back to `count(*)`: CASE runs
     only the arm it needs.
     """
-    params = Params()
     where = conditions(query, entity_set, params)
     condition = f" where {' and '.join(where)}" if where else ""
     scan = f"select count(*) from {entity_set.sql_name}{condition}"
     if query.search is not None or (query.filter is not None and not _only_geo(query.filter, entity_set)):
-        return Statement(scan, params.values)
+        return scan
     view = params.bind(entity_set.sql_name)
-    sql = (
+    return (
         "with branches as materialized "
         f"(select geo, live from orgfeed.view_live_rows where view = to_regclass({view})) "
         "select case when (select count(*) > 0 and count(*) = count(live) from branches) "
         f"then (select coalesce(sum(live), 0) from branches{condition})::bigint "
         f"else ({scan}) end"
     )
-    return Statement(sql, params.values)
 
 
 def _only_geo(node: Node, entity_set: EntitySet) -> bool:
@@ -257,9 +261,15 @@ def page_statement(
     limit: int,
     after: list[Any] | None,
     offset: int,
+    with_count: bool = False,
 ) -> Statement:
-    """One page: `limit + 1` rows after the keyset `after` (or from `offset` when there is none)."""
+    """One page: `limit + 1` rows after the keyset `after` (or from `offset` when there is none).
+
+    `with_count` adds the count of the filtered set (count_sql) as a last column, `_count`: an
+    uncorrelated subquery, run once, when the first row is produced (no row: no count, ask count_sql).
+    """
     params = Params()
+    count = f", ({count_sql(query, entity_set, params)}) as _count" if with_count else ""
     where = conditions(query, entity_set, params)
     if after is not None:
         where.append(compile_keyset(order, after, params))
@@ -272,7 +282,7 @@ def page_statement(
         + f" as _sort{position}"
         for position, item in enumerate(order)
     )
-    sql = f"select {select_list}, {sort_list} from {entity_set.sql_name}"
+    sql = f"select {select_list}, {sort_list}{count} from {entity_set.sql_name}"
     if where:
         sql += f" where {' and '.join(where)}"
     sql += f" order by {compile_order(order)} limit {int(limit) + 1}"

@@ -12,6 +12,8 @@ from app.config import load_settings
 from app.odata.app import create_app
 
 
-def create() -> Flask:
-    """The app with settings from the environment (no Salesforce secrets needed to serve the feed)."""
-    return create_app(load_settings(resolve_secrets=False), trusted_proxies=1)
+def create(threads: int = 8) -> Flask:
+    """The app with settings from the environment (no Salesforce secrets needed to serve the feed).
+
+    `threads` is the Procfile's `--threads` (a test checks they agree): one pooled connection per thread."""
+    return create_app(load_settings(resolve_secrets=False), trusted_proxies=1, threads=threads)

@@ -165,7 +165,7 @@ def _render_search_indexes(view: ResolvedView, index: int, branch: Branch, relat
     statements = [f"create index if not exists {sql_identifier(name)} on {relation} using gin ({id_key} gin_trgm_ops);"]
     for column in view.columns:
         source = column.sources[index]
-        if column.name in view.searchable and source.alias == branch.table:
+        if column.name in view.searchable and source.alias == branch.table and source.column:
             name = _index_name(branch.table, f"{source.column}_trgm")
             statements.append(
                 f"create index if not exists {sql_identifier(name)} on {relation} "

@@ -35,12 +35,17 @@ def sqlalchemy_url(url: str) -> sqlalchemy.URL:
     return make_url(url).set(drivername="postgresql+psycopg")
 
 
-def create_database_engine(url: str, *, application_name: str = "orgfeed", pool_size: int = 5) -> Engine:
-    """An engine on `url` with psycopg 3; connections carry `application_name` for pg_stat_activity."""
+def create_database_engine(
+    url: str, *, application_name: str = "orgfeed", pool_size: int = 5, pre_ping: bool = True
+) -> Engine:
+    """An engine on `url` with psycopg 3; connections carry `application_name` for pg_stat_activity.
+
+    `pre_ping=False` drops the round trip that checks each connection at checkout (the feed pings only
+    connections that sat idle: app.odata.session.ping_when_idle)."""
     return sqlalchemy.create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         connect_args={"application_name": application_name},
     )
 

@@ -67,7 +67,7 @@ def gunicorn_url(odata_database_url, tmp_path_factory):
         try:
             requests.get(url + "/odata/v4/", timeout=1)
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a worker still booting on a busy machine
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 raise AssertionError(f"gunicorn did not start: {process.stderr.read().decode()[-2000:]}") from None
