@@ -226,6 +226,14 @@ def _read_call(feed: str, methods: Iterable[str] = READ_METHODS) -> Call:
         raise ODataError(
             f"$format={format_option}: this service answers in JSON only", status=406, code="NotAcceptable"
         )
+    accept = request.headers.get("Accept", "")
+    plain = request.path.endswith(("/$count", "/$value"))
+    if format_option is None and request.endpoint != "odata.metadata" and not _acceptable(accept, plain=plain):
+        raise ODataError(
+            f"Accept: {accept}: this service answers in JSON only" + (" (and text/plain here)" if plain else ""),
+            status=406,
+            code="NotAcceptable",
+        )
     ieee754 = bool(
         re.search(
             r"ieee754compatible\s*=\s*true", (format_option or "") + request.headers.get("Accept", ""), re.IGNORECASE
@@ -258,6 +266,27 @@ def close_odata_session(error: BaseException | None = None) -> None:
     session = g.pop("odata_session", None)
     if session is not None:
         session.close()
+
+
+def _acceptable(accept: str, *, plain: bool) -> bool:
+    """False when `Accept` names media types and none (with q above 0) is JSON, or text/plain where `plain`
+    (/$count, /$value); `$format` overrides it (checked first). Items without a `/` are ignored."""
+    answered = {"application/json", "application/*", "*/*"} | ({"text/plain", "text/*"} if plain else set())
+    ranges = []
+    for item in accept.split(","):
+        media, *parameters = (part.strip() for part in item.split(";"))
+        if "/" not in media:
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 1.0
+        ranges.append((media.lower(), quality))
+    return not ranges or any(media in answered and quality > 0 for media, quality in ranges)
 
 
 def _is_json(value: str) -> bool:

@@ -13,13 +13,18 @@ from app.odata.catalog import EntitySet
 
 NAMESPACE = "orgfeed"
 CONTAINER = "Container"
-_READ_ONLY_ANNOTATIONS = (
-    '<Annotation Term="Org.OData.Capabilities.V1.InsertRestrictions"><Record>'
-    '<PropertyValue Property="Insertable" Bool="false"/></Record></Annotation>'
-    '<Annotation Term="Org.OData.Capabilities.V1.UpdateRestrictions"><Record>'
-    '<PropertyValue Property="Updatable" Bool="false"/></Record></Annotation>'
-    '<Annotation Term="Org.OData.Capabilities.V1.DeleteRestrictions"><Record>'
-    '<PropertyValue Property="Deletable" Bool="false"/></Record></Annotation>'
+CAPABILITIES = "Org.OData.Capabilities.V1"
+CAPABILITIES_URI = "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Capabilities.V1.xml"
+# (term, property): the entity sets are read-only; the XML and the JSON are written from this one list.
+READ_ONLY_TERMS = (
+    ("InsertRestrictions", "Insertable"),
+    ("UpdateRestrictions", "Updatable"),
+    ("DeleteRestrictions", "Deletable"),
+)
+_READ_ONLY_ANNOTATIONS = "".join(
+    f'<Annotation Term="{CAPABILITIES}.{term}"><Record>'
+    f'<PropertyValue Property="{prop}" Bool="false"/></Record></Annotation>'
+    for term, prop in READ_ONLY_TERMS
 )
 
 
@@ -36,8 +41,8 @@ def render_csdl_xml(sets: Sequence[EntitySet]) -> bytes:
     parts = [
         '<?xml version="1.0" encoding="utf-8"?>\n',
         '<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">',
-        '<edmx:Reference Uri="https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Capabilities.V1.xml">',
-        '<edmx:Include Namespace="Org.OData.Capabilities.V1"/></edmx:Reference>',
+        f'<edmx:Reference Uri="{CAPABILITIES_URI}">',
+        f'<edmx:Include Namespace="{CAPABILITIES}"/></edmx:Reference>',
         f'<edmx:DataServices><Schema Namespace="{NAMESPACE}" xmlns="http://docs.oasis-open.org/odata/ns/edm">',
     ]
     for entity_set in sets:
@@ -75,11 +80,17 @@ def render_csdl_json(sets: Sequence[EntitySet]) -> dict:
                     prop[f"${name}"] = value
             entity_type[column.property] = prop
         schema[entity_set.name] = entity_type
+    read_only = {f"@{CAPABILITIES}.{term}": {prop: False} for term, prop in READ_ONLY_TERMS}
     schema[CONTAINER] = {
         "$Kind": "EntityContainer",
-        **{s.name: {"$Collection": True, "$Type": f"{NAMESPACE}.{s.name}"} for s in sets},
+        **{s.name: {"$Collection": True, "$Type": f"{NAMESPACE}.{s.name}", **read_only} for s in sets},
     }
-    return {"$Version": "4.01", "$EntityContainer": f"{NAMESPACE}.{CONTAINER}", NAMESPACE: schema}
+    return {
+        "$Version": "4.01",
+        "$Reference": {CAPABILITIES_URI: {"$Include": [{"$Namespace": CAPABILITIES}]}},
+        "$EntityContainer": f"{NAMESPACE}.{CONTAINER}",
+        NAMESPACE: schema,
+    }
 
 
 def _facets(column) -> dict:

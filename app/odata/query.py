@@ -43,6 +43,9 @@ SYSTEM_OPTIONS = frozenset(
 )
 UNSUPPORTED_OPTIONS = frozenset({"expand", "apply", "compute", "levels", "index", "deltatoken", "id"})
 MAX_TOP = 2**31 - 1
+_UNFORM_CHARACTERS = ("'", "(", ")")  # escaped by every form encoder: raw, the query string is not form-encoded
+_EXPRESSION_OPTIONS = frozenset({"filter", "orderby", "select", "expand", "apply", "compute"})
+_EXPONENT_PLUS = re.compile(r"(?<![A-Za-z_])(\d(?:\.\d+)?[eE])\+(?=\d)")
 _OFFSET_PLUS = re.compile(r"(T\d{2}(?::|%3[Aa])\d{2}(?:(?::|%3[Aa])\d{2}(?:\.\d+)?)?)\+(\d{2}(?::|%3[Aa])\d{2})")
 
 
@@ -61,21 +64,54 @@ class ODataQuery:
 
 
 def split_query_string(raw: str) -> list[tuple[str, str, str]]:
-    """(decoded name, decoded value, raw pair) for each `name=value` in a raw query string."""
-    raw = _OFFSET_PLUS.sub(r"\1%2B\2", raw)
+    """(decoded name, decoded value, raw pair) for each `name=value` in a raw query string.
+
+    A `+` is a plus sign in OData URLs (RFC 3986); only a form-encoded query string uses it for a space.
+    The query string is taken as form-encoded when it holds a `+` but no `%20` and none of the characters
+    a form encoder always escapes (`'`, `(`, `)`): Python's urlencode and `requests`' params,
+    URLSearchParams. Otherwise a `+` inside a string literal of an expression option, and anywhere in
+    `$search` or a custom option, is a plus sign, while a `+` between the tokens of `$filter`, `$orderby`
+    or `$select` is still read as a space (hand-typed `$filter=lastname+eq+'Smith'`). In both, a `+` in
+    a timestamp's offset or a number's exponent is a plus sign.
+    """
+    form = "+" in raw and "%20" not in raw and not any(mark in raw for mark in _UNFORM_CHARACTERS)
+    raw = _EXPONENT_PLUS.sub(r"\1%2B", _OFFSET_PLUS.sub(r"\1%2B\2", raw))
     pairs = []
     for part in raw.split("&"):
         if not part:
             continue
         name, _, value = part.partition("=")
         try:
-            decoded = (unquote_plus(name, errors="strict"), unquote_plus(value, errors="strict"))
+            decoded_name = unquote_plus(name, errors="strict")
+            if form:
+                decoded_value = unquote_plus(value, errors="strict")
+            elif decoded_name.startswith("@") or decoded_name.lower().removeprefix("$") in _EXPRESSION_OPTIONS:
+                decoded_value = unquote(_spaces_between_tokens(value), errors="strict")
+            else:
+                decoded_value = unquote(value, errors="strict")
+            decoded = (decoded_name, decoded_value)
         except UnicodeDecodeError:
             raise BadQuery(f"the query option {unquote(name)!r} is not valid UTF-8 once decoded") from None
         if "\x00" in decoded[0] or "\x00" in decoded[1]:
             raise BadQuery(f"the query option {decoded[0]!r} holds a NUL character")
         pairs.append((*decoded, part))
     return pairs
+
+
+def _spaces_between_tokens(value: str) -> str:
+    """`value` (still percent-encoded) with each `+` outside string literals made a space (`%20`); literals
+    (between `'` or `%27`, with `''` inside them) keep theirs."""
+    out, literal, position = [], False, 0
+    while position < len(value):
+        if value[position] == "'" or value[position : position + 3].lower() == "%27":
+            literal = not literal
+            step = 1 if value[position] == "'" else 3
+            out.append(value[position : position + step])
+            position += step
+            continue
+        out.append("%20" if value[position] == "+" and not literal else value[position])
+        position += 1
+    return "".join(out)
 
 
 def parse_query(raw_query_string: str) -> ODataQuery:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -288,3 +288,11 @@ def test_a_server_without_pg_trgm_is_told_what_to_install(database_url):
         "view searched: its searchable columns need PostgreSQL's pg_trgm extension, which this server cannot provide"
     )
     assert "postgresql-contrib" in str(caught.value)
+
+
+def test_a_raw_plus_in_a_literal_is_a_plus_and_a_form_encoded_one_a_space(searched):
+    url, rows = searched
+    expected = reference(rows, lambda values: values[2] is not None and values[2].startswith("+1 415"))
+    assert expected
+    assert matching(url, "$filter=startswith(phone,'+1%20415')") == expected  # a JavaScript client's URL
+    assert matching(url, urlencode({"$filter": "startswith(phone,'+1 415')"})) == expected  # Python requests' params
