@@ -161,6 +161,7 @@ class ViewConfig(Table):
     where: str | None = None  # an SQL condition on the view's columns
     materialized: bool = False
     indexed: Names = ()
+    searchable: Names = ()  # text columns given trigram indexes for contains/startswith/endswith/$search
 
 
 def _not_empty_geos(geos: tuple[str, ...]) -> tuple[str, ...]:

@@ -19,11 +19,15 @@ log = logging.getLogger(__name__)
 class AccessLog:
     """Writes access-log rows in the background, in batches, so no request waits for the log's commit.
 
-    `flush()` waits until everything recorded so far is written (tests, shutdown). While the database
-    is unavailable (a restart, a failover) the batch in hand is retried, so those requests are logged too.
+    A batch is whatever arrived within LINGER seconds of its first row (at most BATCH rows): one
+    transaction per batch however busy the feed is. `flush()` waits until everything recorded so far is
+    written; it runs at interpreter exit, which gunicorn's workers reach on SIGTERM after their last
+    response, so a clean shutdown loses no row. While the database is unavailable (a restart, a
+    failover) the batch in hand is retried, so those requests are logged too.
     """
 
     BATCH = 500
+    LINGER = 0.2
     RETRY_SECONDS = 60.0  # requests keep queueing meanwhile, and are written once the database is back
 
     def __init__(self, engine: Engine):
@@ -49,9 +53,10 @@ class AccessLog:
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
+            deadline = time.monotonic() + self.LINGER
             while len(batch) < self.BATCH:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=max(deadline - time.monotonic(), 0)))
                 except queue.Empty:
                     break
             try:

@@ -28,7 +28,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.config import Settings
 from app.odata import BadQuery, NotFound, NotImplementedFeature, ODataError
 from app.odata.accesslog import AccessLog
-from app.odata.auth import authenticate, basic_credentials
+from app.odata.auth import authenticate, basic_credentials, fetch_on
 from app.odata.catalog import find_entity_set
 from app.odata.credentials import FailureThrottle, ThrottlePolicy, VerifiedCache
 from app.odata.paging import preferred_page_size
@@ -42,7 +42,7 @@ from app.odata.resources import (
     resource,
     service_document,
 )
-from app.odata.session import QueryTimeout, ReadSession
+from app.odata.session import QueryTimeout, ReadSession, ping_when_idle
 from app.odata.writes import WriteRouter, write_entity
 
 if TYPE_CHECKING:
@@ -89,18 +89,32 @@ def create_app(
     throttle_policy: ThrottlePolicy = DEFAULT_THROTTLE,
     trusted_proxies: int = 0,
     catalog_ttl: float = 5.0,
+    threads: int = 8,
 ) -> Flask:
     """The web app. `engine` reads feeds and writes the access log; `odata_engine` (ODATA_DATABASE_URL, a
     follower) reads the views, defaulting to `engine`. `trusted_proxies`: how many proxies (Heroku's router: 1)
-    set X-Forwarded-For/-Proto, which then give the client address and the scheme of absolute links."""
+    set X-Forwarded-For/-Proto, which then give the client address and the scheme of absolute links.
+    `threads`: requests served at once (gunicorn's --threads): engines made here pool one connection per
+    thread (and one for the access log's writer), pinged only after sitting idle."""
     from app.dashboard.blueprint import create_dashboard
     from app.warehouse.database import create_database_engine, resolve_database_url
 
     if engine is None:
-        engine = create_database_engine(resolve_database_url(settings.database), application_name="orgfeed-web")
+        engine = ping_when_idle(
+            create_database_engine(
+                resolve_database_url(settings.database),
+                application_name="orgfeed-web",
+                pool_size=threads + 1,
+                pre_ping=False,
+            )
+        )
     if odata_engine is None:
         odata_engine = (
-            create_database_engine(settings.database.odata_url, application_name="orgfeed-odata")
+            ping_when_idle(
+                create_database_engine(
+                    settings.database.odata_url, application_name="orgfeed-odata", pool_size=threads, pre_ping=False
+                )
+            )
             if settings.database.odata_url
             else engine
         )
@@ -116,6 +130,7 @@ def create_app(
     odata.add_url_rule("/<feed>/<path:path>", "resource", resource_view, methods=ALL_METHODS)
     odata.before_request(begin_odata_request)
     odata.after_request(finish_odata_request)
+    odata.teardown_request(close_odata_session)
     app.register_blueprint(odata)
     app.register_blueprint(create_dashboard(settings, engine))
 
@@ -142,15 +157,13 @@ def _extension() -> ODataExtension:
 
 
 def service_root_view(feed: str) -> Response:
-    return service_document(_extension().odata_engine, _extension().catalog, _read_call(feed))
+    return service_document(_extension().catalog, _read_call(feed))
 
 
 def metadata_view(feed: str) -> Response:
     call = _read_call(feed)
     writable = _extension().writes.read_only if call.feed.writable else None
-    return metadata_document(
-        _extension().odata_engine, _extension().catalog, call, as_json=_wants_csdl_json(), writable=writable
-    )
+    return metadata_document(_extension().catalog, call, as_json=_wants_csdl_json(), writable=writable)
 
 
 def batch_view(feed: str) -> Response:
@@ -167,11 +180,12 @@ def resource_view(feed: str, path: str) -> Response:
     if call.feed.writable:
         call.etag = lambda entity_set, key: extension.writes.etag_of(call, entity_set, key)
     try:
-        return resource(extension.odata_engine, extension.catalog, call, resource_path)
+        return resource(extension.catalog, call, resource_path)
     except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable):
         # A view was rebuilt with other columns (`views apply`) after the catalog was cached: read it again, once.
         extension.catalog.forget(call.feed.views, call.feed.schema)
-        return resource(extension.odata_engine, extension.catalog, call, resource_path)
+        call.session = _open_session(call.feed.role_name)
+        return resource(extension.catalog, call, resource_path)
 
 
 def write_view(feed: str, path: str) -> Response:
@@ -231,7 +245,11 @@ def _read_call(feed: str, methods: Iterable[str] = READ_METHODS) -> Call:
         raise Unauthorized("authentication required: HTTP Basic with the feed's username and password")
     username, password = credentials
     g.odata_log["username"] = username[:63]
-    authenticated = authenticate(extension.engine, extension.verified, feed, username, password)
+    session = _open_session(None)
+    # The credentials live with the feeds in DATABASE_URL: read on the request's session unless the views
+    # come from a follower (ODATA_DATABASE_URL).
+    fetch = session.fetch if extension.engine is extension.odata_engine else fetch_on(extension.engine)
+    authenticated = authenticate(fetch, extension.verified, feed, username, password)
     client = request.remote_addr or "unknown"
     if authenticated is None:
         delay = extension.throttle.record_failure(client)
@@ -239,6 +257,7 @@ def _read_call(feed: str, methods: Iterable[str] = READ_METHODS) -> Call:
             time.sleep(delay)
         raise Unauthorized("invalid username or password for this feed")
     extension.throttle.record_success(client)
+    session.use_role(authenticated.role_name)
     if request.method not in methods:
         raise ODataError(f"{request.method} is not allowed: the feed is read-only", status=405, code="MethodNotAllowed")
     query_string = request.query_string.decode("latin-1")
@@ -250,6 +269,14 @@ def _read_call(feed: str, methods: Iterable[str] = READ_METHODS) -> Call:
         raise ODataError(
             f"$format={format_option}: this service answers in JSON only", status=406, code="NotAcceptable"
         )
+    accept = request.headers.get("Accept", "")
+    plain = request.path.endswith(("/$count", "/$value"))
+    if format_option is None and request.endpoint != "odata.metadata" and not _acceptable(accept, plain=plain):
+        raise ODataError(
+            f"Accept: {accept}: this service answers in JSON only" + (" (and text/plain here)" if plain else ""),
+            status=406,
+            code="NotAcceptable",
+        )
     ieee754 = bool(
         re.search(
             r"ieee754compatible\s*=\s*true", (format_option or "") + request.headers.get("Accept", ""), re.IGNORECASE
@@ -258,6 +285,7 @@ def _read_call(feed: str, methods: Iterable[str] = READ_METHODS) -> Call:
     service_root = f"{request.url_root}odata/v4/{feed}/"
     return Call(
         feed=authenticated,
+        session=session,
         service_root=service_root,
         base_url=request.base_url,
         query_string=query_string,
@@ -266,6 +294,42 @@ def _read_call(feed: str, methods: Iterable[str] = READ_METHODS) -> Call:
         page_size=preferred_page_size(request.headers.getlist("Prefer")),
         log=g.odata_log,
     )
+
+
+def _open_session(role: str | None) -> ReadSession:
+    """The request's read session on the views' database (closed by the handler, or at teardown)."""
+    session = ReadSession(_extension().odata_engine, started=g.odata_started)
+    session.use_role(role)
+    g.odata_session = session
+    return session
+
+
+def close_odata_session(error: BaseException | None = None) -> None:
+    """Returns the request's connection to the pool if no handler did (a refused or failed request)."""
+    session = g.pop("odata_session", None)
+    if session is not None:
+        session.close()
+
+
+def _acceptable(accept: str, *, plain: bool) -> bool:
+    """False when `Accept` names media types and none (with q above 0) is JSON, or text/plain where `plain`
+    (/$count, /$value); `$format` overrides it (checked first). Items without a `/` are ignored."""
+    answered = {"application/json", "application/*", "*/*"} | ({"text/plain", "text/*"} if plain else set())
+    ranges = []
+    for item in accept.split(","):
+        media, *parameters = (part.strip() for part in item.split(";"))
+        if "/" not in media:
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 1.0
+        ranges.append((media.lower(), quality))
+    return not ranges or any(media in answered and quality > 0 for media, quality in ranges)
 
 
 def _is_json(value: str) -> bool:

@@ -1,25 +1,26 @@
 """HTTP Basic authentication of a request against a feed's credentials.
 
-One query reads the feed (views, read role) and the username's usable credentials; the
-password is checked against each in constant time. Unknown feeds and users cost the same
-scrypt as a wrong password, and every failure is answered alike (401).
+One query reads the feed (views, read role) and the username's usable credentials, as the first
+statement of the request's read session; the password is checked against each in constant time.
+Unknown feeds and users cost the same scrypt as a wrong password, and every failure is answered
+alike (401).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
 
-import psycopg
 from sqlalchemy import Engine
 
 from app.odata.catalog import VIEW_SCHEMA
 from app.odata.credentials import VerifiedCache, burn_verification
+from app.odata.session import driver_connection
 from app.views.scopes import scope_schema
 
-_FEED_SQL = """
+FEED_SQL = """
 select f.views, f.role_name, c.password_hash, (f.geos is not null or cardinality(f.hidden) > 0), f.writable,
        f.default_geo, f.geos
 from orgfeed.feeds f
@@ -55,18 +56,18 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (username, password) if sep else None
 
 
-def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str, password: str) -> Feed | None:
-    """The feed when `username`/`password` is one of its usable credentials; None otherwise."""
+def authenticate(
+    fetch: Callable[[str, tuple], list], cache: VerifiedCache, feed: str, username: str, password: str
+) -> Feed | None:
+    """The feed when `username`/`password` is one of its usable credentials; None otherwise.
+
+    `fetch(sql, params)` runs the credential query: on the request's read session (one round trip), or on
+    the primary when the feed reads a follower.
+    """
     if len(username) > 63 or len(password) > 1024:
         burn_verification(password[:1024])
         return None
-    fairy = engine.raw_connection()
-    try:
-        conn = cast(psycopg.Connection, fairy.driver_connection)  # SQLAlchemy types it Any: any driver's
-        rows = conn.execute(_FEED_SQL, (username, feed)).fetchall()
-        conn.rollback()
-    finally:
-        fairy.close()
+    rows = fetch(FEED_SQL, (username, feed))
     hashes = [row[2] for row in rows if row[2]]
     if not hashes:
         burn_verification(password)
@@ -82,3 +83,21 @@ def authenticate(engine: Engine, cache: VerifiedCache, feed: str, username: str,
     schema = scope_schema(feed) if scoped else VIEW_SCHEMA
     scope = tuple(geos) if geos is not None else None
     return Feed(feed, tuple(views), role_name, username, schema, writable, default_geo, scope)
+
+
+def fetch_on(engine: Engine) -> Callable[[str, tuple], list]:
+    """A `fetch` for `authenticate` on its own pooled connection: the query and its rollback in one round trip."""
+
+    def fetch(sql: str, params: tuple) -> list:
+        fairy = engine.raw_connection()
+        try:
+            conn = driver_connection(fairy)
+            with conn.cursor() as cursor:
+                with conn.pipeline():
+                    cursor.execute(sql, params)
+                    conn.rollback()
+                return cursor.fetchall()
+        finally:
+            fairy.close()
+
+    return fetch

@@ -110,7 +110,7 @@ def api_name(name: str, suffix: str = "") -> str:
     return cleaned[: API_NAME_LENGTH - len(suffix)].rstrip("_") + suffix
 
 
-_CATALOG_SQL = """
+CATALOG_SQL = """
 select c.relname, a.attname, coalesce(b.typname, t.typname),
        case when t.typtype = 'd' then t.typtypmod else a.atttypmod end, a.attnotnull
 from pg_catalog.pg_class c
@@ -130,8 +130,20 @@ def read_entity_sets(
 
     `pg_conn` is a psycopg connection. A view that does not exist (yet) is left out, not an error.
     """
+    return entity_sets_from(pg_conn.execute(CATALOG_SQL, catalog_params(views, schema)).fetchall(), views, schema)
+
+
+def catalog_params(views: Sequence[str], schema: str = VIEW_SCHEMA) -> tuple:
+    """The parameters of CATALOG_SQL for `views` of `schema`."""
+    return (schema, list(views))
+
+
+def entity_sets_from(
+    catalog_rows: Iterable[tuple], views: Sequence[str], schema: str = VIEW_SCHEMA
+) -> tuple[EntitySet, ...]:
+    """The entity sets of `views` from CATALOG_SQL's rows (see read_entity_sets)."""
     rows: dict[str, list[tuple]] = {}
-    for relname, attname, typname, typmod, notnull in pg_conn.execute(_CATALOG_SQL, (schema, list(views))):
+    for relname, attname, typname, typmod, notnull in catalog_rows:
         rows.setdefault(relname, []).append((attname, typname, typmod, notnull))
     sets = []
     for view in views:

@@ -17,6 +17,9 @@ NAMESPACE = "orgfeed"
 CONTAINER = "Container"
 CAPABILITIES = "Org.OData.Capabilities.V1"
 CORE = "Org.OData.Core.V1"
+CAPABILITIES_URI = "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Capabilities.V1.xml"
+CORE_URI = "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Core.V1.xml"
+# (term, property) of each entity set's restrictions: the XML and the JSON are written from this one list.
 _RESTRICTIONS = (
     ("InsertRestrictions", "Insertable"),
     ("UpdateRestrictions", "Updatable"),
@@ -51,10 +54,10 @@ def render_csdl_xml(sets: Sequence[EntitySet], writable: Mapping[str, Mapping[st
     parts = [
         '<?xml version="1.0" encoding="utf-8"?>\n',
         '<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">',
-        '<edmx:Reference Uri="https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Capabilities.V1.xml">',
-        '<edmx:Include Namespace="Org.OData.Capabilities.V1"/></edmx:Reference>',
-        '<edmx:Reference Uri="https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Core.V1.xml">',
-        '<edmx:Include Namespace="Org.OData.Core.V1"/></edmx:Reference>',
+        f'<edmx:Reference Uri="{CAPABILITIES_URI}">',
+        f'<edmx:Include Namespace="{CAPABILITIES}"/></edmx:Reference>',
+        f'<edmx:Reference Uri="{CORE_URI}">',
+        f'<edmx:Include Namespace="{CORE}"/></edmx:Reference>',
         f'<edmx:DataServices><Schema Namespace="{NAMESPACE}" xmlns="http://docs.oasis-open.org/odata/ns/edm">',
     ]
     for entity_set in sets:
@@ -112,7 +115,15 @@ def render_csdl_json(sets: Sequence[EntitySet], writable: Mapping[str, Mapping[s
             for s in sets
         },
     }
-    return {"$Version": "4.01", "$EntityContainer": f"{NAMESPACE}.{CONTAINER}", NAMESPACE: schema}
+    return {
+        "$Version": "4.01",
+        "$Reference": {
+            CAPABILITIES_URI: {"$Include": [{"$Namespace": CAPABILITIES}]},
+            CORE_URI: {"$Include": [{"$Namespace": CORE}]},
+        },
+        "$EntityContainer": f"{NAMESPACE}.{CONTAINER}",
+        NAMESPACE: schema,
+    }
 
 
 def _facets(column: Column) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from urllib.parse import unquote, unquote_plus
 from app.odata import BadQuery, NotImplementedFeature
 from app.odata.catalog import EntitySet
 from app.odata.compiler import Params, compile_filter, compile_search
-from app.odata.filter import Node, parse_filter
+from app.odata.filter import Node, Property, parse_filter
 from app.odata.ordering import OrderItem, compile_keyset, compile_order, complete_order
 
 SYSTEM_OPTIONS = frozenset(
@@ -43,6 +43,9 @@ SYSTEM_OPTIONS = frozenset(
 )
 UNSUPPORTED_OPTIONS = frozenset({"expand", "apply", "compute", "levels", "index", "deltatoken", "id"})
 MAX_TOP = 2**31 - 1
+_UNFORM_CHARACTERS = ("'", "(", ")")  # escaped by every form encoder: raw, the query string is not form-encoded
+_EXPRESSION_OPTIONS = frozenset({"filter", "orderby", "select", "expand", "apply", "compute"})
+_EXPONENT_PLUS = re.compile(r"(?<![A-Za-z_])(\d(?:\.\d+)?[eE])\+(?=\d)")
 _OFFSET_PLUS = re.compile(r"(T\d{2}(?::|%3[Aa])\d{2}(?:(?::|%3[Aa])\d{2}(?:\.\d+)?)?)\+(\d{2}(?::|%3[Aa])\d{2})")
 
 
@@ -61,21 +64,54 @@ class ODataQuery:
 
 
 def split_query_string(raw: str) -> list[tuple[str, str, str]]:
-    """(decoded name, decoded value, raw pair) for each `name=value` in a raw query string."""
-    raw = _OFFSET_PLUS.sub(r"\1%2B\2", raw)
+    """(decoded name, decoded value, raw pair) for each `name=value` in a raw query string.
+
+    A `+` is a plus sign in OData URLs (RFC 3986); only a form-encoded query string uses it for a space.
+    The query string is taken as form-encoded when it holds a `+` but no `%20` and none of the characters
+    a form encoder always escapes (`'`, `(`, `)`): Python's urlencode and `requests`' params,
+    URLSearchParams. Otherwise a `+` inside a string literal of an expression option, and anywhere in
+    `$search` or a custom option, is a plus sign, while a `+` between the tokens of `$filter`, `$orderby`
+    or `$select` is still read as a space (hand-typed `$filter=lastname+eq+'Smith'`). In both, a `+` in
+    a timestamp's offset or a number's exponent is a plus sign.
+    """
+    form = "+" in raw and "%20" not in raw and not any(mark in raw for mark in _UNFORM_CHARACTERS)
+    raw = _EXPONENT_PLUS.sub(r"\1%2B", _OFFSET_PLUS.sub(r"\1%2B\2", raw))
     pairs = []
     for part in raw.split("&"):
         if not part:
             continue
         name, _, value = part.partition("=")
         try:
-            decoded = (unquote_plus(name, errors="strict"), unquote_plus(value, errors="strict"))
+            decoded_name = unquote_plus(name, errors="strict")
+            if form:
+                decoded_value = unquote_plus(value, errors="strict")
+            elif decoded_name.startswith("@") or decoded_name.lower().removeprefix("$") in _EXPRESSION_OPTIONS:
+                decoded_value = unquote(_spaces_between_tokens(value), errors="strict")
+            else:
+                decoded_value = unquote(value, errors="strict")
+            decoded = (decoded_name, decoded_value)
         except UnicodeDecodeError:
             raise BadQuery(f"the query option {unquote(name)!r} is not valid UTF-8 once decoded") from None
         if "\x00" in decoded[0] or "\x00" in decoded[1]:
             raise BadQuery(f"the query option {decoded[0]!r} holds a NUL character")
         pairs.append((*decoded, part))
     return pairs
+
+
+def _spaces_between_tokens(value: str) -> str:
+    """`value` (still percent-encoded) with each `+` outside string literals made a space (`%20`); literals
+    (between `'` or `%27`, with `''` inside them) keep theirs."""
+    out, literal, position = [], False, 0
+    while position < len(value):
+        if value[position] == "'" or value[position : position + 3].lower() == "%27":
+            literal = not literal
+            step = 1 if value[position] == "'" else 3
+            out.append(value[position : position + step])
+            position += step
+            continue
+        out.append("%20" if value[position] == "+" and not literal else value[position])
+        position += 1
+    return "".join(out)
 
 
 def parse_query(raw_query_string: str) -> ODataQuery:
@@ -203,11 +239,42 @@ def order_items(query: ODataQuery, entity_set: EntitySet) -> tuple[OrderItem, ..
 
 
 def count_statement(query: ODataQuery, entity_set: EntitySet) -> Statement:
-    """`select count(*)` over the filtered set ($top and $skip ignored, as @odata.count requires)."""
+    """The count of the filtered set ($top and $skip ignored, as @odata.count requires); see count_sql."""
     params = Params()
+    return Statement(count_sql(query, entity_set, params), params.values)
+
+
+def count_sql(query: ODataQuery, entity_set: EntitySet, params: Params) -> str:
+    """A statement (or scalar subquery) counting the filtered set, binding its values into `params`.
+
+    Unfiltered, or filtered on `geo` alone, it is the sum of the live-row counts of the branches whose geo
+    passes the filter, read from `orgfeed.view_live_rows` (kept by triggers in the writers' transactions:
+    one statement, one snapshot, no scan). When that view cannot vouch for every branch (a view with a
+    `where`, a table not tracked, triggers altered) the same statement falls back to `count(*)`: CASE runs
+    only the arm it needs.
+    """
     where = conditions(query, entity_set, params)
-    sql = f"select count(*) from {entity_set.sql_name}" + (f" where {' and '.join(where)}" if where else "")
-    return Statement(sql, params.values)
+    condition = f" where {' and '.join(where)}" if where else ""
+    scan = f"select count(*) from {entity_set.sql_name}{condition}"
+    if query.search is not None or (query.filter is not None and not _only_geo(query.filter, entity_set)):
+        return scan
+    view = params.bind(entity_set.sql_name)
+    return (
+        "with branches as materialized "
+        f"(select geo, live from orgfeed.view_live_rows where view = to_regclass({view})) "
+        "select case when (select count(*) > 0 and count(*) = count(live) from branches) "
+        f"then (select coalesce(sum(live), 0) from branches{condition})::bigint "
+        f"else ({scan}) end"
+    )
+
+
+def _only_geo(node: Node, entity_set: EntitySet) -> bool:
+    """True when the only property `node` reads is the view's `geo` (constant within each branch)."""
+    if isinstance(node, Property):
+        return entity_set.column(node.name, target="$filter").name == "geo"
+    children = [getattr(node, name) for name in ("left", "right", "operand", "items", "args") if hasattr(node, name)]
+    flat = [item for child in children for item in (child if isinstance(child, tuple) else (child,))]
+    return all(_only_geo(child, entity_set) for child in flat)
 
 
 def page_statement(
@@ -219,9 +286,15 @@ def page_statement(
     limit: int,
     after: list[Any] | None,
     offset: int,
+    with_count: bool = False,
 ) -> Statement:
-    """One page: `limit + 1` rows after the keyset `after` (or from `offset` when there is none)."""
+    """One page: `limit + 1` rows after the keyset `after` (or from `offset` when there is none).
+
+    `with_count` adds the count of the filtered set (count_sql) as a last column, `_count`: an
+    uncorrelated subquery, run once, when the first row is produced (no row: no count, ask count_sql).
+    """
     params = Params()
+    count = f", ({count_sql(query, entity_set, params)}) as _count" if with_count else ""
     where = conditions(query, entity_set, params)
     if after is not None:
         where.append(compile_keyset(order, after, params))
@@ -234,7 +307,7 @@ def page_statement(
         + f" as _sort{position}"
         for position, item in enumerate(order)
     )
-    sql = f"select {select_list}, {sort_list} from {entity_set.sql_name}"
+    sql = f"select {select_list}, {sort_list}{count} from {entity_set.sql_name}"
     if where:
         sql += f" where {' and '.join(where)}"
     sql += f" order by {compile_order(order)} limit {int(limit) + 1}"

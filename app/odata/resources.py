@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from flask import Response
-from sqlalchemy import Engine
 
 from app.odata import BadQuery, NotFound
 from app.odata.auth import Feed
-from app.odata.catalog import VIEW_SCHEMA, EntitySet, find_entity_set, read_entity_sets
+from app.odata.catalog import (
+    CATALOG_SQL,
+    VIEW_SCHEMA,
+    EntitySet,
+    catalog_params,
+    entity_sets_from,
+    find_entity_set,
+)
 from app.odata.csdl import render_csdl_json, render_csdl_xml, render_service_document
 from app.odata.filter import Literal, parse_expression
 from app.odata.paging import (
@@ -28,13 +34,7 @@ from app.odata.paging import (
     encode_skiptoken,
     next_link,
 )
-from app.odata.payload import (
-    CHUNK_ROWS,
-    JSON_OPTIONS,
-    encode_entity,
-    iter_collection,
-    register_loaders,
-)
+from app.odata.payload import CHUNK_ROWS, JSON_OPTIONS, encode_entity, iter_collection
 from app.odata.query import (
     ODataQuery,
     count_statement,
@@ -54,6 +54,7 @@ class Call:
     """One authenticated request, as the route parsed it."""
 
     feed: Feed
+    session: ReadSession  # the request's connection and read transaction, already authenticated on
     service_root: str  # absolute, ending in /
     base_url: str  # the request URL without its query string
     query_string: str
@@ -78,8 +79,7 @@ class Catalog:
         cached = self._cache.get((schema, views))
         if cached and cached[0] > now:
             return cached[1]
-        with session.cursor() as cursor:
-            sets = read_entity_sets(cursor.connection, views, schema)
+        sets = entity_sets_from(session.fetch(CATALOG_SQL, catalog_params(views, schema)), views, schema)
         self._cache[(schema, views)] = (now + self.ttl, sets)
         return sets
 
@@ -88,41 +88,19 @@ class Catalog:
         self._cache.pop((schema, views), None)
 
 
-class ClosingBody:
-    """A response body that runs `on_close` once when the server closes it (even if it was never iterated)."""
-
-    def __init__(self, chunks: Iterable[bytes], on_close: Callable[[], None]):
-        self._chunks = chunks
-        self._on_close: Callable[[], None] | None = on_close
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._chunks)
-
-    def close(self) -> None:
-        if self._on_close is not None:
-            on_close, self._on_close = self._on_close, None
-            on_close()
-
-
 def json_response(body: bytes, *, ieee754: bool = False, status: int = 200) -> Response:
     return Response(body, status=status, content_type=JSON_TYPE + (";IEEE754Compatible=true" if ieee754 else ""))
 
 
-def open_session(engine: Engine, call: Call) -> ReadSession:
-    return ReadSession(engine, call.feed.role_name, started=call.started)
-
-
-def service_document(engine: Engine, catalog: Catalog, call: Call) -> Response:
-    session = open_session(engine, call)
+def service_document(catalog: Catalog, call: Call) -> Response:
     try:
-        sets = catalog.entity_sets(session, call.feed.views, call.feed.schema)
+        sets = catalog.entity_sets(call.session, call.feed.views, call.feed.schema)
     finally:
-        session.close()
+        call.session.close()
     return json_response(orjson.dumps(render_service_document(sets, call.service_root)))
 
 
 def metadata_document(
-    engine: Engine,
     catalog: Catalog,
     call: Call,
     *,
@@ -130,11 +108,10 @@ def metadata_document(
     writable: Callable[[Sequence[EntitySet]], Mapping[str, Mapping[str, str]]] | None = None,
 ) -> Response:
     """$metadata; `writable` (a writable feed) gives the sets writes may change and their read-only properties."""
-    session = open_session(engine, call)
     try:
-        sets = catalog.entity_sets(session, call.feed.views, call.feed.schema)
+        sets = catalog.entity_sets(call.session, call.feed.views, call.feed.schema)
     finally:
-        session.close()
+        call.session.close()
     read_only = writable(sets) if writable else {}
     if as_json:
         return Response(orjson.dumps(render_csdl_json(sets, read_only)), content_type="application/json")
@@ -171,11 +148,13 @@ def parse_resource_path(path: str) -> ResourcePath:
     return ResourcePath(name, key, segments)
 
 
-def resource(engine: Engine, catalog: Catalog, call: Call, path: ResourcePath) -> Response:
-    """Dispatches a path under the service root to the collection, /$count, entity or property handler."""
+def resource(catalog: Catalog, call: Call, path: ResourcePath) -> Response:
+    """Dispatches a path under the service root to the collection, /$count, entity or property handler.
+
+    Every handler ends the read transaction with its one statement, so the connection is back in the pool
+    before the body is written; the session is closed in any case."""
     query = parse_query(call.query_string)
-    session = open_session(engine, call)
-    streamed = False  # a streamed body closes the session itself
+    session = call.session
     try:
         entity_set = find_entity_set(catalog.entity_sets(session, call.feed.views, call.feed.schema), path.entity_set)
         if entity_set is None:
@@ -186,42 +165,32 @@ def resource(engine: Engine, catalog: Catalog, call: Call, path: ResourcePath) -
                 return _count(session, entity_set, query, call)
             if path.segments:
                 raise BadQuery(f"{entity_set.name}/{'/'.join(path.segments)}: only /$count may follow an entity set")
-            response = _collection(session, entity_set, query, call)
-            streamed = True
-            return response
+            return _collection(session, entity_set, query, call)
         return _entity(session, entity_set, query, call, path)
     finally:
-        if not streamed:
-            session.close()
+        session.close()
 
 
 def _count(session: ReadSession, entity_set: EntitySet, query: ODataQuery, call: Call) -> Response:
     statement = count_statement(query, entity_set)
-    with session.cursor() as cursor:
-        row = cursor.execute(statement.sql, statement.params).fetchone()
-    assert row is not None  # count(*) returns one row
-    total = row[0]
+    total = session.fetch(statement.sql, statement.params, last=True)[0][0]
     call.log["rows"] = 1
     return Response(str(total), content_type="text/plain")
 
 
 def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, call: Call) -> Response:
-    try:
-        columns = selected_columns(entity_set, query.select)
-        order = order_items(query, entity_set)
-        position = decode_skiptoken(query.skiptoken) if query.skiptoken else None
-        delivered = position.delivered if position else 0
-        remaining = None if query.top is None else max(query.top - delivered, 0)
-        page_size = call.page_size or MAX_PAGE_SIZE
-        limit = page_size if remaining is None else min(page_size, remaining)
-        head: dict[str, Any] = {"@odata.context": _context(call, entity_set, query)}
-        if query.count:
-            statement = count_statement(query, entity_set)
-            with session.cursor() as cursor:
-                row = cursor.execute(statement.sql, statement.params).fetchone()
-            assert row is not None  # count(*) returns one row
-            total = row[0]
-            head["@odata.count"] = str(total) if call.ieee754 else total  # an Int64
+    columns = selected_columns(entity_set, query.select)
+    order = order_items(query, entity_set)
+    position = decode_skiptoken(query.skiptoken) if query.skiptoken else None
+    delivered = position.delivered if position else 0
+    remaining = None if query.top is None else max(query.top - delivered, 0)
+    page_size = call.page_size or MAX_PAGE_SIZE
+    limit = page_size if remaining is None else min(page_size, remaining)
+    head: dict[str, Any] = {"@odata.context": _context(call, entity_set, query)}
+    rows: list = []
+    total = None
+    if limit > 0:
+        # The count rides along as the page's last column: one statement, one round trip.
         statement = page_statement(
             query,
             entity_set,
@@ -230,41 +199,28 @@ def _collection(session: ReadSession, entity_set: EntitySet, query: ODataQuery, 
             limit=limit,
             after=position.last if position else None,
             offset=(query.skip or 0) if position is None else 0,
+            with_count=query.count,
         )
-        cursor = session.cursor()
-        register_loaders(cursor, ieee754=call.ieee754)
-        if limit > 0:
-            cursor.execute(statement.sql, statement.params)
-            more = cursor.rowcount > limit and (remaining is None or limit < remaining)
-        else:
-            more = False
-    except BaseException:
-        session.close()
-        raise
-    state: dict[str, Any] = {"last": None, "rows": 0}  # the last row streamed and the count so far
-
-    def chunks() -> Iterator[list[tuple[Any, ...]]]:
-        while limit > 0 and state["rows"] < limit:
-            chunk = cursor.fetchmany(min(CHUNK_ROWS, limit - state["rows"]))  # converted in C, unlike row iteration
-            if not chunk:
-                return
-            state["rows"] += len(chunk)
-            state["last"] = chunk[-1]
-            yield chunk
-
-    def tail() -> dict:
-        if not more or state["last"] is None:
-            return {}
-        token = encode_skiptoken(Position(sort_values(order, state["last"][len(columns) :]), delivered + state["rows"]))
-        return {"@odata.nextLink": next_link(call.base_url, query.pairs, token)}
-
-    def finish() -> None:
-        call.log["rows"] = state["rows"]
-        cursor.close()
-        session.close()
-
+        rows = session.fetch(statement.sql, statement.params, ieee754=call.ieee754, last=True)
+        if rows and query.count:
+            total = rows[0][-1]
+    if query.count and total is None:  # no row came back to carry the count ($top=0, $skip past the end)
+        statement = count_statement(query, entity_set)
+        total = session.fetch(statement.sql, statement.params, last=True)[0][0]
+    if query.count:
+        head["@odata.count"] = str(total) if call.ieee754 else total  # an Int64
+    session.close()
+    more = len(rows) > limit and (remaining is None or limit < remaining)
+    rows = rows[:limit]
+    call.log["rows"] = len(rows)
+    tail: dict = {}
+    if more and rows:
+        last = rows[-1][len(columns) : len(columns) + len(order)]
+        token = encode_skiptoken(Position(sort_values(order, last), delivered + len(rows)))
+        tail = {"@odata.nextLink": next_link(call.base_url, query.pairs, token)}
+    chunks = (rows[start : start + CHUNK_ROWS] for start in range(0, len(rows), CHUNK_ROWS))
     response = Response(
-        ClosingBody(iter_collection(head, columns, chunks(), tail), finish),
+        b"".join(iter_collection(head, columns, chunks, lambda: tail)),
         content_type=JSON_TYPE + (";IEEE754Compatible=true" if call.ieee754 else ""),
     )
     if call.page_size:
@@ -316,9 +272,8 @@ def _entity(session: ReadSession, entity_set: EntitySet, query: ODataQuery, call
         f"select {', '.join(column.sql for column in columns)} from {entity_set.sql_name} "
         f"where {entity_set.key.sql} = %(key)s limit 1"
     )
-    with session.cursor() as cursor:
-        register_loaders(cursor, ieee754=call.ieee754)
-        row = cursor.execute(sql, {"key": value}).fetchone()
+    found = session.fetch(sql, {"key": value}, ieee754=call.ieee754, last=True)
+    row = found[0] if found else None
     if row is None:
         raise NotFound(f"{entity_set.name} has no entity with key {path.key}")
     call.log["rows"] = 1

@@ -29,6 +29,8 @@ def load_web_settings() -> Settings:
         return settings
 
 
-def create() -> Flask:
-    """The app with settings from the environment (Salesforce secrets are needed only by writable feeds)."""
-    return create_app(load_web_settings(), trusted_proxies=1)
+def create(threads: int = 8) -> Flask:
+    """The app with settings from the environment (Salesforce secrets are needed only by writable feeds).
+
+    `threads` is the Procfile's `--threads` (a test checks they agree): one pooled connection per thread."""
+    return create_app(load_web_settings(), trusted_proxies=1, threads=threads)

@@ -116,6 +116,13 @@ def _apply_file(conn: Connection, view: str, sql: str) -> None:
         return
     except DBAPIError as error:
         savepoint.rollback()
+        if "pg_trgm" in _first_line(error) or "gin_trgm_ops" in _first_line(error):
+            raise ViewError(
+                f"view {view}: its searchable columns need PostgreSQL's pg_trgm extension, which this server cannot "
+                f"provide ({_first_line(error)}): install the server's contrib package (Debian and Ubuntu: "
+                "postgresql-contrib), or have a superuser run `create extension pg_trgm`, or drop `searchable` "
+                "from the view"
+            ) from error
         if not isinstance(error.orig, psycopg.errors.InvalidTableDefinition):
             raise ViewError(f"view {view}: applying sql/views/{view}.sql failed: {_first_line(error)}") from error
     # 42P16: create or replace cannot drop, rename or retype a column; drop the view and create it anew.

@@ -1,8 +1,9 @@
 """SQL text for a resolved view: deterministic, lower-case keywords, one column per line. Pure.
 
 A file holds the view (`union all` of one `select` per org, `id` and `geo` first), its lineage
-comments, and the indexes that make `order by id` a merge of index scans and equality filters
-on the declared columns index lookups.
+comments, the indexes that make `order by id` a merge of index scans, equality filters on the
+declared columns index lookups and substring searches on the searchable columns trigram lookups,
+and the live-row counts that answer `$count` without a scan.
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ def render_view(view: ResolvedView) -> str:
         select += "\n    and branches.id is not null"  # Heroku Connect's sfid is empty until a write-back lands
     if view.where:
         select += f"\n    and ({view.where})"
+    # Trigram indexes need pg_trgm (Heroku Postgres has it; on PostgreSQL 13+ it is a trusted extension).
+    extension = ["create extension if not exists pg_trgm;"] if view.searchable else []
     if view.materialized:
         body = [
+            *extension,
             f"drop materialized view if exists {name};",
             f"create materialized view {name} as",
             select + ";",
@@ -51,9 +55,15 @@ def render_view(view: ResolvedView) -> str:
             f"create index {sql_identifier(_index_name(view.name, column))} on {name} ({sql_identifier(column)});"
             for column in view.indexed
         ]
+        body += [
+            f"create index {sql_identifier(_index_name(view.name, column + '_trgm'))} on {name} "
+            f"using gin ({sql_identifier(column)} gin_trgm_ops);"
+            for column in ("id", *view.searchable)
+            if view.searchable
+        ]
         kind = "materialized view"
     else:
-        body = [f"create or replace view {name} as", select + ";"]
+        body = [*extension, f"create or replace view {name} as", select + ";"]
         kind = "view"
     comments = [f"comment on {kind} {name} is {_literal(_view_comment(view))};"]
     comments.append(f"comment on column {name}.id is {_literal(_id_comment(view))};")
@@ -64,7 +74,10 @@ def render_view(view: ResolvedView) -> str:
             f"comment on column {name}.{sql_identifier(column.name)} is {_literal(_lineage(view, column))};"
         )
     indexes = _render_indexes(view)
-    return "\n".join(header + [""] + body + [""] + comments + (["", *indexes] if indexes else [])) + "\n"
+    counts = _render_counts(view, name)
+    return (
+        "\n".join(header + [""] + body + [""] + comments + (["", *indexes] if indexes else []) + ["", *counts]) + "\n"
+    )
 
 
 def _render_branch(view: ResolvedView, index: int, branch: Branch) -> str:
@@ -138,7 +151,46 @@ def _render_indexes(view: ResolvedView) -> list[str]:
                 f"create index if not exists {sql_identifier(name)} on {relation} "
                 f"({sql_identifier(source.column)} nulls first, {id_key});"
             )
+        statements += _render_search_indexes(view, index, branch, relation, id_key)
     return statements
+
+
+def _render_search_indexes(view: ResolvedView, index: int, branch: Branch, relation: str, id_key: str) -> list[str]:
+    """Trigram (pg_trgm GIN) indexes for `contains`, `startswith`, `endswith` and `$search`: on each searchable
+    column and on the id, which `$search` also reads. LIKE rechecks every candidate row, so results stay
+    exact (case-sensitive, `%` and `_` literal); a needle under three characters has no trigram to look up."""
+    if not view.searchable:
+        return []
+    name = _index_name(branch.table, f"{view.name}_id_trgm" if id_key != "sfid" else "sfid_trgm")
+    statements = [f"create index if not exists {sql_identifier(name)} on {relation} using gin ({id_key} gin_trgm_ops);"]
+    for column in view.columns:
+        source = column.sources[index]
+        if column.name in view.searchable and source.alias == branch.table and source.column:
+            name = _index_name(branch.table, f"{source.column}_trgm")
+            statements.append(
+                f"create index if not exists {sql_identifier(name)} on {relation} "
+                f"using gin ({sql_identifier(source.column)} gin_trgm_ops);"
+            )
+    return statements
+
+
+def _render_counts(view: ResolvedView, name: str) -> list[str]:
+    """Live-row counts for the feed's `$count`: each table counted by triggers, the view registered as their sum.
+
+    Only a view without a `where` and not materialized holds exactly its branches' live rows (lookups of
+    parents are scalar subqueries: they never add or drop a row); any other is unregistered, so counted."""
+    relation = _literal(name)
+    if view.where or view.materialized:
+        return [f"select orgfeed.forget_view_count({relation});"]
+    tables = [_literal(f"{sql_identifier(branch.schema)}.{sql_identifier(branch.table)}") for branch in view.branches]
+    geos = ", ".join(_literal(branch.geo) for branch in view.branches)
+    id_not_null = "true" if any(branch.sfid_collation for branch in view.branches) else "false"
+    lines = [f"select orgfeed.track_live_rows({table});" for table in dict.fromkeys(tables)]
+    lines.append(
+        f"select orgfeed.register_view_count({relation}, array[{', '.join(tables)}]::regclass[], "
+        f"array[{geos}], {id_not_null});"
+    )
+    return lines
 
 
 def _index_name(table: str, column: str) -> str:

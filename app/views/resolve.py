@@ -60,6 +60,7 @@ class ResolvedView:
     geo_type: str
     branches: tuple[Branch, ...]
     columns: tuple[ViewColumn, ...]
+    searchable: tuple[str, ...] = ()
 
 
 def resolve_view(view: ViewConfig, orgs: tuple[OrgConfig, ...], catalog: Catalog) -> ResolvedView:
@@ -102,6 +103,7 @@ def resolve_view(view: ViewConfig, orgs: tuple[OrgConfig, ...], catalog: Catalog
     for name in view.indexed:
         if name not in {column.name for column in columns}:
             raise ViewError(f"view {view.name}: indexed column {name!r} is not one of the view's columns")
+    _check_searchable(view, columns)
     geo_length = max(len(branch.geo) for branch in branches)
     return ResolvedView(
         name=view.name,
@@ -112,7 +114,30 @@ def resolve_view(view: ViewConfig, orgs: tuple[OrgConfig, ...], catalog: Catalog
         geo_type=f"varchar({geo_length})",
         branches=tuple(branches),
         columns=tuple(columns),
+        searchable=view.searchable,
     )
+
+
+TEXT_TYPE = re.compile(r"^(text|character varying(\(\d+\))?)$")
+
+
+def _check_searchable(view: ViewConfig, columns: list[ViewColumn]) -> None:
+    """Raises ViewError unless every searchable column is a text column of the base object (a trigram index
+    on a parent's column would not serve the view: the value comes through a lookup)."""
+    by_name = {column.name: column for column in columns}
+    for name in view.searchable:
+        column = by_name.get(name)
+        if column is None:
+            raise ViewError(f"view {view.name}: searchable column {name!r} is not one of the view's columns")
+        if not TEXT_TYPE.match(column.sql_type):
+            raise ViewError(
+                f"view {view.name}: searchable column {name!r} is {column.sql_type}: only text columns can be searched"
+            )
+        if "." in column.field:
+            raise ViewError(
+                f"view {view.name}: searchable column {name!r} comes from {column.field.split('.')[0]} "
+                "through a lookup: only the base object's columns can have a search index"
+            )
 
 
 def _table(catalog: Catalog, view: str, schema: str, table: str) -> list[TableColumn]:

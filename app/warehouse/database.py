@@ -36,18 +36,22 @@ def sqlalchemy_url(url: str) -> sqlalchemy.URL:
     return make_url(url).set(drivername="postgresql+psycopg")
 
 
-def create_database_engine(url: str, *, application_name: str = "orgfeed", pool_size: int = 5) -> Engine:
+def create_database_engine(
+    url: str, *, application_name: str = "orgfeed", pool_size: int = 5, pre_ping: bool = True
+) -> Engine:
     """An engine on `url` with psycopg 3; connections carry `application_name` for pg_stat_activity.
 
     Any URL may be PgBouncer in transaction mode (Heroku's connection pooling), where consecutive
     transactions of one connection run on different server connections. So psycopg never prepares
     statements on the server (`prepare_threshold=None`: a statement prepared on one server
-    connection "does not exist" on the next), and nothing here keeps session state.
+    connection "does not exist" on the next), and nothing here keeps session state. `pre_ping=False`
+    drops the round trip that checks each connection at checkout (the feed pings only connections
+    that sat idle: app.odata.session.ping_when_idle).
     """
     return sqlalchemy.create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         connect_args={"application_name": application_name, "prepare_threshold": None},
     )
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, OID
 
 SCHEMA = "orgfeed"
 
@@ -195,4 +195,39 @@ streams = Table(
     Column("events_applied", BigInteger, nullable=False, server_default=text("0")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     comment="Per streamed (org, object): the Pub/Sub replay id, committed with the rows of each batch of events.",
+)
+
+# Live-row counts (migration 0007 also creates the trigger function, the functions and the view over these).
+live_rows = Table(
+    "live_rows",
+    metadata,
+    Column("relid", OID, nullable=False, comment="the counted table (pg_class oid)"),
+    Column("live", BigInteger, nullable=False, comment="change in rows with isdeleted not true"),
+    Column("live_with_sfid", BigInteger, nullable=False, comment="same, counting only rows with an sfid"),
+    Column("exact", Boolean, nullable=False, server_default=text("true")),
+    Index(None, "relid"),
+    comment="Live-row count deltas per table, written by orgfeed.count_live_rows in the writers' transactions.",
+)
+
+live_row_tables = Table(
+    "live_row_tables",
+    metadata,
+    Column("relid", OID, primary_key=True),
+    Column("triggers", ARRAY(Text), nullable=False, comment="name:xmin of its counting triggers when the count began"),
+    Column("tracked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    comment="Tables whose live rows are counted by triggers (orgfeed.track_live_rows).",
+)
+
+view_counts = Table(
+    "view_counts",
+    metadata,
+    Column("view_schema", Text, primary_key=True),
+    Column("view_name", Text, primary_key=True),
+    Column("definition_md5", Text, nullable=False, comment="md5 of pg_get_viewdef when registered"),
+    Column("table_schemas", ARRAY(Text), nullable=False, comment="each branch's schema, in order"),
+    Column("table_names", ARRAY(Text), nullable=False, comment="each branch's table, in order"),
+    Column("geos", ARRAY(Text), nullable=False, comment="each branch's geo, in order"),
+    Column("id_not_null", Boolean, nullable=False, comment="the view also requires an sfid"),
+    Column("registered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    comment="Union views whose row count is the sum of their branches' live rows (generated views).",
 )

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from app.warehouse import WarehouseError
+from app.warehouse.counts import is_tracked, track_live_rows
 from app.warehouse.dependents import (
     RELATION_GRANTS,
     Grant,
@@ -130,6 +131,7 @@ def replace_live_table(conn: Connection, schema: str, table: str, renames: list[
     live = qualified_name(schema, table)
     exists = bool(read_columns(conn, schema, table))
     views = find_dependent_views(conn, schema, table) if exists else []
+    counted = exists and is_tracked(conn, live)
     drop_views(conn, views)
     if exists:
         conn.execute(text(f"drop table {live}"))
@@ -144,6 +146,8 @@ def replace_live_table(conn: Connection, schema: str, table: str, renames: list[
     sequence = conn.execute(text("select pg_get_serial_sequence(:relation, 'id')"), {"relation": live}).scalar_one()
     conn.execute(text(f"alter sequence {sequence} rename to {quote_identifier(index_name('{}_id_seq', table))}"))
     create_views(conn, views)
+    if counted:  # the views' counts go on from the new table's rows, committed with them
+        track_live_rows(conn, live)
 
 
 def copy_other_indexes(conn: Connection, schema: str, table: str, shadow: str) -> list[tuple[str, str]]:

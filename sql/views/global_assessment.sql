@@ -39,3 +39,7 @@ comment on column public.global_assessment.assessment is 'assessment: amer.emplo
 comment on column public.global_assessment.assessmentdate is 'assessmentdate: amer.employeecrisisassessment.assessmentdate; emea.employeecrisisassessment.assessmentdate';
 comment on column public.global_assessment.lastname is 'employee.lastname: amer.employee.lastname; emea.employee.lastname';
 comment on column public.global_assessment.firstname is 'employee.firstname: amer.employee.firstname; emea.employee.firstname';
+
+select orgfeed.track_live_rows('amer.employeecrisisassessment');
+select orgfeed.track_live_rows('emea.employeecrisisassessment');
+select orgfeed.register_view_count('public.global_assessment', array['amer.employeecrisisassessment', 'emea.employeecrisisassessment']::regclass[], array['AMER', 'EMEA'], false);

@@ -75,3 +75,13 @@ def test_worker_syncs_and_stops_on_sigterm(emulator, database_url, tmp_path):
     _out, err = worker.communicate(timeout=30)
     assert summary is not None and '"ok":true' in summary, err
     assert worker.returncode == 0, err
+
+
+def test_the_web_pool_has_a_connection_per_gunicorn_thread():
+    import inspect
+    import re
+
+    from app.odata import wsgi
+
+    threads = int(re.search(r"--threads (\d+)", procfile()["web"]).group(1))
+    assert inspect.signature(wsgi.create).parameters["threads"].default == threads

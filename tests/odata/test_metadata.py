@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from app.odata.catalog import api_name
+from app.odata.csdl import CAPABILITIES_URI
 from tests.support.feeds import FeedClient
 
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
@@ -128,3 +129,45 @@ def test_colliding_names_get_numbered_within_forty_characters():
         )
     ]
     assert names == ["id", "Wellness_c", "wellness_c_2", "x" * 40, "x" * 38 + "_2"]
+
+
+def test_csdl_json_and_xml_describe_the_same_model(client):
+    """References, entity types with their facets, entity sets and their Capabilities annotations."""
+    ns = {"edmx": "http://docs.oasis-open.org/odata/ns/edmx", "edm": "http://docs.oasis-open.org/odata/ns/edm"}
+    xml = ET.fromstring(client.get("$metadata").get_data())
+    document = client.get("$metadata?$format=json").get_json()
+
+    xml_references = {
+        reference.get("Uri"): [include.get("Namespace") for include in reference.findall("edmx:Include", ns)]
+        for reference in xml.findall("edmx:Reference", ns)
+    }
+    json_references = {
+        uri: [include["$Namespace"] for include in reference["$Include"]]
+        for uri, reference in document["$Reference"].items()
+    }
+    assert json_references == xml_references == {CAPABILITIES_URI: ["Org.OData.Capabilities.V1"]}
+
+    schema = xml.find("edmx:DataServices/edm:Schema", ns)
+    for entity_type in schema.findall("edm:EntityType", ns):
+        described = document["orgfeed"][entity_type.get("Name")]
+        assert described["$Key"] == [ref.get("Name") for ref in entity_type.findall("edm:Key/edm:PropertyRef", ns)]
+        for prop in entity_type.findall("edm:Property", ns):
+            facets = described[prop.get("Name")]
+            assert facets.get("$Type", "Edm.String") == prop.get("Type")
+            assert facets.get("$Nullable", False) == (prop.get("Nullable") == "true")
+            for facet in ("MaxLength", "Precision", "Scale"):
+                assert str(facets.get(f"${facet}")) == str(prop.get(facet)), (prop.get("Name"), facet)
+
+    container = document["orgfeed"]["Container"]
+    for entity_set in schema.findall("edm:EntityContainer/edm:EntitySet", ns):
+        annotations = {
+            "@" + annotation.get("Term"): {
+                value.get("Property"): value.get("Bool") == "true"
+                for value in annotation.findall(".//edm:PropertyValue", ns)
+            }
+            for annotation in entity_set.findall("edm:Annotation", ns)
+        }
+        described = container[entity_set.get("Name")]
+        assert described["$Type"] == entity_set.get("EntityType")
+        assert {key: value for key, value in described.items() if key.startswith("@")} == annotations
+        assert annotations["@Org.OData.Capabilities.V1.InsertRestrictions"] == {"Insertable": False}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 
 from app.odata import BadQuery, NotImplementedFeature
@@ -16,7 +18,7 @@ from app.odata.paging import (
     next_link,
     preferred_page_size,
 )
-from app.odata.query import ODataQuery, page_statement, parse_query, selected_columns
+from app.odata.query import ODataQuery, page_statement, parse_query, selected_columns, split_query_string
 
 PEOPLE = EntitySet(
     "people",
@@ -43,10 +45,31 @@ def test_option_names_are_case_insensitive_and_the_dollar_is_optional():
     )
 
 
-def test_plus_is_a_space_except_in_a_timestamp_offset():
+def test_plus_between_tokens_is_a_space_but_a_plus_in_a_literal_and_a_timestamp_offset():
+    # A raw quote: not form-encoded, so the `+` in 'a+b' is a plus sign (OData URLs are RFC 3986).
     query = parse_query("$filter=updated+gt+2024-01-01T00:00:00+01:00+and+geo+eq+'a+b'")
     assert query.filter.items[0].right.value.isoformat() == "2024-01-01T00:00:00+01:00"
-    assert query.filter.items[1].right.value == "a b"
+    assert query.filter.items[1].right.value == "a+b"
+
+
+@pytest.mark.parametrize(
+    ("raw", "values"),
+    [
+        # JavaScript OData clients: spaces as %20, a plus left raw.
+        ("$filter=startswith(phone,'+1%20415')", ["startswith(phone,'+1 415')"]),
+        ("$filter=startswith(phone,%27+1415%27)&$top=2", ["startswith(phone,'+1415')", "2"]),
+        # Form-encoded (Python requests' params, URLSearchParams): every + is a space, a plus is %2B.
+        (urlencode({"$filter": "startswith(phone,'+1 415')"}), ["startswith(phone,'+1 415')"]),
+        (urlencode({"$search": "a b", "$orderby": "lastname desc"}), ["a b", "lastname desc"]),
+        # Hand-typed: + between tokens is a space, inside the literal a plus.
+        ("$filter=lastname+eq+'O''Br+ien'", ["lastname eq 'O''Br+ien'"]),
+        ("$filter=n+gt+1e+5", ["n gt 1e+5"]),
+        ("$filter=x eq 'a'&$search=a+b", ["x eq 'a'", "a+b"]),
+        ("$orderby=lastname+desc", ["lastname desc"]),
+    ],
+)
+def test_plus_is_a_space_only_where_the_query_string_is_form_encoded(raw, values):
+    assert [value for _, value, _ in split_query_string(raw)] == values
 
 
 @pytest.mark.parametrize(

@@ -273,6 +273,33 @@ def test_the_same_app_serves_the_dashboard_behind_its_own_password(flask_app):
     assert (response.status_code, response.headers["WWW-Authenticate"]) == (401, 'Basic realm="orgfeed dashboard"')
 
 
+@pytest.mark.parametrize(
+    ("path", "accept", "status"),
+    [
+        ("people?$top=1", "application/xml", 406),
+        ("people?$top=1", "application/atom+xml", 406),
+        ("people?$top=1", "application/atom+xml, application/xml;q=0.9", 406),
+        ("people?$top=1", "application/json;q=0", 406),
+        ("people?$top=1", "text/plain", 406),
+        ("people('a01')", "application/xml", 406),
+        ("", "application/atomsvc+xml", 406),
+        ("people?$top=1&$format=json", "application/xml", 200),  # $format overrides Accept
+        ("people?$top=1", "application/xml, application/json;q=0.5", 200),
+        ("people?$top=1", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 200),  # a browser
+        ("people?$top=1", "application/*", 200),
+        ("people?$top=1", "garbage", 200),  # no media range to honour: ignored
+        ("people/$count", "text/plain", 200),
+        ("people('a01')/lastname/$value", "text/plain", 200),
+        ("$metadata", "application/xml", 200),
+    ],
+)
+def test_accept_without_json_is_answered_406_like_format_xml(client, path, accept, status):
+    response = client.get(path, headers={"Accept": accept})
+    assert response.status_code == status, response.get_data(as_text=True)
+    if status == 406:
+        assert response.get_json()["error"]["code"] == "NotAcceptable"
+
+
 def test_json_format_and_accept_variants(client):
     for path, headers in (
         ("people?$top=1&$format=json", {}),

@@ -13,12 +13,15 @@ TABLES = {
     "alembic_version",
     "feed_credentials",
     "feeds",
+    "live_row_tables",
+    "live_rows",
     "mappings",
     "orgs",
     "streams",
     "sync_log",
     "sync_run_objects",
     "sync_runs",
+    "view_counts",
 }
 
 
