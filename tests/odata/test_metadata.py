@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from app.odata.catalog import api_name
-from app.odata.csdl import CAPABILITIES_URI
+from app.odata.csdl import CAPABILITIES_URI, CORE_URI
 from tests.support.feeds import FeedClient
 
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
@@ -145,7 +145,10 @@ def test_csdl_json_and_xml_describe_the_same_model(client):
         uri: [include["$Namespace"] for include in reference["$Include"]]
         for uri, reference in document["$Reference"].items()
     }
-    assert json_references == xml_references == {CAPABILITIES_URI: ["Org.OData.Capabilities.V1"]}
+    assert json_references == xml_references == {
+        CAPABILITIES_URI: ["Org.OData.Capabilities.V1"],
+        CORE_URI: ["Org.OData.Core.V1"],
+    }
 
     schema = xml.find("edmx:DataServices/edm:Schema", ns)
     for entity_type in schema.findall("edm:EntityType", ns):
