@@ -254,35 +254,34 @@ def _body(request: Request) -> dict:
     return body
 
 
-def _read_row(engine: Engine, call: Any, entity_set: EntitySet, key: str) -> dict[str, Any] | None:
-    """The row with `key` as the view shows it (column -> value), read as the feed's role from the primary."""
+def _select_row(
+    engine: Engine, call: Any, entity_set: EntitySet, key: str, *, ieee754: bool | None = None
+) -> tuple[Any, ...] | None:
+    """The view's row with `key`, read as the feed's role from the primary; `ieee754` loads OData JSON values."""
     session = ReadSession(engine, call.feed.role_name, started=call.started)
     try:
         with session.cursor() as cursor:
-            row = cursor.execute(
+            if ieee754 is not None:
+                register_loaders(cursor, ieee754=ieee754)
+            return cursor.execute(
                 f"select {', '.join(column.sql for column in entity_set.columns)} from {entity_set.sql_name} "
                 f"where {entity_set.key.sql} = %(key)s limit 1",
                 {"key": key},
             ).fetchone()
     finally:
         session.close()
+
+
+def _read_row(engine: Engine, call: Any, entity_set: EntitySet, key: str) -> dict[str, Any] | None:
+    """The row with `key` as the view shows it (column -> value)."""
+    row = _select_row(engine, call, entity_set, key)
     return None if row is None else {column.name: value for column, value in zip(entity_set.columns, row)}
 
 
 def _entity_response(
     engine: Engine, call: Any, entity_set: EntitySet, key: str, stamp: str | None, *, status: int
 ) -> Response:
-    session = ReadSession(engine, call.feed.role_name, started=call.started)
-    try:
-        with session.cursor() as cursor:
-            register_loaders(cursor, ieee754=call.ieee754)
-            row = cursor.execute(
-                f"select {', '.join(column.sql for column in entity_set.columns)} from {entity_set.sql_name} "
-                f"where {entity_set.key.sql} = %(key)s limit 1",
-                {"key": key},
-            ).fetchone()
-    finally:
-        session.close()
+    row = _select_row(engine, call, entity_set, key, ieee754=call.ieee754)
     entity: dict[str, Any] = {"@odata.context": f"{call.service_root}$metadata#{entity_set.name}/$entity"}
     if stamp:
         entity["@odata.etag"] = etag(stamp)
