@@ -260,8 +260,7 @@ def count_sql(query: ODataQuery, entity_set: EntitySet, params: Params) -> str:
         return scan
     view = params.bind(entity_set.sql_name)
     return (
-        "with branches as materialized "
-        f"(select geo, live from orgfeed.view_live_rows where view = to_regclass({view})) "
+        f"with branches as materialized (select geo, live from orgfeed.view_branch_counts(to_regclass({view}))) "
         "select case when (select count(*) > 0 and count(*) = count(live) from branches) "
         f"then (select coalesce(sum(live), 0) from branches{condition})::bigint "
         f"else ({scan}) end"

@@ -28,3 +28,10 @@ def track_live_rows(conn: Connection, relation: str) -> bool:
             text("select orgfeed.track_live_rows(cast(:relation as regclass))"), {"relation": relation}
         ).scalar()
     )
+
+
+def refresh_view_counts(conn: Connection, relations: list[str]) -> None:
+    """Re-registers the views `relations` (quoted, qualified) after they were dropped and created again with the
+    same definition (a swap), so the feed's check of them stays the cheap one."""
+    for relation in relations:
+        conn.execute(text("select orgfeed.refresh_view_count(cast(:relation as regclass))"), {"relation": relation})

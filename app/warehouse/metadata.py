@@ -224,6 +224,7 @@ view_counts = Table(
     Column("view_schema", Text, primary_key=True),
     Column("view_name", Text, primary_key=True),
     Column("definition_md5", Text, nullable=False, comment="md5 of pg_get_viewdef when registered"),
+    Column("rule_version", Text, nullable=False, comment="xmin,ctid of its pg_rewrite row then"),
     Column("table_schemas", ARRAY(Text), nullable=False, comment="each branch's schema, in order"),
     Column("table_names", ARRAY(Text), nullable=False, comment="each branch's table, in order"),
     Column("geos", ARRAY(Text), nullable=False, comment="each branch's geo, in order"),

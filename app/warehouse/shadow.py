@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from app.warehouse import WarehouseError
-from app.warehouse.counts import is_tracked, track_live_rows
+from app.warehouse.counts import is_tracked, refresh_view_counts, track_live_rows
 from app.warehouse.dependents import (
     RELATION_GRANTS,
     Grant,
@@ -148,6 +148,7 @@ def replace_live_table(conn: Connection, schema: str, table: str, renames: list[
     create_views(conn, views)
     if counted:  # the views' counts go on from the new table's rows, committed with them
         track_live_rows(conn, live)
+        refresh_view_counts(conn, [qualified_name(view.schema, view.name) for view in views if not view.materialized])
 
 
 def copy_other_indexes(conn: Connection, schema: str, table: str, shadow: str) -> list[tuple[str, str]]:

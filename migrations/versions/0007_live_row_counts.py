@@ -138,8 +138,10 @@ create function orgfeed.register_view_count(target regclass, tables regclass[], 
 returns void language plpgsql set search_path = pg_catalog, pg_temp as $$
 begin
     insert into orgfeed.view_counts
-        (view_schema, view_name, definition_md5, table_schemas, table_names, geos, id_not_null)
+        (view_schema, view_name, definition_md5, rule_version, table_schemas, table_names, geos, id_not_null)
     select n.nspname, c.relname, orgfeed.view_definition_md5(target),
+           (select rule.xmin::text || ',' || rule.ctid::text from pg_rewrite rule
+            where rule.ev_class = target and rule.rulename = '_RETURN'),
            array(select tn.nspname::text from unnest(tables) with ordinality as b(relid, position)
                  join pg_class tc on tc.oid = b.relid join pg_namespace tn on tn.oid = tc.relnamespace
                  order by b.position),
@@ -149,7 +151,8 @@ begin
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where c.oid = target
     on conflict (view_schema, view_name) do update
-        set definition_md5 = excluded.definition_md5, table_schemas = excluded.table_schemas,
+        set definition_md5 = excluded.definition_md5, rule_version = excluded.rule_version,
+            table_schemas = excluded.table_schemas,
             table_names = excluded.table_names, geos = excluded.geos, id_not_null = excluded.id_not_null,
             registered_at = now();
 end $$
@@ -169,17 +172,35 @@ $$
 # are the ones whose xmins were recorded, and no logical-replication subscription writes it (the apply
 # worker fires no statement triggers). A plain view, not a function, so `has_table_privilege` and the
 # grants are the reader's while the orgfeed tables are read with the owner's rights.
-VIEW_LIVE_ROWS = """
+# The version of a view's rule row (pg_rewrite): CREATE OR REPLACE VIEW, or a drop and create, always writes
+# a new one. Cheap to compare on every count; the md5 of the definition vouches for a view recreated with
+# the same definition (a full reload's swap), until `views apply` or the swap registers it again.
+RULE_VERSION = "rule.xmin::text || ',' || rule.ctid::text"
+
+# One row per branch of each registered view the caller may read; `live` is null unless the count is
+# exact: the view is as registered, the branch's table is tracked, its triggers are the ones whose row
+# versions were recorded, and no logical-replication subscription writes it (the apply worker fires no
+# statement triggers). A plain view, not a function, so `has_table_privilege` and the grants are the
+# reader's while the orgfeed tables are read with the owner's rights; and no function call per row, so
+# a count costs well under a millisecond.
+VIEW_LIVE_ROWS = f"""
 create view orgfeed.view_live_rows as
 select view_class.oid::regclass as view, b.position, b.geo,
-       (select case when bool_and(r.exact) then sum(case when v.id_not_null then r.live_with_sfid else r.live end) end
-        from orgfeed.live_rows r
-        where r.relid = t.relid
-          and t.triggers = orgfeed.live_rows_triggers(t.relid) and cardinality(t.triggers) = 4
-          and not exists (select from pg_catalog.pg_subscription_rel s where s.srrelid = t.relid))::bigint as live
+       case when cardinality(t.triggers) = 4
+             and t.triggers = (
+                 select coalesce(array_agg(tg.tgname::text || ':' || tg.xmin::text order by tg.tgname), '{{}}')
+                 from pg_catalog.pg_trigger tg
+                 where tg.tgrelid = t.relid and tg.tgname like 'orgfeed\\_live\\_rows\\_%' and tg.tgenabled = 'A'
+                   and tg.tgfoid = 'orgfeed.count_live_rows()'::regprocedure)
+             and not exists (select from pg_catalog.pg_subscription_rel s where s.srrelid = t.relid)
+            then (select case when bool_and(r.exact)
+                              then sum(case when v.id_not_null then r.live_with_sfid else r.live end) end
+                  from orgfeed.live_rows r where r.relid = t.relid)::bigint
+       end as live
 from orgfeed.view_counts v
 join pg_catalog.pg_namespace view_schema on view_schema.nspname = v.view_schema
 join pg_catalog.pg_class view_class on view_class.relnamespace = view_schema.oid and view_class.relname = v.view_name
+join pg_catalog.pg_rewrite rule on rule.ev_class = view_class.oid and rule.rulename = '_RETURN'
 cross join lateral unnest(v.table_schemas, v.table_names, v.geos)
     with ordinality as b(table_schema, table_name, geo, position)
 left join pg_catalog.pg_namespace table_schema on table_schema.nspname = b.table_schema
@@ -187,7 +208,28 @@ left join pg_catalog.pg_class table_class
        on table_class.relnamespace = table_schema.oid and table_class.relname = b.table_name
 left join orgfeed.live_row_tables t on t.relid = table_class.oid
 where has_table_privilege(view_class.oid, 'select')
-  and orgfeed.view_definition_md5(view_class.oid) = v.definition_md5
+  and ({RULE_VERSION} = v.rule_version or orgfeed.view_definition_md5(view_class.oid) = v.definition_md5)
+"""
+
+# The feed's way in: plpgsql keeps the plan of its query for the session, so a count costs no planning of
+# the catalog joins above (a few milliseconds) on every request. Runs as the caller: the view's filter holds.
+VIEW_BRANCH_COUNTS = """
+create function orgfeed.view_branch_counts(target regclass) returns table (geo text, live bigint)
+language plpgsql stable set search_path = pg_catalog, pg_temp as $$
+begin
+    return query select b.geo, b.live from orgfeed.view_live_rows b where b.view = target order by b.position;
+end $$
+"""
+
+REFRESH_VIEW_COUNT = f"""
+create function orgfeed.refresh_view_count(target regclass) returns void
+language sql set search_path = pg_catalog, pg_temp as $$
+    update orgfeed.view_counts v set rule_version = {RULE_VERSION}
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    join pg_rewrite rule on rule.ev_class = c.oid and rule.rulename = '_RETURN'
+    where c.oid = target and v.view_schema = n.nspname and v.view_name = c.relname
+      and v.definition_md5 = orgfeed.view_definition_md5(target)
+$$
 """
 
 
@@ -221,6 +263,7 @@ def upgrade() -> None:
         sa.Column("view_schema", sa.Text(), nullable=False),
         sa.Column("view_name", sa.Text(), nullable=False),
         sa.Column("definition_md5", sa.Text(), nullable=False, comment="md5 of pg_get_viewdef when registered"),
+        sa.Column("rule_version", sa.Text(), nullable=False, comment="xmin,ctid of its pg_rewrite row then"),
         sa.Column(
             "table_schemas", postgresql.ARRAY(sa.Text()), nullable=False, comment="each branch's schema, in order"
         ),
@@ -239,7 +282,9 @@ def upgrade() -> None:
         VIEW_DEFINITION_MD5,
         REGISTER_VIEW_COUNT,
         FORGET_VIEW_COUNT,
+        REFRESH_VIEW_COUNT,
         VIEW_LIVE_ROWS,
+        VIEW_BRANCH_COUNTS,
     ):
         op.execute(statement)
     # The view shows only views the reader may SELECT, so any role may query it (feed roles included).
@@ -249,8 +294,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("revoke usage on schema orgfeed from public")
+    op.execute("drop function orgfeed.view_branch_counts(regclass)")
     op.execute("drop view orgfeed.view_live_rows")
     for function in (
+        "refresh_view_count(regclass)",
         "forget_view_count(regclass)",
         "register_view_count(regclass, regclass[], text[], boolean)",
         "view_definition_md5(oid)",

@@ -336,3 +336,18 @@ def test_the_feed_answers_count_from_the_live_rows_through_its_read_role(engine,
             assert (vouched, others.fetchone()[0]) == (True, 0)
     finally:
         delete_feed(engine, name)
+
+
+def test_a_reload_re_registers_the_views_it_recreated_for_the_cheap_check(engine, pg):
+    set_up(engine, {"amer": 300, "emea": 200})
+    current = (
+        "select v.rule_version = (select r.xmin::text || ',' || r.ctid::text from pg_rewrite r "
+        "where r.ev_class = 'people_count'::regclass and r.rulename = '_RETURN') "
+        "from orgfeed.view_counts v where v.view_name = 'people_count'"
+    )
+    with engine.begin() as conn:
+        shadow = create_shadow(conn, "emea", "Contact", COLUMNS)
+        copy_csv_into(conn, "emea", shadow, csv_of([(sfid("E", n), False, "Reloaded") for n in range(10)]))
+        swap_shadow(conn, "emea", "Contact")
+    assert pg.execute(current).fetchone()[0] is True
+    assert counted(pg, VIEW.name, "geo eq 'EMEA'")[:2] == (10, 10)
