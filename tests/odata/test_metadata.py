@@ -145,10 +145,14 @@ def test_csdl_json_and_xml_describe_the_same_model(client):
         uri: [include["$Namespace"] for include in reference["$Include"]]
         for uri, reference in document["$Reference"].items()
     }
-    assert json_references == xml_references == {
-        CAPABILITIES_URI: ["Org.OData.Capabilities.V1"],
-        CORE_URI: ["Org.OData.Core.V1"],
-    }
+    assert (
+        json_references
+        == xml_references
+        == {
+            CAPABILITIES_URI: ["Org.OData.Capabilities.V1"],
+            CORE_URI: ["Org.OData.Core.V1"],
+        }
+    )
 
     schema = xml.find("edmx:DataServices/edm:Schema", ns)
     for entity_type in schema.findall("edm:EntityType", ns):
