@@ -121,7 +121,7 @@ def drop_feed_role() -> None:
     # Another database may still grant the role something: then it is not ours to remove.
     with (
         psycopg.connect(harness.SERVER_URL, autocommit=True) as conn,
-        contextlib.suppress(psycopg.errors.DependentObjectsStillReferenced),
+        contextlib.suppress(psycopg.errors.DependentObjectsStillExist),
     ):
         conn.execute(f'drop role if exists "{role_name_for(FEED)}"')
 
