@@ -75,6 +75,7 @@ DEMO_TABLES: dict[str, list[dict[str, Any]]] = {
                 "MobilePhone",
             ],
             "indexed": ["lastname", "email"],
+            "searchable": ["lastname", "firstname", "email", "phone"],
         },
     ],
     "feeds": [{"name": FEED, "views": ["global_assessment", "global_contact"]}],
